@@ -1,0 +1,54 @@
+"""The ``studykit`` command: one group, one error handler, thin commands.
+
+Every :class:`~studykit.errors.StudyError` raised below a command is printed as one
+message with its hint, without a traceback, and the process exits with status 2
+(:data:`~studykit.errors.EXIT_USER_ERROR`). Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from studykit import __version__
+from studykit.errors import EXIT_USER_ERROR, StudyError
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False)
+
+
+class StudyGroup(click.Group):
+    """A click group that turns :class:`StudyError` into a clean message and exit 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StudyError as error:
+            print_error(error)
+            ctx.exit(EXIT_USER_ERROR)
+
+
+def print_error(error: StudyError) -> None:
+    """Print ``error`` (location, message, hint) to stderr in the house format."""
+    kind = type(error).__name__
+    stderr.print(f"[bold red]error[/] ({kind}): ", end="")
+    stderr.print(str(error), markup=False)
+
+
+@click.group(cls=StudyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="studykit")
+def cli() -> None:
+    """studykit: a diagnostic-accuracy study, end to end, from one YAML protocol.
+
+    Trains the model arms, imports the readers' reads, runs every statistical
+    comparison and writes publication tables, figures and a report.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``studykit``)."""
+    from studykit.cli import commands  # noqa: F401  (registers the commands)
+
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="studykit")

@@ -1,0 +1,36 @@
+"""Column names of every result DataFrame, defined once (STYLE.md, convention 1).
+
+Leading columns of a result row, in order: ``estimate, ci_low, ci_high, p``, then
+``statistic, df, se, method, n, ci_level``, then identifying columns (``metric``,
+``arm``, ``group``, ``unit`` …) and method-specific extras.
+"""
+
+from __future__ import annotations
+
+ESTIMATE = "estimate"
+CI_LOW = "ci_low"
+CI_HIGH = "ci_high"
+P = "p"
+P_ADJUSTED = "p_adjusted"
+STATISTIC = "statistic"
+DF = "df"
+SE = "se"
+METHOD = "method"
+N = "n"
+CI_LEVEL = "ci_level"
+
+METRIC = "metric"
+ARM = "arm"
+GROUP = "group"
+UNIT = "unit"
+
+N_POS = "n_pos"
+N_NEG = "n_neg"
+N_CLUSTERS = "n_clusters"
+NUMERATOR = "numerator"
+DENOMINATOR = "denominator"
+
+#: The result columns every statistic puts first, in this order.
+LEADING = (ESTIMATE, CI_LOW, CI_HIGH, P)
+#: The inference columns that follow the leading ones where they apply.
+INFERENCE = (STATISTIC, DF, SE, METHOD, N, CI_LEVEL)
