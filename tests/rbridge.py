@@ -33,7 +33,7 @@ for (f in list.files("{dir}", pattern = "[.]csv$", full.names = TRUE)) {{
 """
 
 _EPILOGUE = r"""
-writeLines(toJSON(result, digits = NA, auto_unbox = TRUE, na = "null"), "{dir}/result.json")
+writeLines(toJSON(result, digits = NA, auto_unbox = TRUE, na = "string"), "{dir}/result.json")
 """
 
 
@@ -66,7 +66,19 @@ def run_r(code: str, frames: dict[str, pd.DataFrame] | None = None, timeout: flo
                               timeout=timeout, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"Rscript failed:\n{proc.stderr}\n--- code ---\n{code}")
-        return json.loads((Path(tmp) / "result.json").read_text())
+        return _decode_specials(json.loads((Path(tmp) / "result.json").read_text()))
+
+
+_SPECIAL = {"NA": float("nan"), "NaN": float("nan"), "Inf": float("inf"), "-Inf": float("-inf")}
+
+
+def _decode_specials(value: Any) -> Any:
+    """jsonlite writes NA, NaN and ±Inf as strings (``na = "string"``): back to floats."""
+    if isinstance(value, dict):
+        return {k: _decode_specials(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_specials(v) for v in value]
+    return _SPECIAL.get(value, value) if isinstance(value, str) else value
 
 
 def r_versions(*packages: str) -> dict[str, str]:
@@ -83,7 +95,7 @@ def golden_path(test_file: str, name: str) -> Path:
 
 def load_golden(test_file: str, name: str) -> dict[str, Any]:
     """A golden fixture: ``{"r_code", "r_versions", "cases": [{"inputs", "result"}]}``."""
-    return json.loads(golden_path(test_file, name).read_text())
+    return _decode_specials(json.loads(golden_path(test_file, name).read_text()))
 
 
 def frames_of(inputs: dict[str, dict[str, list]]) -> dict[str, pd.DataFrame]:

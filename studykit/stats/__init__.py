@@ -10,6 +10,7 @@ Arrays or tidy DataFrames in, tidy DataFrames out (one row per estimate, leading
 
 from studykit.errors import UndefinedStatisticWarning
 from studykit.stats.delong import compare_aucs, delong_test, delong_test_unpaired, holm_adjust
+from studykit.stats import simulate
 from studykit.stats.roc import roc_auc, roc_curve, youden_threshold
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "delong_test_unpaired",
     "holm_adjust",
     "roc_auc",
+    "simulate",
     "roc_curve",
     "youden_threshold",
 ]

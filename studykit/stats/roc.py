@@ -176,10 +176,10 @@ def _enough_clusters(y: np.ndarray, codes: np.ndarray | None) -> bool:
 
 def _delong_auc(y, s, codes, level) -> dict[str, Any]:
     name = "DeLong (Sun & Xu 2014)" if codes is None else "Obuchowski clustered (1997)"
-    auc, cov = auc_variance(y, s[None, :], codes)
     if not _enough_clusters(y, codes):
         warn_undefined("the AUC variance", "fewer than two positive or negative units")
-        return {C.ESTIMATE: auc[0], C.METHOD: name}
+        return {C.ESTIMATE: placements(y, s[None, :])[2][0], C.METHOD: name}
+    auc, cov = auc_variance(y, s[None, :], codes)
     se = float(np.sqrt(max(cov[0, 0], 0.0)))
     half = z_critical(level) * se
     return {C.ESTIMATE: auc[0], C.CI_LOW: max(auc[0] - half, 0.0),
