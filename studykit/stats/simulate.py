@@ -9,10 +9,16 @@ and σ_b² + σ_e² = 1, so pairs of images from different patients still have A
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
-__all__ = ["binormal_sample", "binormal_shift", "clustered_binormal_sample"]
+from studykit.stats._placements import clustered_covariance, delong_covariance, placements
+from studykit.stats._result import z_critical
+
+__all__ = ["binormal_sample", "binormal_shift", "ci_coverage", "clustered_binormal_sample"]
 
 
 def binormal_shift(auc: float) -> float:
@@ -44,3 +50,41 @@ def clustered_binormal_sample(n_patients: int, auc: float, rng: np.random.Genera
     y = label[patient]
     score = binormal_shift(auc) * y + effect[patient] + rng.standard_normal(patient.size) * np.sqrt(1 - icc)
     return y, score, patient
+
+
+def ci_coverage(sampler: Callable[[np.random.Generator], tuple], true_auc: float, *,
+                n_reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Share of DeLong CIs (naive and, for clustered samples, Obuchowski) covering ``true_auc``.
+
+    ``sampler(rng)`` returns ``(y, score)`` or ``(y, score, cluster)``. Each replicate
+    draws a sample, computes the AUC with its normal CI (not clipped to [0, 1], so the
+    check is of the variance itself) and records whether it covers ``true_auc``.
+
+    Returns one row per variance method: ``estimate`` (coverage) with its Wilson CI over
+    the replicates, ``mean_width``, ``n`` (replicates), ``method``.
+    """
+    rng = np.random.default_rng(seed)
+    z = z_critical(confidence)
+    hits: dict[str, list[bool]] = {}
+    widths: dict[str, list[float]] = {}
+    for _ in range(n_reps):
+        y, score, *rest = sampler(rng)
+        v10, v01, auc = placements(y, score[None, :])
+        variances = {"DeLong (naive)": delong_covariance(v10, v01)[0, 0]}
+        if rest:
+            codes = rest[0]
+            variances["Obuchowski clustered"] = clustered_covariance(v10, v01, auc, codes[y], codes[~y])[0, 0]
+        for name, var in variances.items():
+            half = z * np.sqrt(var)
+            hits.setdefault(name, []).append(abs(auc[0] - true_auc) <= half)
+            widths.setdefault(name, []).append(2 * half)
+    return pd.DataFrame([_coverage_row(name, np.array(hits[name]), widths[name], confidence)
+                         for name in hits])
+
+
+def _coverage_row(name: str, hit: np.ndarray, width: list[float], confidence: float) -> dict:
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(hit.sum(), hit.size, alpha=1 - confidence, method="wilson")
+    return {"estimate": hit.mean(), "ci_low": low, "ci_high": high, "method": name,
+            "n": hit.size, "mean_width": float(np.mean(width)), "nominal": confidence}

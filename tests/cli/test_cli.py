@@ -1,0 +1,85 @@
+"""The ``studykit`` command: version, help, the error handler (exit 2, no traceback)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import studykit
+from studykit import stats
+from studykit.cli import main
+from studykit.cli.app import cli
+
+
+def run(*args: str):
+    from studykit.cli import commands  # noqa: F401  (registers commands, as main() does)
+
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_version_and_help():
+    assert run("--version").output.strip() == f"studykit, version {studykit.__version__}"
+    result = run("--help")
+    assert result.exit_code == 0 and "diagnostic-accuracy study" in result.output and "auc" in result.output
+
+
+def test_console_script_error_exits_2_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", "from studykit.cli import main; main()", "auc",
+                           str(tmp_path / "missing.csv"), "--label", "y", "--score", "p"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "missing.csv: file not found." in proc.stderr and "hint: check the path" in proc.stderr
+
+
+@pytest.fixture
+def reads_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.random(80) < 0.5
+    frame = pd.DataFrame({"label": np.where(y, "malignant", "benign"), "patient": np.arange(80),
+                          "muf": rng.normal(size=80) + 1.5 * y, "ceus": rng.normal(size=80) + 0.8 * y})
+    path = tmp_path / "scores.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_auc_command_prints_aucs_and_comparison(reads_csv):
+    path, frame = reads_csv
+    result = run("auc", str(path), "--label", "label", "--positive", "malignant",
+                 "--score", "muf", "--score", "ceus")
+    assert result.exit_code == 0, result.output
+    expected = stats.roc_auc(frame["label"], frame["muf"], pos_label="malignant")["estimate"].item()
+    assert f"{expected:.4f}" in result.output
+    diff = stats.delong_test(frame["label"], frame["muf"], frame["ceus"], pos_label="malignant")
+    assert f"{diff['estimate'].item():+.4f}" in result.output and "Holm" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--label", "lable", "--score", "muf"], "did you mean 'label'"),
+    (["--label", "label", "--score", "muf"], "no positive label was given"),
+    (["--label", "label", "--positive", "malignant", "--score", "muf", "--confidence", "1.5"],
+     "strictly between 0 and 1"),
+])
+def test_user_errors_exit_2_with_message(reads_csv, args, message):
+    path, _ = reads_csv
+    result = run("auc", str(path), *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_unreadable_csv_is_a_data_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    result = run("auc", str(path), "--label", "y", "--score", "p")
+    assert result.exit_code == 2 and "cannot be read as CSV" in result.output
+
+
+def test_main_is_the_console_entry_point(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and studykit.__version__ in capsys.readouterr().out
