@@ -30,6 +30,17 @@ N_CLUSTERS = "n_clusters"
 NUMERATOR = "numerator"
 DENOMINATOR = "denominator"
 
+# agreement (ICC, Fleiss' kappa)
+FORM = "form"
+DESCRIPTION = "description"
+DF1 = "df1"
+DF2 = "df2"
+N_RATERS = "n_raters"
+N_CATEGORIES = "n_categories"
+SE_NULL = "se_null"
+AGREEMENT_OBSERVED = "agreement_observed"
+AGREEMENT_CHANCE = "agreement_chance"
+
 #: The result columns every statistic puts first, in this order.
 LEADING = (ESTIMATE, CI_LOW, CI_HIGH, P)
 #: The inference columns that follow the leading ones where they apply.
