@@ -83,8 +83,9 @@ def _decode_specials(value: Any) -> Any:
 
 def r_versions(*packages: str) -> dict[str, str]:
     """Versions of R and the named packages, recorded in golden fixtures."""
-    code = "result <- c(list(R = paste(R.version$major, R.version$minor, sep = '.')), " \
-           + ", ".join(f"{p} = as.character(packageVersion('{p}'))" for p in packages) + ")"
+    entries = [f"{p} = as.character(packageVersion('{p}'))" for p in packages]
+    code = "result <- list(" + ", ".join(["R = paste(R.version$major, R.version$minor, sep = '.')",
+                                          *entries]) + ")"
     return run_r(code)
 
 

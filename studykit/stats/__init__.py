@@ -11,6 +11,7 @@ Arrays or tidy DataFrames in, tidy DataFrames out (one row per estimate, leading
 from studykit.errors import UndefinedStatisticWarning
 from studykit.stats import simulate
 from studykit.stats.agreement import fleiss_kappa, icc, majority_vote
+from studykit.stats.cohort_table import compare_groups
 from studykit.stats.delong import compare_aucs, delong_test, delong_test_unpaired, holm_adjust
 from studykit.stats.mrmc import MRMCResult, dbm_analysis, model_vs_readers, or_analysis
 from studykit.stats.roc import roc_auc, roc_curve, youden_threshold
@@ -19,6 +20,7 @@ __all__ = [
     "MRMCResult",
     "UndefinedStatisticWarning",
     "compare_aucs",
+    "compare_groups",
     "dbm_analysis",
     "delong_test",
     "delong_test_unpaired",
