@@ -13,21 +13,25 @@ from studykit.stats import simulate
 from studykit.stats.agreement import fleiss_kappa, icc, majority_vote
 from studykit.stats.cohort_table import compare_groups
 from studykit.stats.delong import compare_aucs, delong_test, delong_test_unpaired, holm_adjust
+from studykit.stats.diagnostic import binary_call_auc, diagnostic_metrics, mcnemar
 from studykit.stats.mrmc import MRMCResult, dbm_analysis, model_vs_readers, or_analysis
 from studykit.stats.roc import roc_auc, roc_curve, youden_threshold
 
 __all__ = [
     "MRMCResult",
     "UndefinedStatisticWarning",
+    "binary_call_auc",
     "compare_aucs",
     "compare_groups",
     "dbm_analysis",
     "delong_test",
     "delong_test_unpaired",
+    "diagnostic_metrics",
     "fleiss_kappa",
     "holm_adjust",
     "icc",
     "majority_vote",
+    "mcnemar",
     "model_vs_readers",
     "or_analysis",
     "roc_auc",

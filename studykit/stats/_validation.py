@@ -99,7 +99,7 @@ def binary_labels(values: Any, *, name: str = "y_true", pos_label: Any = None) -
         bad = (arr != 0) & (arr != 1)
         if bad.any():
             raise InputError(f"must be coded 0/1 (1 = positive); {positions(bad)} are neither, "
-                             f"e.g. {arr[bad][0]!r}.", field=name,
+                             f"e.g. {arr[bad][0].item()!r}.", field=name,
                              hint="recode the labels to 0/1 or pass pos_label= naming the positive value.")
         return arr == 1
     kinds = sorted(map(str, pd.unique(arr)))[:3]
@@ -109,7 +109,7 @@ def binary_labels(values: Any, *, name: str = "y_true", pos_label: Any = None) -
 
 
 def _labels_with_positive(arr: np.ndarray, *, name: str, pos_label: Any) -> np.ndarray:
-    levels = list(pd.unique(arr))
+    levels = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(arr)]  # plain reprs
     if len(levels) > 2:
         raise InputError(f"must contain two label values; got {len(levels)}: "
                          f"{', '.join(map(repr, levels[:5]))}.", field=name,
