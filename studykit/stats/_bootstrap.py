@@ -54,6 +54,14 @@ def _cluster_strata(y: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     return (pos[cluster] > 0).astype(np.int64) if pure else np.zeros(y.size, np.int64)
 
 
+def bootstrap_design(y: np.ndarray, cluster: np.ndarray | None) -> str:
+    """How :func:`bootstrap_aucs` resamples these data, in words (for the ``method`` column)."""
+    if cluster is None:
+        return "stratified"
+    return "stratified cluster" if np.unique(_cluster_strata(y, cluster)).size > 1 else \
+        "cluster (unstratified: clusters hold both classes)"
+
+
 def bootstrap_aucs(y: np.ndarray, scores: np.ndarray, *, n_boot: int, seed: int,
                    cluster: np.ndarray | None = None) -> np.ndarray:
     """AUCs of ``n_boot`` stratified (cluster) bootstrap replicates, shape (n_boot, k).
@@ -121,12 +129,12 @@ def bca_interval(boot: np.ndarray, estimate: float, jackknife: np.ndarray,
                  confidence: float) -> tuple[float, float]:
     """Bias-corrected and accelerated interval (Efron 1987; Efron & Tibshirani 1993, §14.3).
 
-    z0 = Φ⁻¹(share of replicates below the estimate, ties counting 1/2); acceleration
+    z0 = Φ⁻¹(share of replicates strictly below the estimate), as Efron, R's ``boot`` and
+    scipy; acceleration
     a = Σ d³ / (6 (Σ d²)^{3/2}) with d = mean(jackknife) − jackknife. Returns NaN bounds
     when every replicate lies on one side of the estimate (z0 infinite).
     """
-    below = np.mean(boot < estimate) + 0.5 * np.mean(boot == estimate)
-    z0 = norm.ppf(below)
+    z0 = norm.ppf(np.mean(boot < estimate))
     d = np.nanmean(jackknife) - jackknife
     d = d[np.isfinite(d)]
     denom = 6.0 * np.sum(d**2) ** 1.5

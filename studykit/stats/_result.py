@@ -46,3 +46,27 @@ def z_critical(confidence: float) -> float:
     from scipy.stats import norm
 
     return float(norm.ppf(0.5 + confidence / 2.0))
+
+
+def wald_inference(estimate: float, se: float, level: float, *, alternative: str = "two-sided",
+                   df: float = float("inf"), bounds: tuple[float, float] | None = None) -> dict[str, float]:
+    """``ci_low, ci_high, statistic, p, se`` of a Wald test of ``estimate`` = 0.
+
+    statistic = estimate / se, referred to the standard normal (``df`` infinite) or to
+    Student's t with ``df``; CI = estimate ± q_{(1+level)/2} · se, clipped to ``bounds``
+    when given. A non-positive or NaN ``se`` leaves the CI, statistic and p NaN (the caller
+    warns); the caller keeps the estimate.
+    """
+    from scipy.stats import norm
+    from scipy.stats import t as student_t
+
+    if not se > 0:
+        return {C.SE: se}
+    dist = norm if np.isinf(df) else student_t(df)
+    half = float(dist.ppf(0.5 + level / 2.0)) * se
+    low, high = estimate - half, estimate + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    stat = estimate / se
+    p = {"two-sided": 2 * dist.sf(abs(stat)), "greater": dist.sf(stat), "less": dist.cdf(stat)}[alternative]
+    return {C.CI_LOW: low, C.CI_HIGH: high, C.STATISTIC: stat, C.P: float(p), C.SE: se}

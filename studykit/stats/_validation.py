@@ -87,6 +87,9 @@ def binary_labels(values: Any, *, name: str = "y_true", pos_label: Any = None) -
     ``pos_label`` names the positive one. Missing labels and a third value raise.
     """
     arr = as_1d(values, name=name)
+    if arr.size == 0:
+        raise InputError("is empty; at least one observation is needed.", field=name,
+                         hint="check that the data were filtered as intended.")
     missing = pd.isna(arr) if arr.dtype.kind in "fO" else np.zeros(arr.shape, bool)
     if np.any(missing):
         raise InputError(f"contains {positions(np.asarray(missing))} that are missing.", field=name,

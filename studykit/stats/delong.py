@@ -19,13 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-from scipy.stats import t as student_t
 
 from studykit.errors import InputError
 from studykit.stats import _columns as C
 from studykit.stats._placements import delong_covariance, placements
-from studykit.stats._result import result_frame, warn_undefined, z_critical
+from studykit.stats._result import result_frame, wald_inference, warn_undefined
 from studykit.stats._validation import (
     binary_inputs,
     binary_labels,
@@ -36,7 +34,7 @@ from studykit.stats._validation import (
     from_data,
     same_length,
 )
-from studykit.stats.roc import auc_variance
+from studykit.stats.roc import auc_variance, enough_units
 
 __all__ = ["compare_aucs", "delong_test", "delong_test_unpaired", "holm_adjust"]
 
@@ -128,8 +126,10 @@ def _pairwise(y: np.ndarray, scores: np.ndarray, names: list[str], codes: np.nda
     if codes is not None:
         base[C.N_CLUSTERS] = int(codes.max()) + 1
     method = "DeLong paired z-test" + ("" if codes is None else ", Obuchowski clustered covariance")
-    if y.sum() < 2 or (~y).sum() < 2:
-        warn_undefined("the DeLong test", "it needs at least two positive and two negative cases")
+    if not enough_units(y, codes):
+        warn_undefined("the DeLong test", "it needs at least two positive and two negative cases"
+                       if codes is None else "it needs positives in at least two clusters and negatives "
+                                             "in at least two clusters")
         auc = placements(y, scores)[2] if y.any() and not y.all() else np.full(len(names), np.nan)
         cov = np.full((len(names), len(names)), np.nan)
     else:
@@ -144,16 +144,10 @@ def _pairwise(y: np.ndarray, scores: np.ndarray, names: list[str], codes: np.nda
 
 
 def _z_test(diff: float, se: float, level: float, alternative: str) -> dict[str, float]:
-    if not se > 0:
-        if np.isfinite(se):
-            warn_undefined("the DeLong test statistic",
-                           "the two scores rank every pair of cases alike, so the SE of the difference is 0")
-        return {C.ESTIMATE: diff, C.CI_LOW: diff, C.CI_HIGH: diff, C.SE: se}
-    z = diff / se
-    half = z_critical(level) * se
-    p = {"two-sided": 2 * norm.sf(abs(z)), "greater": norm.sf(z), "less": norm.cdf(z)}[alternative]
-    return {C.ESTIMATE: diff, C.CI_LOW: diff - half, C.CI_HIGH: diff + half, C.P: p,
-            C.STATISTIC: z, C.SE: se}
+    if se == 0:
+        warn_undefined("the DeLong test statistic",
+                       "the two scores rank every pair of cases alike, so the SE of the difference is 0")
+    return {C.ESTIMATE: diff, **wald_inference(diff, se, level, alternative=alternative)}
 
 
 def delong_test_unpaired(y_a: Any, score_a: Any, y_b: Any, score_b: Any, *,
@@ -192,11 +186,7 @@ def delong_test_unpaired(y_a: Any, score_a: Any, y_b: Any, score_b: Any, *,
     if not se > 0:
         warn_undefined("the unpaired DeLong test", "both AUC variances are 0")
         return result_frame([row], inference=[C.STATISTIC, C.DF, C.SE])
-    stat = (auc_a - auc_b) / se
-    half = student_t.ppf(0.5 + level / 2, df) * se
-    p = {"two-sided": 2 * student_t.sf(abs(stat), df), "greater": student_t.sf(stat, df),
-         "less": student_t.cdf(stat, df)}[alternative]
-    row.update({C.CI_LOW: auc_a - auc_b - half, C.CI_HIGH: auc_a - auc_b + half, C.P: p, C.STATISTIC: stat})
+    row.update(wald_inference(auc_a - auc_b, se, level, alternative=alternative, df=df))
     return result_frame([row], inference=[C.STATISTIC, C.DF, C.SE])
 
 

@@ -22,9 +22,15 @@ import numpy as np
 import pandas as pd
 
 from studykit.stats import _columns as C
-from studykit.stats._bootstrap import bca_interval, bootstrap_aucs, jackknife_aucs, percentile_interval
+from studykit.stats._bootstrap import (
+    bca_interval,
+    bootstrap_aucs,
+    bootstrap_design,
+    jackknife_aucs,
+    percentile_interval,
+)
 from studykit.stats._placements import clustered_covariance, delong_covariance, placements
-from studykit.stats._result import result_frame, warn_undefined, z_critical
+from studykit.stats._result import result_frame, wald_inference, warn_undefined
 from studykit.stats._validation import (
     binary_inputs,
     check_confidence,
@@ -98,7 +104,10 @@ def youden_threshold(y_true: Any, score: Any, *, data: pd.DataFrame | None = Non
     if np.all(np.isnan(j)):
         return float("nan")
     best = int(np.flatnonzero(np.isclose(j, np.nanmax(j), rtol=0, atol=1e-12))[0])
-    return float(curve["threshold"].iloc[best])
+    threshold = float(curve["threshold"].iloc[best])
+    if np.isinf(threshold):
+        warn_undefined("a finite Youden threshold", "no threshold beats calling every case alike (J = 0)")
+    return threshold
 
 
 def roc_auc(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
@@ -145,6 +154,8 @@ def roc_auc(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
     level = check_confidence(confidence)
     check_option("method", method, AUC_METHODS)
     check_option("interval", interval, INTERVALS)
+    check_positive_int("seed", seed, minimum=0)
+    n_boot = check_positive_int("n_boot", n_boot, minimum=2)
     row: dict[str, Any] = {C.N: y.size, C.CI_LEVEL: level, C.METRIC: "auc",
                            C.N_POS: int(y.sum()), C.N_NEG: int((~y).sum())}
     if codes is not None:
@@ -152,10 +163,13 @@ def roc_auc(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
     if y.all() or not y.any():
         warn_undefined("the AUC", "y_true holds one class only")
         return result_frame([{**row, C.METHOD: method}], inference=[C.SE])
-    if method == "delong":
+    if not enough_units(y, codes):
+        unit = "cases" if codes is None else "clusters"
+        warn_undefined("the AUC variance", f"fewer than two {unit} hold positives or negatives")
+        row.update({C.ESTIMATE: placements(y, s[None, :])[2][0], C.METHOD: method})
+    elif method == "delong":
         row.update(_delong_auc(y, s, codes, level))
     else:
-        n_boot = check_positive_int("n_boot", n_boot, minimum=2)
         row.update(_bootstrap_auc(y, s, codes, level, n_boot, seed, interval))
     return result_frame([row], inference=[C.SE])
 
@@ -168,7 +182,8 @@ def auc_variance(y: np.ndarray, scores: np.ndarray, codes: np.ndarray | None):
     return auc, clustered_covariance(v10, v01, auc, codes[y], codes[~y])
 
 
-def _enough_clusters(y: np.ndarray, codes: np.ndarray | None) -> bool:
+def enough_units(y: np.ndarray, codes: np.ndarray | None) -> bool:
+    """Whether a variance is estimable: ≥ 2 positive and ≥ 2 negative cases (or clusters)."""
     if codes is None:
         return y.sum() >= 2 and (~y).sum() >= 2
     return np.unique(codes[y]).size >= 2 and np.unique(codes[~y]).size >= 2
@@ -176,27 +191,28 @@ def _enough_clusters(y: np.ndarray, codes: np.ndarray | None) -> bool:
 
 def _delong_auc(y, s, codes, level) -> dict[str, Any]:
     name = "DeLong (Sun & Xu 2014)" if codes is None else "Obuchowski clustered (1997)"
-    if not _enough_clusters(y, codes):
-        warn_undefined("the AUC variance", "fewer than two positive or negative units")
-        return {C.ESTIMATE: placements(y, s[None, :])[2][0], C.METHOD: name}
     auc, cov = auc_variance(y, s[None, :], codes)
     se = float(np.sqrt(max(cov[0, 0], 0.0)))
-    half = z_critical(level) * se
-    return {C.ESTIMATE: auc[0], C.CI_LOW: max(auc[0] - half, 0.0),
-            C.CI_HIGH: min(auc[0] + half, 1.0), C.SE: se, C.METHOD: name}
+    if se == 0:
+        warn_undefined("the AUC confidence interval", "the DeLong variance is 0 (every positive–negative "
+                                                      "pair is ordered alike, e.g. perfect separation)")
+    inference = wald_inference(auc[0], se, level, bounds=(0.0, 1.0))
+    return {C.ESTIMATE: auc[0], C.CI_LOW: inference.get(C.CI_LOW, np.nan),
+            C.CI_HIGH: inference.get(C.CI_HIGH, np.nan), C.SE: se, C.METHOD: name}
 
 
 def _bootstrap_auc(y, s, codes, level, n_boot, seed, interval) -> dict[str, Any]:
     auc = float(placements(y, s[None, :])[2][0])
     boot = bootstrap_aucs(y, s[None, :], n_boot=n_boot, seed=seed, cluster=codes)[:, 0]
-    boot = boot[np.isfinite(boot)]
+    kept = boot[np.isfinite(boot)]
     if interval == "percentile":
-        low, high = percentile_interval(boot, level)
+        low, high = percentile_interval(kept, level)
     else:
-        low, high = bca_interval(boot, auc, jackknife_aucs(y, s, codes), level)
+        low, high = bca_interval(kept, auc, jackknife_aucs(y, s, codes), level)
         if np.isnan(low):
             warn_undefined("the BCa interval", "every bootstrap AUC lies on one side of the estimate")
-    unit = "cluster " if codes is not None else ""
-    name = f"stratified {unit}bootstrap, {interval} ({boot.size} replicates, seed {seed})"
-    return {C.ESTIMATE: auc, C.CI_LOW: low, C.CI_HIGH: high, C.SE: float(np.std(boot, ddof=1)),
+    design = bootstrap_design(y, codes)
+    dropped = f", {boot.size - kept.size} without both classes dropped" if kept.size < boot.size else ""
+    name = f"{design} bootstrap, {interval} ({kept.size} replicates{dropped}, seed {seed})"
+    return {C.ESTIMATE: auc, C.CI_LOW: low, C.CI_HIGH: high, C.SE: float(np.std(kept, ddof=1)),
             C.METHOD: name}

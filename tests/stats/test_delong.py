@@ -39,10 +39,21 @@ def test_compare_aucs_equals_pairwise_delong_tests_and_holm():
     assert list(table.columns[:5]) == ["estimate", "ci_low", "ci_high", "p", "p_adjusted"]
 
 
-@given(st.lists(st.floats(0, 1), min_size=1, max_size=12), st.sampled_from(["holm", "bonferroni"]))
-def test_adjustments_match_statsmodels(p, method):
-    ours = stats.holm_adjust(p) if method == "holm" else np.minimum(np.asarray(p) * len(p), 1)
-    np.testing.assert_allclose(ours, multipletests(p, method=method)[1], rtol=1e-12, atol=1e-15)
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=12))
+def test_holm_matches_statsmodels(p):
+    expected = multipletests(p, method="holm")[1]
+    np.testing.assert_allclose(stats.holm_adjust(p), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("adjust", ["holm", "bonferroni"])
+def test_compare_aucs_adjustments_match_statsmodels(adjust):
+    y, scores = sample(12)
+    scores["d"] = scores["c"] + np.random.default_rng(0).normal(size=y.size)
+    table = stats.compare_aucs(y, scores, adjust=adjust)
+    np.testing.assert_allclose(table["p_adjusted"], multipletests(table["p"], method=adjust)[1], rtol=1e-12)
+    assert (table["adjust"] == adjust).all()
+    unadjusted = stats.compare_aucs(y, scores, adjust="none")
+    np.testing.assert_array_equal(unadjusted["p_adjusted"], unadjusted["p"])
 
 
 def test_holm_keeps_nan_in_place():
@@ -96,6 +107,16 @@ def test_identical_scores_warn_and_give_nan_statistic():
     with pytest.warns(UndefinedStatisticWarning, match="SE of the difference is 0"):
         row = stats.delong_test(y, s["a"], s["a"]).iloc[0]
     assert row["estimate"] == 0 and row["se"] == 0 and np.isnan(row["p"]) and np.isnan(row["statistic"])
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
+
+
+def test_all_positives_in_one_cluster_warns_instead_of_crashing():
+    y = np.array([1, 1, 1, 0, 0, 0, 0], bool)
+    cluster = [0, 0, 0, 1, 2, 3, 4]
+    with pytest.warns(UndefinedStatisticWarning, match="positives in at least two clusters"):
+        row = stats.delong_test(y, [5, 6, 7, 1, 2, 3, 8], [1, 6, 7, 5, 2, 3, 4], cluster=cluster).iloc[0]
+    assert row["estimate"] == pytest.approx(9 / 12 - 8 / 12)
+    assert np.isnan(row["se"]) and np.isnan(row["ci_low"])
 
 
 def test_unpaired_test_t_and_welch_df():
@@ -124,6 +145,16 @@ def test_dataframe_input():
     (lambda y, s: stats.delong_test(y, s["a"], s["b"], alternative="two.sided"), r"did you mean 'two-sided'"),
     (lambda y, s: stats.delong_test(y, s["a"], s["b"][:5]), r"same length: y_true has 120, score_b has 5"),
     (lambda y, s: stats.delong_test_unpaired(y, s["a"], [0, 1], [1.0]), r"same length"),
+    (lambda y, s: stats.delong_test(y, s["a"], np.r_[np.nan, s["b"][1:]]),
+     r"'score_b': contains 1 value \(position 0\) that are NaN or infinite"),
+    (lambda y, s: stats.delong_test(y.astype(int) * 2, s["a"], s["b"]), r"'y_true': must be coded 0/1"),
+    (lambda y, s: stats.delong_test(np.where(y, "m", "b"), s["a"], s["b"]), r"no positive label was given"),
+    (lambda y, s: stats.compare_aucs(y, {"a": s["a"], "b": np.r_[np.inf, s["b"][1:]]}),
+     r"'scores\['b'\]': contains 1 value \(position 0\)"),
+    (lambda y, s: stats.compare_aucs(np.where(y, "m", "b"), s), r"no positive label was given"),
+    (lambda y, s: stats.delong_test_unpaired(y, s["a"], [0, 3], [1.0, 2.0]), r"'y_true': must be coded 0/1"),
+    (lambda y, s: stats.delong_test_unpaired(y, s["a"], [0, 1], [1.0, np.nan]),
+     r"'score_b': contains 1 value"),
 ])
 def test_bad_input_names_the_argument(call, message):
     y, s = sample()
@@ -135,3 +166,4 @@ def test_too_few_cases_warns():
     with pytest.warns(UndefinedStatisticWarning, match="two positive and two negative"):
         row = stats.delong_test([0, 1, 1], [0.1, 0.5, 0.7], [0.3, 0.2, 0.9]).iloc[0]
     assert row["estimate"] == pytest.approx(0.5) and np.isnan(row["p"])
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])

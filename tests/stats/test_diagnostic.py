@@ -234,10 +234,13 @@ def assert_matches_proc(tables: pd.DataFrame, r_result: list[dict]) -> None:
     theirs = pd.DataFrame(r_result).set_index("case")
     for _, t in tables.iterrows():
         y, calls = calls_from_table(int(t.tp), int(t.fp), int(t.fn), int(t.tn))
-        ours = binary_call_auc(y, calls, confidence=float(t.conf)).iloc[0]
+        ours = quiet(binary_call_auc, y, calls, confidence=float(t.conf)).iloc[0]
         r = theirs.loc[int(t.case)]
         where = f"table {tuple(t)}: ours {ours.to_dict()}, pROC {r.to_dict()}"
         assert close(ours["estimate"], float(r["auc"])), where
+        if ours["se"] == 0:  # zero variance: we leave the CI undefined, pROC reports [AUC, AUC]
+            assert np.isnan(ours["ci_low"]) and float(r["low"]) == float(r["high"]) == float(r["auc"]), where
+            continue
         assert close(ours["ci_low"], float(r["low"])), where
         assert close(ours["ci_high"], float(r["high"])), where
         assert close(ours["se"] ** 2, float(r["var"])), where
@@ -285,7 +288,8 @@ def test_live_r(name):
 
 cells = st.one_of(st.just(0), st.integers(0, 3), st.integers(0, 200))
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)  # each example runs R: report, don't shrink
-tables_st = st.tuples(cells, cells, cells, cells, st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+tables_st = st.tuples(cells, cells, cells, cells, st.sampled_from([0.8, 0.9, 0.95, 0.99])).filter(
+    lambda t: sum(t[:4]) > 0)  # an empty table is an input error, not a statistic
 
 
 @pytest.mark.r
@@ -432,7 +436,7 @@ def test_binary_auc_on_the_cohort_is_within_rounding_of_the_paper(reader):
 @given(st.tuples(*[st.integers(0, 40)] * 4).filter(lambda t: t[0] + t[2] >= 2 and t[1] + t[3] >= 2))
 def test_binary_auc_is_mean_of_sens_and_spec_with_closed_form_se(table):
     tp, fp, fn, tn = table
-    r = binary_call_auc(*calls_from_table(*table)).iloc[0]
+    r = quiet(binary_call_auc, *calls_from_table(*table)).iloc[0]
     m, n = tp + fn, fp + tn
     sens, spec = tp / m, tn / n
     assert r["estimate"] == pytest.approx((sens + spec) / 2, abs=1e-12)

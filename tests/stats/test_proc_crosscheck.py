@@ -43,13 +43,19 @@ result <- list(
 
 def studykit_answers(d: pd.DataFrame, u: pd.DataFrame) -> dict[str, object]:
     """The same quantities as R_PROC, from studykit."""
-    auc90 = stats.roc_auc(d["y"], d["a"], confidence=0.9).iloc[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        auc90 = stats.roc_auc(d["y"], d["a"], confidence=0.9).iloc[0].copy()
+    if auc90["se"] == 0:  # zero variance: we warn and leave the CI NaN; pROC reports [AUC, AUC]
+        assert len(caught) == 1 and np.isnan(auc90["ci_low"])
+        auc90["ci_low"] = auc90["ci_high"] = auc90["estimate"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         paired = stats.delong_test(d["y"], d["a"], d["b"]).iloc[0].copy()
     if paired["se"] == 0:  # undefined 0/0: we warn and give NaN; pROC reports z = 0, p = 1
         assert len(caught) == 1 and np.isnan(paired["p"])
         paired["statistic"], paired["p"] = 0.0, 1.0
+        paired["ci_low"] = paired["ci_high"] = paired["estimate"]
     unpaired = stats.delong_test_unpaired(d["y"], d["a"], u["y"], u["c"]).iloc[0]
     curve = stats.roc_curve(d["y"], d["a"]).iloc[::-1]  # pROC lists increasing thresholds
     return {
@@ -98,7 +104,9 @@ def test_matches_proc_golden(index):
     golden = load_golden(__file__, "proc_delong")
     case = golden["cases"][index]
     frames = frames_of(case["inputs"])
-    pd.testing.assert_frame_equal(frames["d"], seeded_case(*GOLDEN_CASES[index])["d"], check_dtype=False)
+    assert golden["r_code"] == R_PROC, "R code changed: run python tests/regen_golden.py test_proc_crosscheck"
+    for name, frame in seeded_case(*GOLDEN_CASES[index]).items():
+        pd.testing.assert_frame_equal(frames[name], frame, check_dtype=False)
     assert_agrees(studykit_answers(frames["d"], frames["u"]), case["result"])
 
 
@@ -151,6 +159,9 @@ result <- list(y = y, w = w, s = s, k = k, z = c(t1$statistic, t2$statistic, t3$
     assert unpaired["statistic"] == pytest.approx(r["D"], rel=1e-9)
     assert unpaired["df"] == pytest.approx(r["df"], rel=1e-9)
     assert unpaired["p"] == pytest.approx(r["p_u"], rel=1e-6)
-    all_pairs = stats.compare_aucs(y, scores, adjust="none")
-    assert set(zip(all_pairs["arm_a"], all_pairs["arm_b"])) == {
-        ("wfns", "s100b"), ("wfns", "ndka"), ("s100b", "ndka")}
+    all_pairs = stats.compare_aucs(y, scores, adjust="none").set_index(["arm_a", "arm_b"])
+    for (a, b), z, p in zip(pairs, r["z"], r["p"]):
+        row = all_pairs.loc[(a, b)] if (a, b) in all_pairs.index else all_pairs.loc[(b, a)]
+        sign = 1 if (a, b) in all_pairs.index else -1
+        assert sign * row["statistic"] == pytest.approx(z, rel=1e-9)
+        assert row["p"] == pytest.approx(p, rel=1e-6)

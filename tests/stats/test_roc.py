@@ -171,7 +171,25 @@ def test_roc_auc_accepts_a_dataframe_and_string_labels():
 
 
 def test_roc_auc_is_not_flipped_below_half():
-    assert stats.roc_auc([1, 1, 0, 0], [0.1, 0.2, 0.8, 0.9])["estimate"].item() == 0.0
+    auc = stats.roc_auc([1, 1, 0, 0, 1], [0.1, 0.2, 0.8, 0.9, 0.85])["estimate"].item()
+    assert auc == pytest.approx(1 / 6)
+
+
+@pytest.mark.parametrize(("y", "s", "auc"), [
+    ([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], 1.0),      # perfect separation
+    ([1, 1, 0, 0], [0.1, 0.2, 0.8, 0.9], 0.0),      # perfectly inverted
+    ([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5], 0.5),      # one value for everyone
+])
+def test_zero_delong_variance_warns_and_leaves_the_ci_undefined(y, s, auc):
+    with pytest.warns(UndefinedStatisticWarning, match="DeLong variance is 0"):
+        row = stats.roc_auc(y, s).iloc[0]
+    assert row["estimate"] == auc and row["se"] == 0
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
+
+
+def test_youden_threshold_of_an_uninformative_score_warns():
+    with pytest.warns(UndefinedStatisticWarning, match="finite Youden threshold"):
+        assert stats.youden_threshold([0, 1], [1.0, 1.0]) == np.inf
 
 
 def test_clustered_ci_is_wider_than_naive_for_correlated_images():
@@ -230,9 +248,26 @@ def test_jackknife_matches_leave_one_out_loop(data, clustered):
 
 
 def test_bca_reduces_to_percentile_without_bias_or_skew():
-    boot = np.linspace(0.6, 0.8, 1001)  # symmetric around the estimate 0.7
+    boot = np.linspace(0.6, 0.8, 1000)  # symmetric around the estimate 0.7, half strictly below
     jack = np.array([0.69, 0.71, 0.70, 0.68, 0.72])  # symmetric: acceleration 0
     assert bca_interval(boot, 0.7, jack, 0.95) == pytest.approx(percentile_interval(boot, 0.95), abs=1e-12)
+
+
+def test_bca_matches_efron_formulas_on_a_skewed_case():
+    """Efron & Tibshirani (1993) eq. 14.9–14.15 by hand: z0 = Φ⁻¹(0.29) (29 of the 100
+    replicates lie strictly below 0.3); jackknife (0, 0, 0, 1) gives d = (¼, ¼, ¼, −¾),
+    Σd³ = −3/8, Σd² = 3/4, so a = −(3/8) / (6 · (3/4)^{3/2})."""
+    from scipy.stats import norm
+
+    boot = np.arange(1, 101) / 100.0
+    z0, a = norm.ppf(0.29), -(3 / 8) / (6 * 0.75**1.5)
+    expected = []
+    for z in (norm.ppf(0.025), norm.ppf(0.975)):
+        level = norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+        expected.append(np.quantile(boot, level))
+    got = bca_interval(boot, 0.3, np.array([0.0, 0.0, 0.0, 1.0]), 0.95)
+    assert got == pytest.approx(tuple(expected), abs=1e-12)
+    assert got[0] < percentile_interval(boot, 0.95)[0]  # bias towards lower values shifts the interval down
 
 
 def test_bootstrap_ci_is_seeded_and_close_to_delong():
@@ -295,7 +330,36 @@ def test_one_class_only_warns_and_returns_nan_row():
     assert result["estimate"].isna().all() and result["n_pos"].item() == 3
 
 
+@pytest.mark.parametrize("method", ["delong", "bootstrap"])
+def test_one_positive_cluster_gives_auc_without_variance(method):
+    y = [1, 1, 1, 0, 0, 0, 0]
+    with pytest.warns(UndefinedStatisticWarning, match="fewer than two clusters"):
+        row = stats.roc_auc(y, [5, 6, 7, 1, 2, 3, 8], cluster=[0, 0, 0, 1, 2, 3, 4], method=method).iloc[0]
+    assert row["estimate"] == pytest.approx(9 / 12) and np.isnan(row["ci_low"]) and np.isnan(row["se"])
+
+
+def test_bootstrap_of_a_single_case_per_class_is_undefined():
+    with pytest.warns(UndefinedStatisticWarning, match="fewer than two cases"):
+        row = stats.roc_auc([0, 1], [1.0, 2.0], method="bootstrap").iloc[0]
+    assert row["estimate"] == 1.0 and np.isnan(row["ci_low"])
+
+
+def test_mixed_clusters_are_resampled_unstratified_and_say_so():
+    rng = np.random.default_rng(2)
+    y = rng.random(200) < 0.5
+    cluster = np.repeat(np.arange(40), 5)
+    row = stats.roc_auc(y, rng.normal(size=200) + y, cluster=cluster, method="bootstrap", n_boot=200).iloc[0]
+    assert row["method"].startswith("cluster (unstratified: clusters hold both classes) bootstrap, bca")
+
+
+def test_empty_input_is_an_error():
+    with pytest.raises(InputError, match=r"'y_true': is empty"):
+        stats.roc_auc([], [])
+    with pytest.raises(InputError, match=r"'y_true': is empty"):
+        stats.roc_curve([], [])
+
+
 def test_single_case_of_a_class_gives_auc_without_variance():
-    with pytest.warns(UndefinedStatisticWarning, match="variance"):
+    with pytest.warns(UndefinedStatisticWarning, match="AUC variance is undefined: fewer than two cases"):
         result = stats.roc_auc([1, 0, 0], [0.9, 0.3, 0.4]).iloc[0]
     assert result["estimate"] == 1.0 and np.isnan(result["ci_low"])
