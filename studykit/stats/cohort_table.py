@@ -46,8 +46,9 @@ from scipy.special import gammaln
 
 from studykit.errors import InputError
 from studykit.stats import _columns as C
-from studykit.stats._result import result_frame, warn_undefined, z_critical
+from studykit.stats._result import result_frame, warn_undefined
 from studykit.stats._validation import check_confidence, check_positive_int, column, positions
+from studykit.stats.diagnostic import wilson_interval
 
 __all__ = ["compare_groups"]
 
@@ -410,21 +411,18 @@ def _categorical_rows(name: str, series: pd.Series, codes: np.ndarray, ctx: _Con
     columns = list(zip(ctx.groups, table.T, missing))
     if ctx.overall:
         columns.append((OVERALL, table.sum(axis=1), int(missing.sum())))
-    z = z_critical(ctx.level)
-    return [_row(base, level=lv, group=g, missing=int(m), **_proportion(int(counts[i]), int(counts.sum()), z))
+    return [_row(base, level=lv, group=g, missing=int(m),
+                 **_proportion(int(counts[i]), int(counts.sum()), ctx.level))
             for i, lv in enumerate(levels) for g, counts, m in columns]
 
 
-def _proportion(count: int, n: int, z: float) -> dict[str, Any]:
-    """Count, proportion and its Wilson score interval."""
+def _proportion(count: int, n: int, level: float) -> dict[str, Any]:
+    """Count, proportion and its Wilson score interval (shared with ``diagnostic_metrics``)."""
     if n == 0:
         return {C.N: 0, COUNT: count}
-    p = count / n
-    denominator = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return {C.ESTIMATE: p, C.CI_LOW: max(0.0, centre - half), C.CI_HIGH: min(1.0, centre + half),
-            C.N: n, COUNT: count, PERCENT: 100.0 * p}
+    low, high = wilson_interval(np.array(count), np.array(n), level)
+    return {C.ESTIMATE: count / n, C.CI_LOW: float(low), C.CI_HIGH: float(high),
+            C.N: n, COUNT: count, PERCENT: 100.0 * count / n}
 
 
 def _categorical_test(name: str, table: np.ndarray, ctx: _Context) -> dict[str, Any]:

@@ -13,7 +13,7 @@ Welch–Satterthwaite df). doi:10.1186/1471-2105-12-77
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -82,9 +82,9 @@ def delong_test(y_true: Any, score_a: Any, score_b: Any, *, data: pd.DataFrame |
     return result.drop(columns=["arm_a", "arm_b"])
 
 
-def compare_aucs(y_true: Any, scores: Mapping[str, Any], *, cluster: Any = None,
-                 confidence: float = 0.95, adjust: str = "holm", alternative: str = "two-sided",
-                 pos_label: Any = None) -> pd.DataFrame:
+def compare_aucs(y_true: Any, scores: Mapping[str, Any] | Sequence[str], *,
+                 data: pd.DataFrame | None = None, cluster: Any = None, confidence: float = 0.95,
+                 adjust: str = "holm", alternative: str = "two-sided", pos_label: Any = None) -> pd.DataFrame:
     """Paired DeLong tests of every pair among k scores, with multiplicity adjustment.
 
     One pass computes the placements of all k scores and their k × k DeLong (or
@@ -94,7 +94,8 @@ def compare_aucs(y_true: Any, scores: Mapping[str, Any], *, cluster: Any = None,
     Parameters
     ----------
     scores : mapping name → array-like (N,)
-        At least two scores on the same cases.
+        At least two scores on the same cases. With ``data``: a list of column names, or a
+        mapping display name → column name (and ``y_true``, ``cluster`` name columns too).
     adjust : {"holm", "bonferroni", "none"}
         Family-wise adjustment of the p-values across all pairs (column ``p_adjusted``).
 
@@ -103,6 +104,12 @@ def compare_aucs(y_true: Any, scores: Mapping[str, Any], *, cluster: Any = None,
     One row per pair: ``estimate`` (AUC_a − AUC_b), CI, ``p``, ``p_adjusted``,
     ``statistic`` (z), ``se``, ``method``, ``n``, ``ci_level``, ``arm_a, arm_b, auc_a, auc_b``.
     """
+    if data is not None:
+        columns = scores if isinstance(scores, Mapping) else {str(c): c for c in scores}
+        picked = from_data(data, y_true=y_true, cluster=cluster, **{f"scores[{k!r}]": v for k, v in
+                                                                   columns.items()})
+        y_true, cluster = picked["y_true"], picked["cluster"]
+        scores = {k: picked[f"scores[{k!r}]"] for k in columns}
     y = binary_labels(y_true, pos_label=pos_label)
     if not isinstance(scores, Mapping) or len(scores) < 2:
         raise InputError("must map at least two names to score arrays.", field="scores",

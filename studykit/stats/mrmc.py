@@ -164,7 +164,8 @@ def or_analysis(data: pd.DataFrame, modality: str = "modality", reader: str = "r
     check_option("fom", fom, FOMS)
     cov = check_option("cov", cov, COVARIANCES)
     analyses = _analyses(analysis, ANALYSES)
-    boot = {"n_boot": check_positive_int("n_boot", n_boot, minimum=2), "seed": seed}
+    boot = {"n_boot": check_positive_int("n_boot", n_boot, minimum=2),
+            "seed": check_positive_int("seed", seed, minimum=0)}
     design = _design(data, modality, reader, case, truth, rating, fully_crossed, pos_label, min_modalities=2)
     t, r, _c = design.shape
     y, scores = design.truth, design.scores()
@@ -299,7 +300,8 @@ def model_vs_readers(data: pd.DataFrame, reader: str = "reader", case: str = "ca
     check_option("fom", fom, FOMS)
     cov = check_option("cov", cov, COVARIANCES)
     analyses = _analyses(analysis, ANALYSES)
-    boot = {"n_boot": check_positive_int("n_boot", n_boot, minimum=2), "seed": seed}
+    boot = {"n_boot": check_positive_int("n_boot", n_boot, minimum=2),
+            "seed": check_positive_int("seed", seed, minimum=0)}
     design = _design(data, None, reader, case, truth, rating, fully_crossed, pos_label, with_model=True)
     model = _model_index(design.readers, model_reader)
     y, scores = design.truth, design.scores()

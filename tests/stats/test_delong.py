@@ -132,9 +132,17 @@ def test_unpaired_test_t_and_welch_df():
 
 def test_dataframe_input():
     y, s = sample(11)
-    df = pd.DataFrame({"label": y.astype(int), "m1": s["a"], "m2": s["b"]})
+    df = pd.DataFrame({"label": y.astype(int), "m1": s["a"], "m2": s["b"], "m3": s["c"],
+                       "patient": np.arange(y.size) // 2})
     pd.testing.assert_frame_equal(stats.delong_test("label", "m1", "m2", data=df),
                                   stats.delong_test(y, s["a"], s["b"]))
+    by_name = stats.compare_aucs("label", ["m1", "m2", "m3"], data=df, cluster="patient")
+    by_array = stats.compare_aucs(y, {"m1": s["a"], "m2": s["b"], "m3": s["c"]}, cluster=df["patient"])
+    pd.testing.assert_frame_equal(by_name, by_array)
+    renamed = stats.compare_aucs("label", {"MUF-Net": "m1", "CEUS-Net": "m2"}, data=df)
+    assert renamed[["arm_a", "arm_b"]].iloc[0].tolist() == ["MUF-Net", "CEUS-Net"]
+    with pytest.raises(InputError, match=r"'scores\['x'\]': column 'm9' is not in data"):
+        stats.compare_aucs("label", {"a": "m1", "x": "m9"}, data=df)
 
 
 @pytest.mark.parametrize(("call", "message"), [

@@ -477,3 +477,8 @@ def test_dbm_and_model_vs_readers_reject_bad_input(vandyke, hupse):
         model_vs_readers(two, model_reader=1)
     with pytest.raises(InputError, match=r"(?s)'data': must be a pandas DataFrame"):
         model_vs_readers(hupse.to_numpy(), model_reader=1)
+
+
+def test_negative_seed_is_an_input_error(vandyke):
+    with pytest.raises(InputError, match=r"'seed': must be an integer ≥ 0; got -1"):
+        or_analysis(vandyke, cov="bootstrap", seed=-1)
