@@ -16,7 +16,7 @@ from studykit import __version__
 from studykit.errors import EXIT_USER_ERROR, StudyError
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-stdout = Console(highlight=False)
+stdout = Console(highlight=False, soft_wrap=True)
 
 
 class StudyGroup(click.Group):

@@ -66,3 +66,56 @@ def _read_csv(path: Path):
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot be read as CSV ({exc}).", file=str(path),
                         hint="save the table as comma-separated text with a header row.") from exc
+
+
+def _parse_size(value: str | None) -> int | tuple[int, int] | None:
+    """``"160x192"`` → (160, 192); ``"128"`` → 128; None stays None."""
+    if value is None:
+        return None
+    parts = value.lower().replace(",", "x").split("x")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        raise click.BadParameter(f"expected HEIGHTxWIDTH or one integer, got {value!r}") from None
+    if len(numbers) not in (1, 2):
+        raise click.BadParameter(f"expected HEIGHTxWIDTH or one integer, got {value!r}")
+    return numbers[0] if len(numbers) == 1 else (numbers[0], numbers[1])
+
+
+@cli.command("synth")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--patients", type=int, default=None, help="Included patients (default 181; 12 with --tiny).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--frames", type=int, default=None, help="Frames per video (default 24; 8 with --tiny).")
+@click.option("--size", default=None, help="Panel size HEIGHTxWIDTH in pixels (default 160x192).")
+@click.option("--tiny", is_flag=True, help="A dozen patients with few small frames, for tests and demos.")
+def synth_command(out: Path, patients: int | None, seed: int, frames: int | None, size: str | None,
+                  tiny: bool) -> None:
+    """Write a synthetic renal CEUS cohort (DICOM videos, manifest, annotations, reads) to OUT."""
+    from studykit.cli.progress import progress_bar
+    from studykit.cohort.synth import synthesize
+
+    with progress_bar() as hook:
+        summary = synthesize(out, patients=patients, seed=seed, frames=frames, size=_parse_size(size),
+                             tiny=tiny, progress=lambda done, total: hook(done, total, "writing videos"))
+    _print_synth_summary(summary)
+
+
+def _print_synth_summary(summary) -> None:
+    verb = "already there (same arguments)" if summary.cached else "written"
+    stdout.print(f"[bold]{summary.out_dir}[/]: {summary.patients} patients + {summary.excluded} excluded, "
+                 f"{summary.frames} frames of {summary.frame_shape[0]}×{summary.frame_shape[1]} px, "
+                 f"{summary.annotated_frames} annotated frames, {summary.bytes_written / 1e6:.1f} MB {verb}.")
+    table = Table(title="Bayes-optimal patient-level AUC (the ceiling for model arms)")
+    for name in ("cues", "this cohort", "population (Monte-Carlo)"):
+        table.add_column(name)
+    for cue in ("bmode", "ceus", "both"):
+        table.add_row(cue, f"{getattr(summary.bayes_auc, cue):.3f}",
+                      f"{getattr(summary.bayes_auc_population, cue):.3f}")
+    stdout.print(table)
+    readers = Table(title="Simulated reader panels (majority vote)")
+    for name in ("group", "sensitivity", "specificity", "ICC(2,1) of scores"):
+        readers.add_column(name)
+    for group in summary.readers:
+        readers.add_row(group.group, f"{group.sensitivity:.3f}", f"{group.specificity:.3f}", f"{group.icc:.3f}")
+    stdout.print(readers)

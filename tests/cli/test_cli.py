@@ -83,3 +83,24 @@ def test_main_is_the_console_entry_point(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0 and studykit.__version__ in capsys.readouterr().out
+
+
+def test_synth_command_writes_prints_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "cohort"
+    first = run("synth", str(out), "--tiny")
+    assert first.exit_code == 0, first.output
+    assert "12 patients" in first.output and "Bayes-optimal" in first.output and "junior" in first.output
+    assert (out / "manifest.csv").is_file() and (out / "reads.csv").is_file()
+    again = run("synth", str(out), "--tiny")
+    assert again.exit_code == 0 and "already there (same arguments)" in again.output
+    clash = run("synth", str(out), "--tiny", "--seed", "3")
+    assert clash.exit_code == 2 and "refusing to overwrite" in clash.output and "Traceback" not in clash.output
+
+
+@pytest.mark.parametrize(("size", "expected"), [("48x64", "48×"), ("bad", "expected HEIGHTxWIDTH")])
+def test_synth_size_option(tmp_path, size, expected):
+    result = run("synth", str(tmp_path / "c"), "--tiny", "--size", size)
+    if expected.startswith("expected"):
+        assert result.exit_code == 2 and expected in result.output
+    else:
+        assert result.exit_code == 0, result.output
