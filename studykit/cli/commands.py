@@ -117,5 +117,6 @@ def _print_synth_summary(summary) -> None:
     for name in ("group", "sensitivity", "specificity", "ICC(2,1) of scores"):
         readers.add_column(name)
     for group in summary.readers:
-        readers.add_row(group.group, f"{group.sensitivity:.3f}", f"{group.specificity:.3f}", f"{group.icc:.3f}")
+        readers.add_row(group.group, f"{group.sensitivity:.3f}", f"{group.specificity:.3f}",
+                        f"{group.icc:.3f}")
     stdout.print(readers)
