@@ -1,0 +1,170 @@
+"""Model-arm specifications (``models/*.yaml``): the schema and its loader.
+
+An arm spec fixes everything that defines one model arm's training recipe — backbone,
+weights, fusion, loss, optimiser, schedule, sampler, augmentation, checkpoint selection,
+patient aggregation and device options — so two runs of the same spec and seed train the
+same model. Unknown keys are errors that name the key, the file and its line.
+
+The reference recipe (paper.md): EfficientNet-b3 at 300 px, ImageNet weights, SGD with
+lr 0.05 (momentum 0.9, weight decay 1e-4) halved every 10 epochs for 100 epochs,
+class-balanced focal loss (β 0.999, γ 2; fused 1.0, auxiliary 0.5 + 0.5), class-balanced
+sampling, spatial, elastic and noise augmentation, best validation accuracy kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from studykit.protocol.loading import load_model, validate_model
+
+__all__ = [
+    "ArmSpec",
+    "AugmentSpec",
+    "LossSpec",
+    "OptimizerSpec",
+    "SamplerSpec",
+    "ScheduleSpec",
+    "SelectionSpec",
+    "load_arm",
+]
+
+ARM_SCHEMA_VERSION = 1
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LossSpec(_Strict):
+    """Class-balanced focal loss (Cui et al. 2019) and the MUF-Net loss weights."""
+
+    kind: Literal["class_balanced_focal", "cross_entropy"] = "class_balanced_focal"
+    beta: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    gamma: Annotated[float, Field(ge=0)] = 2.0
+    weight_fused: Annotated[float, Field(ge=0)] = 1.0
+    weight_bmode: Annotated[float, Field(ge=0)] = 0.5
+    weight_ceus: Annotated[float, Field(ge=0)] = 0.5
+
+
+class OptimizerSpec(_Strict):
+    """SGD with momentum (the reference) or AdamW."""
+
+    kind: Literal["sgd", "adamw"] = "sgd"
+    lr: PositiveFloat = 0.05
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    weight_decay: Annotated[float, Field(ge=0)] = 1e-4
+    nesterov: bool = False
+
+
+class ScheduleSpec(_Strict):
+    """Step decay: lr × ``gamma`` every ``step_epochs`` epochs (or constant)."""
+
+    kind: Literal["step", "constant"] = "step"
+    step_epochs: Annotated[int, Field(ge=1)] = 10
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class SamplerSpec(_Strict):
+    """Kang et al. (2020) sampling: q = 0 class-balanced, q = 1 instance-balanced."""
+
+    q: Fraction = 0.0
+    epoch_length: Annotated[int, Field(ge=1)] | None = None
+
+
+class AugmentSpec(_Strict):
+    """On-device augmentation magnitudes; all zero = identity."""
+
+    rotation_deg: Annotated[float, Field(ge=0, le=180)] = 15.0
+    scale: tuple[PositiveFloat, PositiveFloat] = (0.9, 1.1)
+    translate: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+    hflip: Fraction = 0.5
+    vflip: Fraction = 0.0
+    elastic_alpha: Annotated[float, Field(ge=0)] = 0.02
+    elastic_grid: Annotated[int, Field(ge=2)] = 4
+    speckle: Annotated[float, Field(ge=0)] = 0.1
+    noise_std: Annotated[float, Field(ge=0)] = 0.02
+    gain: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    pair_spatial: Literal["shared", "independent"] = "shared"
+
+    @model_validator(mode="after")
+    def _scale_ordered(self) -> AugmentSpec:
+        if self.scale[0] > self.scale[1]:
+            raise ValueError(f"scale must be (low, high) with low <= high; got {list(self.scale)}")
+        return self
+
+
+class SelectionSpec(_Strict):
+    """Which checkpoint is kept: best ``metric`` on the inner validation patients.
+
+    ``split: test_fold`` reproduces the reference study (selection on the reported fold);
+    it is optimistic and labelled as such in every output.
+    """
+
+    metric: Literal["accuracy", "auc"] = "accuracy"
+    split: Literal["inner_val", "test_fold"] = "inner_val"
+
+
+class ArmSpec(_Strict):
+    """One model arm: architecture and training recipe."""
+
+    schema_version: Literal[1] = ARM_SCHEMA_VERSION
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    title: str = ""
+    kind: Literal["single", "mufnet"]
+    modality: Literal["bmode", "ceus"] | None = None
+    fusion: Literal["attention", "mean", "concat"] = "attention"
+    backbone: str = "efficientnet_b3"
+    pretrained: str = "none"
+    input_size: Annotated[int, Field(ge=16, le=1024)] = 300
+    epochs: Annotated[int, Field(ge=1)] = 100
+    batch_size: Annotated[int, Field(ge=1)] = 32
+    loss: LossSpec = LossSpec()
+    optimizer: OptimizerSpec = OptimizerSpec()
+    schedule: ScheduleSpec = ScheduleSpec()
+    sampler: SamplerSpec = SamplerSpec()
+    augment: AugmentSpec = AugmentSpec()
+    selection: SelectionSpec = SelectionSpec()
+    aggregation: Literal["mean", "median", "max", "logit_mean"] = "mean"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    num_workers: Annotated[int, Field(ge=0)] = 0
+    gradcam_images: Annotated[int, Field(ge=0)] = 8
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _modality_matches_kind(self) -> ArmSpec:
+        if self.kind == "single" and self.modality is None:
+            raise ValueError("a 'single' arm needs modality: bmode or ceus")
+        if self.kind == "mufnet" and self.modality is not None:
+            raise ValueError("a 'mufnet' arm uses both modalities: remove 'modality'")
+        return self
+
+    @property
+    def optimistic(self) -> bool:
+        """True when the checkpoint is selected on the test fold (reference-study mode)."""
+        return self.selection.split == "test_fold"
+
+
+def load_arm(path: str | Path, **overrides: object) -> ArmSpec:
+    """Load ``models/<arm>.yaml`` as an :class:`ArmSpec`; ``overrides`` replace top-level keys.
+
+    ``pretrained`` paths are resolved relative to the YAML file.
+    """
+    spec = load_model(ArmSpec, path)
+    if overrides:
+        spec = validate_model(ArmSpec, {**spec.model_dump(), **overrides}, file=path)
+    return _resolve_weights(spec, Path(path).parent)
+
+
+def _resolve_weights(spec: ArmSpec, base: Path) -> ArmSpec:
+    if spec.pretrained in ("none", "imagenet"):
+        return spec
+    weights = Path(spec.pretrained)
+    return spec.model_copy(update={"pretrained": str(weights if weights.is_absolute() else base / weights)})
