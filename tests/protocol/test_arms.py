@@ -38,7 +38,8 @@ def test_muf_net_loss_weights_and_modalities():
 def test_tiny_variants_differ_only_in_size(name):
     full, tiny = load_arm(MODELS / f"{name}.yaml"), load_arm(MODELS / "tiny" / f"{name}.yaml")
     assert (tiny.backbone, tiny.pretrained, tiny.input_size) == ("test_efficientnet", "none", 64)
-    same = {"kind", "modality", "fusion", "loss", "optimizer", "sampler", "augment", "selection", "aggregation"}
+    same = {"kind", "modality", "fusion", "loss", "optimizer", "sampler", "augment", "selection",
+            "aggregation"}
     assert {k: getattr(tiny, k) for k in same} == {k: getattr(full, k) for k in same}
 
 
@@ -49,13 +50,14 @@ def write(tmp_path, text: str) -> Path:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("name: a\nkind: mufnet\nepochz: 3\n", r"(?s)arm.yaml: 1 problem in ArmSpec:\n  epochz \(line 3\): unknown key; "
-                                           r"did you mean 'epochs'\?"),
-    ("name: a\nkind: mufnet\noptimizer:\n  lr: -1\n", r"optimizer.lr \(line 4\): Input should be greater than 0; "
-                                                      r"got -1"),
+    ("name: a\nkind: mufnet\nepochz: 3\n",
+     r"(?s)arm.yaml: 1 problem in ArmSpec:\n  epochz \(line 3\): unknown key; did you mean 'epochs'\?"),
+    ("name: a\nkind: mufnet\noptimizer:\n  lr: -1\n",
+     r"optimizer.lr \(line 4\): Input should be greater than 0; got -1"),
     ("name: a\nkind: single\n", r"a 'single' arm needs modality: bmode or ceus"),
     ("name: a\nkind: mufnet\nmodality: ceus\n", r"a 'mufnet' arm uses both modalities"),
-    ("name: a\nkind: transformer\n", r"kind \(line 2\): Input should be 'single' or 'mufnet'; got 'transformer'"),
+    ("name: a\nkind: transformer\n",
+     r"kind \(line 2\): Input should be 'single' or 'mufnet'; got 'transformer'"),
     ("name: a\nkind: mufnet\naugment: {scale: [1.2, 0.8]}\n", r"scale must be \(low, high\)"),
     ("name: a\nkind: mufnet\nselection: {metric: f1}\n", r"selection.metric \(line 3\)"),
     ("name: a\nkind: mufnet\naugment:\n  pair_spatail: shared\n",
