@@ -1,0 +1,377 @@
+"""Open ultrasound DICOM files, decode frames lazily and reduce them to 8-bit gray.
+
+Three steps, each with clear errors (:class:`~studykit.errors.DataError` naming the file):
+
+1. :func:`read_header` parses the header only (``stop_before_pixels``): image geometry,
+   photometric interpretation, transfer syntax and the 2-D regions of the Sequence of
+   Ultrasound Regions (0018,6011). It rejects files that are not DICOM, have no pixel data,
+   have native pixel data shorter than their header promises (truncated), or use a
+   compressed transfer syntax whose decoder is not installed (naming the package).
+2. :func:`iter_frames` decodes only the requested frames, one at a time, straight from
+   the file (pydicom's :func:`~pydicom.pixels.iter_pixels`, ``raw=True``), so memory holds
+   one frame, never a whole video.
+3. :func:`gray_converter` maps a decoded crop to ``uint8`` gray. Registry by photometric
+   interpretation:
+
+   - ``MONOCHROME2`` as is; ``MONOCHROME1`` inverted (``max − v``);
+   - ``RGB`` (and JPEG 2000's ``YBR_RCT``/``YBR_ICT``, which decoders return as RGB):
+     ITU-R BT.601 luma ``Y = (299 R + 587 G + 114 B + 500) // 1000`` in integers;
+   - ``YBR_FULL`` / ``YBR_FULL_422``: the Y channel of the raw decode — already BT.601 luma,
+     so no round trip through RGB;
+   - ``PALETTE COLOR``: pydicom's :func:`~pydicom.pixels.apply_color_lut`, then luma.
+
+   Values deeper than 8 bits (signed data shifted to unsigned first) are scaled linearly
+   from the full stored range, ``v8 = (v·255 + M/2) // M`` with ``M = 2^bits − 1``.
+
+Panels (:func:`panels`): the 2-D regions (RegionSpatialFormat 1), clipped to the frame
+(exports and files resized after export sometimes overrun it). Two regions make a dual
+display, left = B-mode, right = CEUS; with more than two, the two largest are taken. One
+region or none make a single-panel file: the panel is that region or the whole frame.
+
+Decoders for compressed syntaxes (pydicom 3 plug-ins): JPEG baseline/extended and JPEG 2000
+decode through Pillow (a core dependency); RLE Lossless and Deflate through pydicom itself.
+JPEG lossless, JPEG-LS and HTJ2K need ``pylibjpeg`` with ``pylibjpeg-libjpeg`` or
+``pylibjpeg-openjpeg``; MPEG video syntaxes have no pydicom decoder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, get_decoder, iter_pixels
+from pydicom.uid import UID
+
+from studykit.cohort.deid import safe_attributes
+from studykit.cohort.tables import Box
+from studykit.errors import DataError
+
+__all__ = ["PHOTOMETRIC", "VideoHeader", "gray_converter", "iter_frames", "luma", "panels", "read_header",
+           "read_png_gray", "to_uint8"]
+
+_PIXEL_TAGS = {0x7FE00010: "Pixel Data", 0x7FE00008: "Float Pixel Data",
+               0x7FE00009: "Double Float Pixel Data"}
+_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UC", b"UR", b"UT", b"UN", b"SV", b"UV"}
+_HEADER_ERRORS = (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, struct.error,
+                  NotImplementedError, AttributeError, IndexError)
+
+#: pip packages that add a decoder, by transfer syntax (pydicom 3's plug-ins).
+DECODER_PACKAGES = {
+    **dict.fromkeys(["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
+                     "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"],
+                    "pylibjpeg pylibjpeg-libjpeg"),
+    **dict.fromkeys(["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
+                     "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"], "pylibjpeg pylibjpeg-openjpeg"),
+    "1.2.840.10008.1.2.5": "pylibjpeg pylibjpeg-rle",
+}
+
+
+#: Plug-in tried first where pydicom's default order is slower: with pylibjpeg installed pydicom
+#: would decode baseline JPEG with it, about 4 × slower than with Pillow (a core dependency).
+PREFERRED_PLUGINS = {"1.2.840.10008.1.2.4.50": "pillow", "1.2.840.10008.1.2.4.51": "pillow"}
+
+
+@dataclass(frozen=True)
+class VideoHeader:
+    """What ingestion needs from a DICOM header (no identifying attribute is kept).
+
+    ``regions`` are the 2-D ultrasound regions as exclusive-max boxes clipped to the frame,
+    left to right; ``frames`` is NumberOfFrames (1 when absent).
+    """
+
+    rows: int
+    columns: int
+    frames: int
+    samples: int
+    photometric: str
+    bits_allocated: int
+    bits_stored: int
+    transfer_syntax: str
+    regions: tuple[Box, ...]
+    attributes: dict = field(default_factory=dict)
+
+    @property
+    def frame_box(self) -> Box:
+        return Box(0, 0, self.columns, self.rows)
+
+
+def read_header(path: Path, *, name: str | None = None) -> VideoHeader:
+    """Parse a DICOM header and check that its pixel data can be decoded.
+
+    Parameters
+    ----------
+    path : Path
+    name : str, optional
+        How to name the file in errors (the path as written in the annotations).
+
+    Raises
+    ------
+    DataError
+        Unreadable or non-DICOM file; no pixel data; missing image geometry; truncated
+        native pixel data; unsupported photometric interpretation; compressed transfer
+        syntax with no installed decoder.
+    """
+    label = name or str(path)
+    try:
+        with open(path, "rb") as fp:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True)
+            syntax = UID(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+            pixel_length = None if syntax.is_deflated else _pixel_element_length(fp, ds, label)
+    except OSError as exc:
+        raise DataError(f"cannot be read ({exc.strerror or exc}).", file=label,
+                        hint="check that the file exists and is readable.") from exc
+    except _HEADER_ERRORS as exc:
+        raise DataError(f"is not a readable DICOM file ({type(exc).__name__}: {exc}).", file=label,
+                        hint="re-export it from the scanner or PACS as a DICOM Part 10 file.") from exc
+    header = _header(ds, syntax, label)
+    _check_decoder(syntax, label)
+    if pixel_length is not None and not syntax.is_encapsulated:
+        _check_native_length(header, pixel_length, label)
+    return header
+
+
+def _pixel_element_length(fp, ds: Dataset, label: str) -> int | None:
+    """Length of the pixel-data element at ``fp``'s position (None if undefined)."""
+    start = fp.tell()
+    implicit, little = ds.original_encoding
+    endian = "<" if little in (True, None) else ">"
+    raw = fp.read(12)
+    if len(raw) < 8:
+        raise _no_pixel_data(label)
+    group, element = struct.unpack(endian + "HH", raw[:4])
+    tag = (group << 16) | element
+    if tag not in _PIXEL_TAGS:
+        raise _no_pixel_data(label)
+    if tag != 0x7FE00010:
+        raise DataError(f"holds {_PIXEL_TAGS[tag]}, which ultrasound ingestion does not support.", file=label,
+                        hint="export integer (8-bit) pixel data.")
+    if implicit:
+        (length,) = struct.unpack(endian + "L", raw[4:8])
+        header = 8
+    elif raw[4:6] in _LONG_VRS:
+        (length,) = struct.unpack(endian + "L", raw[8:12])
+        header = 12
+    else:
+        (length,) = struct.unpack(endian + "H", raw[6:8])
+        header = 8
+    if length == 0xFFFFFFFF:
+        return None
+    available = os.fstat(fp.fileno()).st_size - start - header
+    return min(length, max(available, 0))
+
+
+def _no_pixel_data(label: str) -> DataError:
+    return DataError("has no pixel data (no (7FE0,0010) Pixel Data element).", file=label,
+                     hint="export the image or cine loop itself, not a report or presentation state.")
+
+
+def _header(ds: Dataset, syntax: UID, label: str) -> VideoHeader:
+    required = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
+    missing = [k for k in required if ds.get(k) in (None, "")]
+    if missing:
+        raise DataError(f"lacks {', '.join(missing)} (Image Pixel module).", file=label,
+                        hint="re-export the file with its complete image header.")
+    photometric = str(ds.PhotometricInterpretation).strip()
+    if photometric not in PHOTOMETRIC:
+        raise DataError(f"has photometric interpretation {photometric!r}, which ingestion cannot reduce to "
+                        f"gray (supported: {', '.join(PHOTOMETRIC)}).", file=label,
+                        hint="export the cine loop as MONOCHROME2, RGB or YBR_FULL(_422).")
+    try:
+        frames = int(ds.get("NumberOfFrames") or 1)
+    except (TypeError, ValueError):
+        frames = 0
+    if frames < 1:
+        raise DataError(f"has an invalid NumberOfFrames {ds.get('NumberOfFrames')!r}.", file=label,
+                        hint="re-export the file; NumberOfFrames must be a positive integer.")
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    return VideoHeader(rows=rows, columns=columns, frames=frames, samples=int(ds.get("SamplesPerPixel") or 1),
+                       photometric=photometric, bits_allocated=int(ds.BitsAllocated),
+                       bits_stored=int(ds.get("BitsStored") or ds.BitsAllocated), transfer_syntax=str(syntax),
+                       regions=_regions(ds, Box(0, 0, columns, rows)), attributes=_plain(safe_attributes(ds)))
+
+
+def _plain(values: dict) -> dict:
+    """Whitelisted attribute values as JSON-ready int, float or str."""
+    return {k: int(v) if isinstance(v, int) else float(v) if isinstance(v, float) else str(v)
+            for k, v in values.items()}
+
+
+def _regions(ds: Dataset, frame: Box) -> tuple[Box, ...]:
+    """2-D ultrasound regions, clipped to ``frame``, the two largest, left to right."""
+    boxes = []
+    for item in ds.get("SequenceOfUltrasoundRegions", []):
+        if item.get("RegionSpatialFormat") != 1:
+            continue
+        try:
+            x0, y0 = int(item.RegionLocationMinX0), int(item.RegionLocationMinY0)
+            # DICOM's max is inclusive; Box's is exclusive
+            x1, y1 = int(item.RegionLocationMaxX1) + 1, int(item.RegionLocationMaxY1) + 1
+        except (AttributeError, TypeError, ValueError):
+            continue
+        box = Box(max(x0, frame.x0), max(y0, frame.y0), min(x1, frame.x1), min(y1, frame.y1))
+        if box.width > 0 and box.height > 0:
+            boxes.append(box)
+    largest = sorted(boxes, key=lambda b: -b.width * b.height)[:2]
+    return tuple(sorted(largest, key=lambda b: (b.x0, b.y0)))
+
+
+def panels(header: VideoHeader) -> tuple[Box, Box] | tuple[Box]:
+    """``(bmode, ceus)`` panels of a dual display, or ``(panel,)`` for a single-panel file."""
+    if len(header.regions) == 2:
+        return header.regions[0], header.regions[1]
+    if len(header.regions) == 1:
+        return (header.regions[0],)
+    return (header.frame_box,)
+
+
+def _check_decoder(syntax: UID, label: str) -> None:
+    if not syntax.is_compressed:
+        return
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise DataError(f"uses transfer syntax {syntax.name} ({syntax}), which pydicom cannot decode.",
+                        file=label, hint="convert it to an uncompressed or JPEG transfer syntax first "
+                                         "(e.g. `gdcmconv --raw IN OUT`).") from None
+    if not decoder.is_available:
+        packages = DECODER_PACKAGES.get(str(syntax), "pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg")
+        raise DataError(f"uses transfer syntax {syntax.name} ({syntax}), whose decoder is not installed.",
+                        file=label, hint=f"install one: pip install {packages}")
+
+
+def _check_native_length(header: VideoHeader, length: int, label: str) -> None:
+    samples = 2 if header.photometric == "YBR_FULL_422" else header.samples  # 4:2:2 subsampled
+    need = math.ceil(header.frames * header.rows * header.columns * samples * header.bits_allocated / 8)
+    if length < need:
+        raise DataError(f"is truncated: its pixel data holds {length} bytes but {header.frames} frame(s) "
+                        f"of {header.columns}×{header.rows}×{header.samples} at {header.bits_allocated} bits "
+                        f"need {need}.", file=label, hint="copy or re-export the complete file.")
+
+
+def preferred_plugin(transfer_syntax: str) -> str:
+    """The decoding plug-in to try first for ``transfer_syntax`` ("" = pydicom's own order)."""
+    plugin = PREFERRED_PLUGINS.get(transfer_syntax, "")
+    if plugin and plugin in get_decoder(UID(transfer_syntax)).available_plugins:
+        return plugin
+    return ""
+
+
+def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, transfer_syntax: str = ""
+                ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
+    """Decode the frames ``indices`` (ascending) one at a time, straight from the file.
+
+    The plug-in of :data:`PREFERRED_PLUGINS` is tried first for ``transfer_syntax``; if it
+    fails, the remaining frames are decoded with pydicom's own plug-in order.
+
+    Yields
+    ------
+    (index, pixels, image) : int, ndarray (rows, columns[, samples]), Dataset
+        ``pixels`` is the raw decode (YBR stays YBR); ``image`` holds the Image Pixel
+        module (group 0028), enough for :func:`gray_converter`.
+    """
+    image, todo = Dataset(), list(indices)
+    plugin = preferred_plugin(transfer_syntax) if transfer_syntax else ""
+    while True:
+        done = 0
+        try:
+            for pixels in iter_pixels(path, ds_out=image, indices=todo, raw=True, decoding_plugin=plugin):
+                done += 1
+                yield todo[done - 1], pixels, image
+            return
+        except Exception as exc:  # pydicom and its plug-ins raise many types for corrupt data
+            if plugin:
+                plugin, todo = "", todo[done:]
+                continue
+            raise DataError(f"cannot decode its pixel data ({type(exc).__name__}: {exc}).",
+                            file=name or str(path),
+                            hint="the file may be truncated or corrupt: re-export it; for JPEG lossless, "
+                                 "JPEG-LS or HTJ2K install pylibjpeg + pylibjpeg-libjpeg/-openjpeg.") from exc
+
+
+def to_uint8(values: np.ndarray, maximum: int) -> np.ndarray:
+    """Integers in [0, maximum] → uint8 by linear scaling with rounding."""
+    if maximum == 255:
+        return values.astype(np.uint8, copy=False)
+    wide = np.clip(values.astype(np.int64), 0, maximum)
+    return ((wide * 255 + maximum // 2) // maximum).astype(np.uint8)
+
+
+def luma(rgb: np.ndarray, maximum: int) -> np.ndarray:
+    """BT.601 luma of an (…, 3) integer array, scaled to uint8."""
+    wide = rgb.astype(np.uint32 if maximum <= 0xFFFF else np.uint64)
+    y = (wide[..., 0] * 299 + wide[..., 1] * 587 + wide[..., 2] * 114 + 500) // 1000
+    return to_uint8(y, maximum)
+
+
+def _mono(invert: bool) -> Callable[[Dataset], Callable[[np.ndarray], np.ndarray]]:
+    def build(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+        bits = int(image.get("BitsStored") or image.BitsAllocated)
+        maximum = (1 << bits) - 1
+        offset = (1 << (bits - 1)) if int(image.get("PixelRepresentation") or 0) == 1 else 0
+        if maximum == 255 and offset == 0 and not invert:
+            return lambda crop: crop.astype(np.uint8, copy=False)
+
+        def convert(crop: np.ndarray) -> np.ndarray:
+            values = np.clip(crop.astype(np.int64) + offset, 0, maximum)
+            return to_uint8(maximum - values if invert else values, maximum)
+        return convert
+    return build
+
+
+def _rgb(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    maximum = (1 << int(image.get("BitsStored") or image.BitsAllocated)) - 1
+    return lambda crop: luma(crop, maximum)
+
+
+def _ybr(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    maximum = (1 << int(image.get("BitsStored") or image.BitsAllocated)) - 1
+    return lambda crop: to_uint8(crop[..., 0], maximum)
+
+
+def _palette(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    def convert(crop: np.ndarray) -> np.ndarray:
+        rgb = apply_color_lut(crop, image)
+        return luma(rgb, 255 if rgb.dtype == np.uint8 else 0xFFFF)
+    return convert
+
+
+#: Photometric interpretation → builder of a crop-to-uint8-gray function (see module notes).
+PHOTOMETRIC: dict[str, Callable[[Dataset], Callable[[np.ndarray], np.ndarray]]] = {
+    "MONOCHROME2": _mono(invert=False),
+    "MONOCHROME1": _mono(invert=True),
+    "RGB": _rgb,
+    "YBR_RCT": _rgb,
+    "YBR_ICT": _rgb,
+    "YBR_FULL": _ybr,
+    "YBR_FULL_422": _ybr,
+    "PALETTE COLOR": _palette,
+}
+
+
+def gray_converter(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    """The function that turns a raw-decoded crop of ``image`` into uint8 gray (H, W)."""
+    return PHOTOMETRIC[str(image.PhotometricInterpretation).strip()](image)
+
+
+def read_png_gray(path: Path) -> np.ndarray:
+    """A PNG as uint8 gray (H, W): L as is, 16-bit scaled, colour and palette via BT.601 luma."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("I;16", "I;16B", "I"):
+                return to_uint8(np.asarray(image).astype(np.int64), 0xFFFF)
+            if image.mode == "L":
+                return np.asarray(image)
+            return luma(np.asarray(image.convert("RGB")), 255)
+    except OSError as exc:
+        raise DataError(f"cannot be read as an image ({exc}).", file=str(path),
+                        hint="save the crop as an 8-bit gray or RGB PNG.") from exc

@@ -1,0 +1,488 @@
+"""``studykit ingest``: a raw cohort → the ROI pair store (``cohort.store``).
+
+Stages (each a small function; nothing is written before the build starts):
+
+1. **Tables** — ``manifest.csv`` and either ``annotations.csv`` + DICOM videos or a
+   ``crops/`` folder of pre-cropped PNG pairs are read and validated (:mod:`.tables`).
+2. **Key** — every input file is hashed (SHA-256 of its bytes, streaming) and combined
+   with the settings into the store key. If ``<store_root>/<key>`` exists, it is opened
+   and returned: no DICOM is opened, no frame decoded.
+3. **Headers** — each video's header is read (:func:`.dicom.read_header`): frame indices
+   are checked against NumberOfFrames, boxes against the frame and their panel. The
+   panels are the Sequence of Ultrasound Regions' two 2-D regions (left = B-mode,
+   right = CEUS), and each box must lie in its own panel. A file with one 2-D region or
+   none is single-panel: both boxes must lie in that region (or the frame), and the two
+   channels are two crops of the same image — the annotation decides what is B-mode and
+   what is CEUS.
+4. **Build** — videos are processed in parallel (``workers`` processes, one video per
+   task). Each decodes only its annotated frames, one at a time, crops each box (widened
+   by ``margin`` × its width/height on every side, then clipped to its panel), reduces it
+   to 8-bit gray (:func:`.dicom.gray_converter`), resizes it to ``size`` with Pillow's
+   bilinear filter (which widens its support when shrinking, so it averages like an area
+   filter; aspect ratio is not kept) and writes it at its precomputed row of
+   ``pairs.u8``. Rows are ordered patient (manifest order), video (path order), frame, so
+   the store is byte-identical whatever ``workers`` is. Memory holds one decoded frame and
+   at most 64 pairs per worker.
+
+The store appears atomically (:func:`.store.building`); on any error nothing is left.
+No DICOM attribute value reaches the store except the whitelist of :mod:`.deid`.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from studykit.cohort import dicom, store, tables
+from studykit.cohort.store import PairStore, Progress
+from studykit.cohort.tables import Annotation, Box, Manifest
+from studykit.errors import DataError, InputError
+
+__all__ = ["ingest"]
+
+_FLUSH = 64  # pairs buffered per worker before one write
+_CROP_NAME = re.compile(r"^(\d+)_(bmode|ceus)\.png$")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    size: tuple[int, int]
+    margin: float
+    id_column: str
+    label_column: str
+    positive: str
+    negative: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"size": list(self.size), "margin": self.margin, "id_column": self.id_column,
+                "label_column": self.label_column, "positive": self.positive, "negative": self.negative,
+                "gray": "ITU-R BT.601 luma (Y of YBR), 8-bit", "resize": "Pillow bilinear (antialiased)"}
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One input file of crops: a video (several frames) or one PNG pair."""
+
+    kind: str                         # "video" | "png"
+    patient_id: str
+    name: str                         # as written by the user (errors only, never stored)
+    paths: tuple[Path, ...]           # video, or (bmode png, ceus png)
+    annotations: tuple[Annotation, ...] = ()
+    frame: int = 0                    # png pairs
+    phase: str = ""                   # png pairs
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Work for one process: decode, crop, resize and write rows ``first …``."""
+
+    kind: str
+    path: str
+    name: str
+    first: int
+    frames: tuple[int, ...]
+    boxes: tuple[tuple[Box, Box], ...] = ()
+    png: tuple[str, str] = ("", "")
+    syntax: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.frames)
+
+
+def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
+           size: int | tuple[int, int] = (224, 224), margin: float = 0.0, workers: int = 1,
+           id_column: str = "patient_id", label_column: str = "label", positive: str = "malignant",
+           negative: str = "benign", progress: Progress | None = None) -> PairStore:
+    """Build (or find) the ROI pair store of a raw cohort.
+
+    Parameters
+    ----------
+    cohort_dir : path
+        Holds ``manifest.csv`` and either ``annotations.csv`` with the DICOM videos it
+        names, or ``crops/<patient_id>/<frame>_bmode.png`` + ``_ceus.png`` pairs (with an
+        optional ``annotations.csv`` giving ``patient_id, frame, phase``).
+    store_root : path, optional
+        Folder of content-addressed stores; default ``cohort_dir/store``.
+    size : int or (height, width)
+        Output size of each crop in pixels.
+    margin : float
+        Context added around each box on every side, as a fraction of the box's width
+        (left/right) and height (top/bottom), clipped to the panel. Ignored for PNG crops.
+    workers : int
+        Processes decoding videos in parallel (1 = in this process).
+    id_column, label_column : str
+        Manifest (and annotations) column names of the patient id and the label.
+    positive, negative : str
+        The label vocabulary; ``positive`` is stored as 1.
+    progress : callable(done, total, description), optional
+        Called as inputs are hashed (``"hash inputs"``) and pairs written (``"crop frames"``).
+
+    Returns
+    -------
+    PairStore
+        ``images`` (N, 2, H, W) uint8 memmap, ``index`` and ``meta``.
+
+    Raises
+    ------
+    DataError
+        Any problem with the tables, videos, PNGs or boxes, naming the file, row and column.
+    InputError
+        Invalid ``size``, ``margin`` or ``workers``.
+
+    Examples
+    --------
+    >>> pairs = ingest("cohort/", workers=2)          # doctest: +SKIP
+    >>> pairs.images.shape                             # doctest: +SKIP
+    (9794, 2, 224, 224)
+    """
+    cohort = Path(cohort_dir)
+    if not cohort.is_dir():
+        raise DataError("cohort folder not found.", file=str(cohort),
+                        hint="pass the folder holding manifest.csv.")
+    settings = _Settings(_check_size(size), _check_margin(margin), id_column, label_column, positive,
+                         negative)
+    workers = _check_workers(workers)
+    root = Path(store_root) if store_root is not None else cohort / "store"
+    manifest = tables.read_manifest(cohort / "manifest.csv", id_column=id_column, label_column=label_column,
+                                    positive=positive, negative=negative)
+    sources, mode = _plan(cohort, manifest)
+    key, digests = _key(cohort, mode, settings, sources, workers, progress)
+    found = store.find_store(root, key)
+    if found is not None:
+        return found
+    jobs, index, described = _prepare(sources, manifest, settings, cohort / "annotations.csv")
+    meta = _meta(key, settings, manifest, index, digests, described)
+    with store.building(root, key) as folder:
+        out = store.allocate(folder, (len(index), 2, *settings.size))
+        _execute(jobs, out, settings.size, workers, progress, len(index))
+        store.write_index(folder, index)
+        store.write_meta(folder, meta)
+    return PairStore(root / key)
+
+
+def _key(cohort: Path, mode: str, settings: _Settings, sources: list[_Source], workers: int,
+         progress: Progress | None) -> tuple[str, dict[str, Any]]:
+    """The store key and the digests: ``{"tables": {name: sha}, "sources": [[sha, …], …]}``."""
+    tables_ = [p for p in (cohort / "manifest.csv", cohort / "annotations.csv") if p.is_file()]
+    files = tables_ + [p for s in sources for p in s.paths]
+    flat = store.hash_files(files, workers=workers, progress=progress)
+    key = store.store_key({"mode": mode, "settings": settings.as_dict(),
+                           "files": [[_rel(f, cohort), d] for f, d in zip(files, flat)]})
+    per_source, at = [], len(tables_)
+    for source in sources:
+        per_source.append(flat[at:at + len(source.paths)])
+        at += len(source.paths)
+    return key, {"tables": {p.stem + "_sha256": d for p, d in zip(tables_, flat)}, "sources": per_source}
+
+
+def _check_size(size: Any) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)):
+        size = (size, size)
+    pair = tuple(size) if isinstance(size, Sequence) else ()
+    if len(pair) != 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+                                 for s in pair):
+        raise InputError(f"must be a positive integer or a (height, width) pair of them; got {size!r}.",
+                         field="size", hint="pass e.g. size=(224, 224).")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_margin(margin: Any) -> float:
+    try:
+        value = float(margin)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (math.isfinite(value) and 0.0 <= value <= 10.0):
+        raise InputError(f"must be a number between 0 and 10 (a fraction of the box size); got {margin!r}.",
+                         field="margin", hint="pass e.g. margin=0.1 for 10% context on each side.")
+    return value
+
+
+def _check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"must be an integer ≥ 1; got {workers!r}.", field="workers")
+    return int(workers)
+
+
+def _rel(path: Path, cohort: Path) -> str:
+    try:
+        return path.relative_to(cohort).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _plan(cohort: Path, manifest: Manifest) -> tuple[list[_Source], str]:
+    """The sources in store order, and the mode (``"dicom"`` or ``"crops"``)."""
+    if (cohort / "crops").is_dir():
+        return _plan_crops(cohort, manifest), "crops"
+    path = cohort / "annotations.csv"
+    annotations = tables.read_annotations(path, manifest, cohort)
+    tables.check_coverage(manifest, annotations, cohort, path)
+    by_patient: dict[str, dict[str, list[Annotation]]] = {}
+    for ann in annotations:
+        by_patient.setdefault(ann.patient_id, {}).setdefault(ann.file, []).append(ann)
+    sources = []
+    for pid in manifest.included:
+        for name in sorted(by_patient[pid]):
+            rows = tuple(sorted(by_patient[pid][name], key=lambda a: a.frame))
+            sources.append(_Source("video", pid, name, (rows[0].path,), rows))
+    return sources, "dicom"
+
+
+def _prepare(sources: list[_Source], manifest: Manifest, settings: _Settings, table: Path
+             ) -> tuple[list[_Job], pd.DataFrame, list[dict[str, Any]]]:
+    """Read headers, validate geometry against ``table``'s rows, assign store rows.
+
+    Returns the jobs, the index and one non-identifying note per source for store.json.
+    """
+    jobs, rows, described, ordinal = [], [], [], {}
+    for source in sources:
+        first = len(rows)
+        if source.kind == "png":
+            image_id = f"{source.patient_id}-crops-f{source.frame:04d}"
+            jobs.append(_Job("png", "", source.name, first, (source.frame,),
+                             png=(str(source.paths[0]), str(source.paths[1]))))
+            rows += _rows(manifest, source.patient_id, [(image_id, source.frame, source.phase)])
+            described.append({"source": image_id})
+            continue
+        ordinal[source.patient_id] = ordinal.get(source.patient_id, 0) + 1
+        video_id = f"{source.patient_id}-v{ordinal[source.patient_id]}"
+        header = dicom.read_header(source.paths[0], name=source.name)
+        boxes = tuple(_crop_boxes(ann, header, settings.margin, source.name, table)
+                      for ann in source.annotations)
+        jobs.append(_Job("video", str(source.paths[0]), source.name, first,
+                         tuple(a.frame for a in source.annotations), boxes, syntax=header.transfer_syntax))
+        rows += _rows(manifest, source.patient_id,
+                      [(f"{video_id}-f{a.frame:04d}", a.frame, a.phase) for a in source.annotations])
+        described.append(_describe(video_id, header))
+    index = pd.DataFrame(rows, columns=list(store.INDEX_COLUMNS))
+    return jobs, index, described
+
+
+def _rows(manifest: Manifest, pid: str, images: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
+    """Index rows of one source from (image_id, frame, phase); the manifest is read once."""
+    common = {"patient_id": pid, "label": manifest.labels[pid], **manifest.passthrough(pid)}
+    return [{"image_id": i, "frame": f, "phase": p, **common} for i, f, p in images]
+
+
+def _describe(video_id: str, header: dicom.VideoHeader) -> dict[str, Any]:
+    """Non-identifying facts about one video for ``store.json`` (whitelisted attributes only)."""
+    layout = dicom.panels(header)
+    return {"source": video_id, "layout": "dual" if len(layout) == 2 else "single",
+            "panels": [list(b) for b in layout], **header.attributes}
+
+
+def _crop_boxes(ann: Annotation, header: dicom.VideoHeader, margin: float, name: str, table: Path
+                ) -> tuple[Box, Box]:
+    """Check one annotation against the header; return its (B-mode, CEUS) crop boxes."""
+    where = {"file": str(table), "row": ann.row}
+    if ann.frame >= header.frames:
+        raise DataError(f"frame {ann.frame} is out of range: {name!r} has {header.frames} frame(s) "
+                        f"(0–{header.frames - 1}).", field="frame", **where,
+                        hint="frame is the 0-based index into the multi-frame pixel data.")
+    layout = dicom.panels(header)
+    targets = (layout[0], layout[-1])
+    for column, box, panel, which in (("bmode_box", ann.bmode_box, targets[0], "B-mode"),
+                                      ("ceus_box", ann.ceus_box, targets[1], "CEUS")):
+        if not box.inside(header.frame_box):
+            raise DataError(f"box {box.text()!r} lies outside the {header.columns}×{header.rows} frame of "
+                            f"{name!r}.", field=column, **where,
+                            hint="boxes are full-frame pixels x0,y0,x1,y1 with 0 ≤ x0 < x1 ≤ width and "
+                                 "0 ≤ y0 < y1 ≤ height.")
+        if not box.inside(panel):
+            side = ("left" if which == "B-mode" else "right") if len(layout) == 2 else "only"
+            raise DataError(f"box {box.text()!r} is not inside the {which} panel of {name!r} (the {side} "
+                            f"ultrasound region, x {panel.x0}–{panel.x1 - 1}, y {panel.y0}–{panel.y1 - 1}).",
+                            field=column, **where,
+                            hint="the B-mode box must lie in the left panel and the CEUS box in the right "
+                                 "one; are the two boxes swapped?")
+    return _widen(ann.bmode_box, targets[0], margin), _widen(ann.ceus_box, targets[1], margin)
+
+
+def _widen(box: Box, panel: Box, margin: float) -> Box:
+    """``box`` grown by ``margin`` × its width/height on each side, clipped to ``panel``."""
+    dx, dy = math.floor(margin * box.width + 0.5), math.floor(margin * box.height + 0.5)
+    return Box(max(panel.x0, box.x0 - dx), max(panel.y0, box.y0 - dy),
+               min(panel.x1, box.x1 + dx), min(panel.y1, box.y1 + dy))
+
+
+def _meta(key: str, settings: _Settings, manifest: Manifest, index: pd.DataFrame, digests: dict[str, Any],
+          described: list[dict[str, Any]]) -> dict[str, Any]:
+    """``store.json``: no timestamps and no worker count, so equal inputs give equal bytes."""
+    from studykit import __version__
+
+    sources = [{**note, "sha256": d[0] if len(d) == 1 else d}
+               for note, d in zip(described, digests["sources"])]
+    return {"key": key, "studykit": __version__, "shape": [len(index), 2, *settings.size], "dtype": "uint8",
+            "channels": list(store.CHANNELS), "order": "C (N, channel, height, width)",
+            "settings": settings.as_dict(), "inputs": {**digests["tables"], "sources": sources},
+            "counts": {"patients": int(index["patient_id"].nunique()), "images": len(index),
+                       "excluded_patients": len(manifest.excluded)}}
+
+
+def _execute(jobs: list[_Job], out: Path, size: tuple[int, int], workers: int,
+             progress: Progress | None, total: int) -> None:
+    """Run every job, in this process or in ``workers`` processes; raise the first error.
+
+    With several processes, the first error stops the queue; of the jobs that failed by
+    then, the one earliest in store order is reported.
+    """
+    done = 0
+    if workers == 1 or len(jobs) < 2:
+        for job in jobs:
+            done += _run_job(job, str(out), size)
+            if progress:
+                progress(done, total, "crop frames")
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        order = {pool.submit(_run_job_safe, job, str(out), size): i for i, job in enumerate(jobs)}
+        for future in as_completed(order):
+            status, value = future.result()
+            if status == "error":
+                for other in order:
+                    other.cancel()
+                break
+            done += value
+            if progress:
+                progress(done, total, "crop frames")
+    failures = [(i, f.result()[1]) for f, i in order.items()
+                if f.done() and not f.cancelled() and f.result()[0] == "error"]
+    if failures:
+        fields = min(failures, key=lambda f: f[0])[1]
+        raise DataError(fields["message"], hint=fields["hint"], file=fields["file"], row=fields["row"],
+                        field=fields["field"])
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where available (safe with threads in the parent), else ``spawn``.
+
+    The fork server imports this module once, so workers start without re-importing
+    numpy, pandas, pydicom and Pillow.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _run_job_safe(job: _Job, out: str, size: tuple[int, int]) -> tuple[str, Any]:
+    """Worker entry: a DataError becomes data (its fields survive pickling intact)."""
+    try:
+        return "ok", _run_job(job, out, size)
+    except DataError as error:
+        return "error", {"message": error.message, "hint": error.hint, "file": error.file, "row": error.row,
+                         "field": error.field}
+
+
+def _run_job(job: _Job, out: str, size: tuple[int, int]) -> int:
+    """Decode, crop, gray, resize and write one job's pairs; returns the number written."""
+    height, width = size
+    buffer = np.empty((min(job.count, _FLUSH), 2, height, width), np.uint8)
+    fd = os.open(out, os.O_WRONLY)
+    try:
+        filled, start = 0, job.first
+        for bmode, ceus in (_png_pairs(job, size) if job.kind == "png" else _video_pairs(job, size)):
+            buffer[filled, 0], buffer[filled, 1] = bmode, ceus
+            filled += 1
+            if filled == len(buffer):
+                _write(fd, buffer, start)
+                start, filled = start + filled, 0
+        if filled:
+            _write(fd, buffer[:filled], start)
+    finally:
+        os.close(fd)
+    return job.count
+
+
+def _write(fd: int, block: np.ndarray, first_row: int) -> None:
+    data = memoryview(np.ascontiguousarray(block)).cast("B")
+    offset = first_row * block[0].nbytes
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written
+
+
+def _video_pairs(job: _Job, size: tuple[int, int]):
+    convert = None
+    frames = dicom.iter_frames(Path(job.path), job.frames, name=job.name, transfer_syntax=job.syntax)
+    for k, (_, pixels, image) in enumerate(frames):
+        convert = convert or dicom.gray_converter(image)
+        yield tuple(_resize(convert(pixels[b.y0:b.y1, b.x0:b.x1]), size) for b in job.boxes[k])
+
+
+def _resize(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (h, w) → (height, width) with Pillow's antialiased bilinear filter."""
+    if gray.shape == size:
+        return gray
+    image = Image.fromarray(np.ascontiguousarray(gray))
+    return np.asarray(image.resize((size[1], size[0]), Image.Resampling.BILINEAR))
+
+
+def _png_pairs(job: _Job, size: tuple[int, int]):
+    yield tuple(_resize(dicom.read_png_gray(Path(p)), size) for p in job.png)
+
+
+def _plan_crops(cohort: Path, manifest: Manifest) -> list[_Source]:
+    """PNG pairs ``crops/<patient>/<frame>_{bmode,ceus}.png``, checked, in store order."""
+    phases = tables.read_phases(cohort / "annotations.csv", manifest)
+    pairs = _scan_crops(cohort / "crops", manifest)
+    sources = []
+    for pid in manifest.included:
+        if pid not in pairs:
+            raise DataError(f"patient {pid!r} is included but has no crop pair in crops/{pid}/.",
+                            file=str(manifest.path), row=manifest.rows[pid], field=manifest.id_column,
+                            hint="add <frame>_bmode.png and <frame>_ceus.png, or give the patient an "
+                                 "excluded_reason.")
+        for frame, files in sorted(pairs[pid].items()):
+            missing = [kind for kind in ("bmode", "ceus") if kind not in files]
+            if missing:
+                present = next(iter(files.values()))
+                partner = f"{present.name.split('_')[0]}_{missing[0]}.png"
+                raise DataError(f"has no {missing[0]} partner ({partner}).",
+                                file=str(present), hint="every B-mode crop needs the CEUS crop of the same "
+                                                        "frame beside it, and back.")
+            phase, _ = phases.pop((pid, frame), ("", 0))
+            sources.append(_Source("png", pid, f"crops/{pid}/{frame}", (files["bmode"], files["ceus"]),
+                                   frame=frame, phase=phase))
+    if phases:
+        (pid, frame), (_, row) = next(iter(phases.items()))
+        raise DataError(f"annotates frame {frame} of patient {pid!r}, which has no crop pair in "
+                        f"crops/{pid}/.",
+                        file=str(cohort / "annotations.csv"), row=row, field="frame",
+                        hint="remove the row or add the PNG pair.")
+    return sources
+
+
+def _scan_crops(crops: Path, manifest: Manifest) -> dict[str, dict[int, dict[str, Path]]]:
+    """patient → frame → {"bmode": path, "ceus": path}, from the crop folders."""
+    pairs: dict[str, dict[int, dict[str, Path]]] = {}
+    for folder in sorted(p for p in crops.iterdir() if p.is_dir()):
+        pid = folder.name
+        if pid in manifest.excluded:
+            continue
+        if pid not in manifest.rows:
+            raise DataError(f"is a crop folder for patient {pid!r}, who is not in {manifest.path.name}.",
+                            file=str(folder), hint="rename the folder to the patient's manifest id.")
+        for png in sorted(folder.glob("*.png")):
+            match = _CROP_NAME.match(png.name)
+            if match is None:
+                raise DataError("is not named <frame>_bmode.png or <frame>_ceus.png.", file=str(png),
+                                hint="name crops by their integer frame number, e.g. 0012_bmode.png.")
+            frame = pairs.setdefault(pid, {}).setdefault(int(match[1]), {})
+            if match[2] in frame:
+                raise DataError(f"is a second {match[2]} crop of frame {int(match[1])} (the first is "
+                                f"{frame[match[2]].name}).", file=str(png), hint="keep one crop per frame.")
+            frame[match[2]] = png
+    return pairs

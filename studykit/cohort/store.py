@@ -1,0 +1,235 @@
+"""The ROI pair store: a content-addressed folder of paired B-mode/CEUS crops.
+
+Layout (one folder per key, under a store root, by default ``COHORT/store/``)::
+
+    <root>/<key>/pairs.u8     raw uint8, C order, shape N × 2 × H × W (channel 0 B-mode, 1 CEUS)
+    <root>/<key>/index.csv    image_id, patient_id, frame, phase, label, subtype, center, scanner
+                              (row i describes pairs[i]; label 1 = positive class)
+    <root>/<key>/store.json   shape, dtype, key, settings, input hashes, format and studykit versions
+
+The key is a SHA-256 over the SHA-256 of every input file's bytes (manifest, annotations,
+each video or PNG, hashed streaming), the settings that change the result (size, margin,
+column names, labels) and :data:`STORE_FORMAT`; the number of workers is not part of it.
+The same inputs therefore find the same folder and nothing is decoded again; any changed
+byte gives a new key and a new folder.
+
+A store is built in a hidden temporary folder beside its final place (``.tmp-<key>-…``),
+flushed to disk, and renamed into place in one step, so a folder named by a key is
+always complete; a crashed build leaves only a ``.tmp-`` folder, removed by the next
+build on the same machine once its process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studykit.errors import DataError
+
+__all__ = ["CHANNELS", "INDEX_COLUMNS", "STORE_FORMAT", "PairStore", "hash_file", "hash_files", "store_key"]
+
+#: Version of the on-disk layout; part of every key, so a new layout never reuses old stores.
+STORE_FORMAT = 1
+PAIRS_FILE, INDEX_FILE, META_FILE = "pairs.u8", "index.csv", "store.json"
+CHANNELS = ("bmode", "ceus")
+INDEX_COLUMNS = ("image_id", "patient_id", "frame", "phase", "label", "subtype", "center", "scanner")
+_TEXT_COLUMNS = ("image_id", "patient_id", "phase", "subtype", "center", "scanner")
+_CHUNK = 1 << 20  # bytes read at a time while hashing
+
+Progress = Callable[[int, int, str], None]
+
+
+def hash_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks (hex digest)."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def hash_files(paths: Sequence[Path], *, workers: int = 1, progress: Progress | None = None) -> list[str]:
+    """SHA-256 of each file, in order; ``workers`` threads (hashlib releases the GIL)."""
+    if workers <= 1 or len(paths) < 2:
+        digests = []
+        for i, path in enumerate(paths, start=1):
+            digests.append(hash_file(path))
+            if progress:
+                progress(i, len(paths), "hash inputs")
+        return digests
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        digests = []
+        for i, digest in enumerate(pool.map(hash_file, paths), start=1):
+            digests.append(digest)
+            if progress:
+                progress(i, len(paths), "hash inputs")
+        return digests
+
+
+def store_key(fingerprint: dict[str, Any]) -> str:
+    """20 hex digits of the SHA-256 of the canonical JSON of ``fingerprint``."""
+    text = json.dumps({"format": STORE_FORMAT, **fingerprint}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class PairStore:
+    """A finished pair store, opened read-only.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store folder (``<root>/<key>``).
+
+    Attributes
+    ----------
+    images : np.memmap, uint8, shape (N, 2, H, W)
+        Read-only; ``images[i, 0]`` is the B-mode crop and ``images[i, 1]`` the CEUS crop
+        of ``index.iloc[i]``.
+    index : DataFrame
+        One row per pair: ``image_id, patient_id, frame, phase, label, subtype, center,
+        scanner`` (text columns as strings, ``frame`` and ``label`` as integers).
+    meta : dict
+        The content of ``store.json``.
+    key : str
+    path : Path
+
+    Raises
+    ------
+    DataError
+        When the folder is not a complete store of this format.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.meta = _read_meta(self.path)
+        self.key = str(self.meta["key"])
+        shape = tuple(int(s) for s in self.meta["shape"])
+        pairs = self.path / PAIRS_FILE
+        if not pairs.is_file() or pairs.stat().st_size != int(np.prod(shape)):
+            raise _corrupt(self.path, f"{PAIRS_FILE} does not hold {' × '.join(map(str, shape))} bytes")
+        dtypes = {c: str for c in _TEXT_COLUMNS} | {"frame": np.int64, "label": np.int64}
+        self.index = pd.read_csv(self.path / INDEX_FILE, keep_default_na=False, dtype=dtypes)
+        if len(self.index) != shape[0] or tuple(self.index.columns) != INDEX_COLUMNS:
+            raise _corrupt(self.path, f"{INDEX_FILE} does not describe the {shape[0]} pairs")
+        self.images = np.memmap(pairs, dtype=np.uint8, mode="r", shape=shape) if shape[0] else \
+            np.zeros(shape, np.uint8)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return tuple(self.images.shape)  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __repr__(self) -> str:
+        n, _, h, w = self.images.shape
+        return f"PairStore({str(self.path)!r}, {n} pairs of {h}×{w})"
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((path / META_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise _corrupt(path, f"{META_FILE} is missing or unreadable ({exc})") from exc
+    if meta.get("format") != STORE_FORMAT:
+        raise _corrupt(path, f"its format {meta.get('format')!r} is not {STORE_FORMAT}")
+    return meta
+
+
+def _corrupt(path: Path, why: str) -> DataError:
+    return DataError(f"is not a complete pair store: {why}.", file=str(path),
+                     hint="delete the folder; `studykit ingest` builds it again.")
+
+
+def find_store(root: Path, key: str) -> PairStore | None:
+    """The finished store ``root/key``, or None when it has not been built."""
+    folder = root / key
+    return PairStore(folder) if (folder / META_FILE).is_file() else None
+
+
+@contextlib.contextmanager
+def building(root: Path, key: str) -> Iterator[Path]:
+    """Yield a fresh temporary folder; on success move it to ``root/key`` atomically.
+
+    On any exception the temporary folder is removed and the exception propagates. When
+    another process finished the same key first, its store is kept and ours discarded.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_stale(root, key)
+    tmp = root / f".tmp-{key}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        _fsync_folder(tmp)
+        try:
+            os.rename(tmp, root / key)
+        except OSError:
+            if not (root / key / META_FILE).is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _remove_stale(root: Path, key: str) -> None:
+    """Remove ``.tmp-<key>-<this host>-<pid>-*`` folders whose process no longer runs."""
+    prefix = f".tmp-{key}-{socket.gethostname()}-"
+    for folder in root.glob(f"{prefix}*"):
+        try:
+            pid = int(folder.name[len(prefix):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
+def _fsync_folder(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a directory
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def allocate(folder: Path, shape: tuple[int, int, int, int]) -> Path:
+    """Create ``pairs.u8`` of ``prod(shape)`` zero bytes (sparse) for workers to fill."""
+    path = folder / PAIRS_FILE
+    with open(path, "wb") as fh:
+        fh.truncate(int(np.prod(shape)))
+    return path
+
+
+def write_index(folder: Path, index: pd.DataFrame) -> None:
+    """``index.csv`` with the fixed column order and ``\\n`` line ends."""
+    index.loc[:, list(INDEX_COLUMNS)].to_csv(folder / INDEX_FILE, index=False, lineterminator="\n")
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    """``store.json`` (sorted keys, so equal content gives equal bytes)."""
+    text = json.dumps({"format": STORE_FORMAT, **meta}, sort_keys=True, indent=1)
+    (folder / META_FILE).write_text(text + "\n")
