@@ -120,3 +120,32 @@ def _print_synth_summary(summary) -> None:
         readers.add_row(group.group, f"{group.sensitivity:.3f}", f"{group.specificity:.3f}",
                         f"{group.icc:.3f}")
     stdout.print(readers)
+
+
+@cli.command("ingest")
+@click.argument("cohort_dir", type=click.Path(path_type=Path))
+@click.option("--store-root", type=click.Path(path_type=Path), default=None,
+              help="Where the content-addressed store goes (default COHORT_DIR/store).")
+@click.option("--size", default="224x224", show_default=True, help="Crop size HEIGHTxWIDTH in pixels.")
+@click.option("--margin", type=float, default=0.0, show_default=True,
+              help="Widen each box by this fraction of its width/height per side.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Decoding processes.")
+@click.option("--id-column", default="patient_id", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--positive", default="malignant", show_default=True)
+@click.option("--negative", default="benign", show_default=True)
+def ingest_command(cohort_dir: Path, store_root: Path | None, size: str, margin: float, workers: int,
+                   id_column: str, label_column: str, positive: str, negative: str) -> None:
+    """Crop every annotated B-mode/CEUS pair of COHORT_DIR into a de-identified ROI pair store."""
+    from studykit.cli.progress import progress_bar
+    from studykit.cohort import ingest
+
+    with progress_bar() as hook:
+        store = ingest(cohort_dir, store_root, size=_parse_size(size), margin=margin, workers=workers,
+                       id_column=id_column, label_column=label_column, positive=positive,
+                       negative=negative, progress=hook)
+    index = store.index
+    positive_images = int(index["label"].sum())
+    stdout.print(f"[bold]{store.path}[/]: {len(store)} pairs of {store.shape[2]}×{store.shape[3]} px from "
+                 f"{index['patient_id'].nunique()} patients ({positive_images} positive images, "
+                 f"{len(index) - positive_images} negative).")

@@ -105,3 +105,26 @@ def test_synth_size_option(tmp_path, size, expected):
         assert result.exit_code == 2 and expected in result.output
     else:
         assert result.exit_code == 0, result.output
+
+
+def test_ingest_command_builds_then_reuses_the_store(tmp_path):
+    cohort = tmp_path / "cohort"
+    assert run("synth", str(cohort), "--tiny").exit_code == 0
+    first = run("ingest", str(cohort), "--size", "32x40")
+    assert first.exit_code == 0, first.output
+    assert "48 pairs of 32×40 px from 12 patients" in first.output
+    stores = list((cohort / "store").iterdir())
+    assert len(stores) == 1 and (stores[0] / "pairs.u8").stat().st_size == 48 * 2 * 32 * 40
+    again = run("ingest", str(cohort), "--size", "32x40")
+    assert again.exit_code == 0 and str(stores[0]) in again.output
+    assert list((cohort / "store").iterdir()) == stores
+
+
+def test_ingest_command_reports_bad_input_without_traceback(tmp_path):
+    cohort = tmp_path / "cohort"
+    assert run("synth", str(cohort), "--tiny").exit_code == 0
+    text = (cohort / "manifest.csv").read_text().replace("malignant", "malign", 1)
+    (cohort / "manifest.csv").write_text(text)
+    result = run("ingest", str(cohort))
+    assert result.exit_code == 2 and "manifest.csv, row" in result.output and "'malign'" in result.output
+    assert "Traceback" not in result.output and not (cohort / "store").exists()
