@@ -9,11 +9,18 @@ Arrays or tidy DataFrames in, tidy DataFrames out (one row per estimate, leading
 """
 
 from studykit.errors import UndefinedStatisticWarning
+from studykit.stats import _columns as columns
 from studykit.stats import simulate
 from studykit.stats.agreement import fleiss_kappa, icc, majority_vote
 from studykit.stats.cohort_table import compare_groups
 from studykit.stats.delong import compare_aucs, delong_test, delong_test_unpaired, holm_adjust
-from studykit.stats.diagnostic import binary_call_auc, diagnostic_metrics, mcnemar
+from studykit.stats.diagnostic import (
+    binary_call_auc,
+    clopper_pearson_interval,
+    diagnostic_metrics,
+    mcnemar,
+    wilson_interval,
+)
 from studykit.stats.mrmc import MRMCResult, dbm_analysis, model_vs_readers, or_analysis
 from studykit.stats.roc import roc_auc, roc_curve, youden_threshold
 
@@ -21,6 +28,8 @@ __all__ = [
     "MRMCResult",
     "UndefinedStatisticWarning",
     "binary_call_auc",
+    "clopper_pearson_interval",
+    "columns",
     "compare_aucs",
     "compare_groups",
     "dbm_analysis",
@@ -37,5 +46,6 @@ __all__ = [
     "roc_auc",
     "roc_curve",
     "simulate",
+    "wilson_interval",
     "youden_threshold",
 ]

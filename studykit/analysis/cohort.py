@@ -1,0 +1,133 @@
+"""Table 1 (the cohort by label) and Table 2 (histology: patients and images per subtype).
+
+Methods
+-------
+Table 1: ``stats.compare_groups`` on the included patients (no ``excluded_reason``), by label,
+over the protocol's continuous and categorical columns: Shapiro–Wilk per group → Student t
+(mean ± SD) or Mann–Whitney U (median [IQR]); categorical → chi-square, or Fisher's exact test
+when an expected count is below 5. The test used is named on every row.
+
+Table 2: counts of included patients and of their images per (label, subtype), with label
+totals and a grand total. Images come from the pair-store index when given (every selected
+frame pair), else from the distinct ``image_id`` of predictions (the test images).
+
+References
+----------
+Shapiro SS, Wilk MB (1965). Biometrika 52:591–611. doi:10.1093/biomet/52.3-4.591
+Mann HB, Whitney DR (1947). Ann Math Stat 18:50–60. doi:10.1214/aoms/1177730491
+Fisher RA (1922). J R Stat Soc 85:87–94. doi:10.2307/2340521
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from studykit import stats
+from studykit.analysis._common import IMAGE, LABEL, PATIENT, binary_label, order_columns, require_columns
+from studykit.analysis._study import AnalysisOptions
+from studykit.errors import InputError
+from studykit.stats import columns as C
+
+__all__ = ["histology_table", "included_patients", "table1_cohort"]
+
+EXCLUDED, SUBTYPE, ALL = "excluded_reason", "subtype", "all"
+LABEL_NAMES = {0: "benign", 1: "malignant"}
+
+
+def included_patients(manifest: pd.DataFrame, *, options: AnalysisOptions | None = None) -> pd.DataFrame:
+    """Manifest rows without an exclusion reason, ``label`` as "benign" / "malignant"."""
+    options = options or AnalysisOptions()
+    require_columns(manifest, (PATIENT, LABEL), table="manifest")
+    keep = manifest
+    if EXCLUDED in manifest.columns:
+        reason = manifest[EXCLUDED]
+        keep = manifest[reason.isna() | (reason.astype(str).str.strip() == "")]
+    out = keep.copy()
+    labels = binary_label(out[LABEL], positive=options.positive_label, field="manifest.label")
+    out[LABEL] = labels.map(LABEL_NAMES)
+    return out.reset_index(drop=True)
+
+
+def table1_cohort(manifest: pd.DataFrame, *, options: AnalysisOptions | None = None) -> pd.DataFrame:
+    """Table 1: clinical characteristics of the included patients by label.
+
+    Parameters
+    ----------
+    manifest : DataFrame
+        One row per patient: ``patient_id, label``, the covariates, optional ``excluded_reason``.
+    options : AnalysisOptions
+        ``continuous`` and ``categorical`` column names, ``confidence``, ``seed``.
+
+    Returns
+    -------
+    ``stats.compare_groups``'s table (one row per variable, level and group, ``overall``
+    rows included) with ``unit`` ("patient") and ``metric`` (the summary kind: mean_sd,
+    median_iqr, count_percent) added.
+    """
+    options = options or AnalysisOptions()
+    data = included_patients(manifest, options=options)
+    if not options.continuous and not options.categorical:
+        raise InputError("names no covariate for Table 1.", field="continuous",
+                         hint="list the manifest's clinical columns as continuous or categorical.")
+    require_columns(data, [*options.continuous, *options.categorical], table="manifest")
+    data[LABEL] = pd.Categorical(data[LABEL], categories=list(LABEL_NAMES.values()))
+    table = stats.compare_groups(data, LABEL, continuous=list(options.continuous),
+                                 categorical=list(options.categorical), confidence=options.confidence,
+                                 seed=options.seed)
+    table[C.UNIT], table[C.METRIC] = "patient", table["kind"]
+    return order_columns(table, [C.UNIT, C.METRIC])
+
+
+def histology_table(manifest: pd.DataFrame, predictions: pd.DataFrame | None = None,
+                    index: pd.DataFrame | None = None, *,
+                    options: AnalysisOptions | None = None) -> pd.DataFrame:
+    """Table 2: patients and images per histological subtype, by label, with totals.
+
+    Parameters
+    ----------
+    manifest : DataFrame
+        ``patient_id, label, subtype`` (and optional ``excluded_reason``).
+    predictions : DataFrame, optional
+        Used for image counts (distinct ``image_id`` per patient) when ``index`` is absent.
+    index : DataFrame, optional
+        The pair-store index (``image_id, patient_id``, …): image counts of every stored frame.
+
+    Returns
+    -------
+    DataFrame, one row per (label, subtype, metric): ``estimate`` (the count), ``ci_low,
+    ci_high, p`` (NaN), ``method`` ("count"), ``n`` (the count), ``ci_level`` (NaN),
+    ``unit`` (patient | image), ``metric`` (patients | images), ``label`` (benign, malignant,
+    all), ``subtype`` (``all`` on total rows), ``percent`` (of the label's total; of the grand
+    total on label rows), ``image_source`` (index | predictions | none).
+    """
+    data = included_patients(manifest, options=options)
+    require_columns(data, (SUBTYPE,), table="manifest")
+    images, source = _image_counts(data, predictions, index)
+    data["images"] = data[PATIENT].map(images).fillna(0).astype(int) if source != "none" else np.nan
+    rows = []
+    for label, part in [*data.groupby(LABEL, sort=True), (ALL, data)]:
+        subtypes = [] if label == ALL else list(part.groupby(SUBTYPE, sort=True))
+        for subtype, cell in [*subtypes, (ALL, part)]:
+            whole = part if subtype != ALL else data
+            rows += [_count_row(unit, metric, count, total, label, subtype, source)
+                     for unit, metric, count, total in (
+                         ("patient", "patients", len(cell), len(whole)),
+                         ("image", "images", cell["images"].sum(), whole["images"].sum()))]
+    return pd.DataFrame(rows)
+
+
+def _count_row(unit, metric, count, total, label, subtype, source) -> dict:
+    return {C.ESTIMATE: float(count), C.CI_LOW: np.nan, C.CI_HIGH: np.nan, C.P: np.nan, C.METHOD: "count",
+            C.N: count, C.CI_LEVEL: np.nan, C.UNIT: unit, C.METRIC: metric, LABEL: label, SUBTYPE: subtype,
+            "percent": 100.0 * count / total if total else np.nan, "image_source": source}
+
+
+def _image_counts(data: pd.DataFrame, predictions: pd.DataFrame | None,
+                  index: pd.DataFrame | None) -> tuple[pd.Series, str]:
+    """Images per patient from the index, else from predictions' distinct image ids."""
+    for name, table in (("index", index), ("predictions", predictions)):
+        if table is not None:
+            require_columns(table, (IMAGE, PATIENT), table=name)
+            return table.drop_duplicates([PATIENT, IMAGE]).groupby(PATIENT).size(), name
+    return pd.Series(dtype=int), "none"
