@@ -1,2 +1,59 @@
-"""Layer ``report``: tables (CSV/LaTeX), figures, report.md and provenance. Built by the
-study-runner issue; may import stats (result types only) and errors."""
+"""Layer ``report``: tables (CSV/LaTeX), figures, report.md.
+
+May import only :mod:`studykit.stats` and :mod:`studykit.errors` (plus pandas, numpy,
+matplotlib). Numbers are rounded here and nowhere else.
+
+- :func:`write_table` — ``tables/<name>.csv`` (unrounded) and ``.tex`` (booktabs).
+- :func:`roc_figure`, :func:`reader_points`, :func:`calibration_figure`,
+  :func:`gradcam_figure` / :func:`load_gradcam`, :func:`flow_counts` / :func:`flow_figure`,
+  saved with :func:`save_figure` (PNG + PDF, deterministic bytes).
+- :mod:`studykit.report.markdown` — the sections of ``report.md``.
+"""
+
+from studykit.report.figures import (
+    GRADCAM_KEYS,
+    calibration_figure,
+    gradcam_figure,
+    load_gradcam,
+    reader_points,
+    roc_band,
+    roc_figure,
+)
+from studykit.report.flow import FlowCounts, flow_counts, flow_figure
+from studykit.report.markdown import (
+    cohort_section,
+    comparisons_section,
+    design_section,
+    figures_section,
+    performance_section,
+    provenance_section,
+    render_report,
+)
+from studykit.report.style import save_figure
+from studykit.report.tables import FORMATTERS, TableStyle, format_table, list_formatters, write_table
+
+__all__ = [
+    "FORMATTERS",
+    "GRADCAM_KEYS",
+    "FlowCounts",
+    "TableStyle",
+    "calibration_figure",
+    "cohort_section",
+    "comparisons_section",
+    "design_section",
+    "figures_section",
+    "flow_counts",
+    "flow_figure",
+    "format_table",
+    "gradcam_figure",
+    "list_formatters",
+    "load_gradcam",
+    "performance_section",
+    "provenance_section",
+    "reader_points",
+    "render_report",
+    "roc_band",
+    "roc_figure",
+    "save_figure",
+    "write_table",
+]

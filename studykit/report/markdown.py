@@ -1,0 +1,133 @@
+"""``report.md``: the study on one page, every number formatted from a table file.
+
+Each helper returns one markdown section (a string); :func:`render_report` joins them.
+Numbers are taken from the same DataFrames that were written as ``tables/*.csv`` (read
+them back from the files) and formatted by the same code as the LaTeX tables; each
+section names its source file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from studykit.report._format import fmt_ci, fmt_p
+from studykit.report.flow import FlowCounts
+from studykit.report.tables import PERCENT_METRICS, TableStyle, format_table
+
+__all__ = [
+    "cohort_section",
+    "comparisons_section",
+    "design_section",
+    "figures_section",
+    "performance_section",
+    "provenance_section",
+    "render_report",
+]
+
+
+def render_report(title: str, *sections: str) -> str:
+    """Join a ``# title`` and the non-empty ``sections`` into one markdown document."""
+    parts = [f"# {title}\n"] + [s.rstrip() + "\n" for s in sections if s and s.strip()]
+    return "\n".join(parts)
+
+
+def _source(path: str) -> str:
+    return f"\n<sub>Source: `{path}`.</sub>\n"
+
+
+def cohort_section(
+    counts: FlowCounts, *, n_images: int | None = None, source: str = "tables/table2_histology.csv"
+) -> str:
+    """Cohort paragraph: records, exclusions with reasons, included patients by class."""
+    reasons = "; ".join(f"{r}, n = {n}" for r, n in counts.excluded.items())
+    classes = " and ".join(f"{n} {name}" for name, n in counts.reference.items())
+    text = (
+        f"Of {counts.records} records, {counts.n_excluded} were excluded"
+        + (f" ({reasons})" if reasons else "")
+        + f"; {counts.included} patients were included: {classes}"
+    )
+    text += f", with {n_images} images." if n_images is not None else "."
+    return "## Cohort\n\n" + text + "\n" + _source(source)
+
+
+def design_section(design: Mapping[str, Any]) -> str:
+    """Design as a bullet list (folds, validation, unit, aggregation, seeds …), in the given order."""
+    lines = [f"- **{k.replace('_', ' ')}**: {v}" for k, v in design.items()]
+    return "## Design\n\n" + "\n".join(lines) + "\n"
+
+
+def performance_section(
+    table3: pd.DataFrame,
+    *,
+    decimals: int = 3,
+    arm_labels: Mapping[str, str] | None = None,
+    percent_metrics: Sequence[str] = PERCENT_METRICS,
+    source: str = "tables/table3_performance.csv",
+) -> str:
+    """Table 3 as a markdown table, formatted exactly as ``tables/table3_performance.tex``."""
+    style = TableStyle(decimals, tuple(percent_metrics), arm_labels)
+    display = format_table(table3, "table3_performance", style)
+    notes = " ".join(display.notes)
+    return (
+        "## Diagnostic performance (Table 3)\n\n" + display.to_markdown() + f"\n{notes}\n" + _source(source)
+    )
+
+
+def comparisons_section(
+    comparisons: pd.DataFrame,
+    *,
+    decimals: int = 3,
+    arm_labels: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+    source: str = "tables/comparisons.csv",
+) -> str:
+    """Key comparisons as sentences: difference (CI), p and Holm p, significant ones first."""
+    style = TableStyle(decimals, PERCENT_METRICS, arm_labels)
+    p_col = "p_adjusted" if "p_adjusted" in comparisons.columns else "p"
+    order = comparisons.sort_values(p_col, kind="stable")
+    lines = []
+    for _, r in order.iterrows():
+        metric = style.metric(r.get("metric", "auc"))
+        scale, dec = (
+            (100.0, max(decimals - 2, 0)) if str(r.get("metric")) in PERCENT_METRICS else (1.0, decimals)
+        )
+        p_text = f"p = {fmt_p(r['p'], decimals)}".replace("= <", "<")
+        if p_col == "p_adjusted":
+            p_text += f", Holm p = {fmt_p(r['p_adjusted'], decimals)}".replace("= <", "<")
+        flag = " **(significant)**" if r[p_col] < alpha else ""
+        lines.append(
+            f"- {style.arm(r['arm_a'])} vs {style.arm(r['arm_b'])}, {metric} difference "
+            f"{fmt_ci(r['estimate'], r['ci_low'], r['ci_high'], dec, scale=scale)}; {p_text}{flag}"
+        )
+    return "## Key comparisons\n\n" + "\n".join(lines) + "\n" + _source(source)
+
+
+def figures_section(figures: Mapping[str, str]) -> str:
+    """Figure links: caption → relative path (PNG shown inline)."""
+    lines = [f"![{caption}]({path})\n\n*{caption}*\n" for caption, path in figures.items()]
+    return "## Figures\n\n" + "\n".join(lines)
+
+
+def provenance_section(provenance: Mapping[str, Any]) -> str:
+    """Provenance block: versions, seeds, git commit, input hashes, device, wall time.
+
+    ``provenance`` is a (possibly nested) mapping, e.g. ``{"versions": {"python": "3.11.7",
+    "torch": …}, "seeds": {…}, "git_commit": "…", "inputs": {path: sha256}, "device": "cpu",
+    "wall_time_s": 312.4}``; nested mappings become indented lists, in the given order.
+    """
+    return "## Provenance\n\n" + "\n".join(_bullets(provenance, 0)) + "\n"
+
+
+def _bullets(mapping: Mapping[str, Any], depth: int) -> list[str]:
+    lines = []
+    pad = "  " * depth
+    for key, value in mapping.items():
+        if isinstance(value, Mapping):
+            lines.append(f"{pad}- **{key}**:")
+            lines.extend(_bullets(value, depth + 1))
+        else:
+            lines.append(f"{pad}- **{key}**: `{value}`")
+    return lines
