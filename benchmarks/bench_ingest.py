@@ -12,7 +12,11 @@ panel. Figures, each measured in the same run on the same files (page cache warm
    (a) the annotated frames only — ``dcmread`` once per file, then
    ``pydicom.pixels.pixel_array(ds, index=i)`` per annotated frame (the same work ingest
    must do); (b) whole videos — ``dcmread(path).pixel_array``. Ratio = ingest frames/s ÷
-   pydicom frames/s; target ≥ 0.8. Also per transfer syntax.
+   pydicom frames/s (a), best of ``--repeat`` for both; target ≥ 0.8. Ingest does strictly
+   more than (a): it hashes every input, parses headers, crops, reduces to gray, resizes
+   every crop (two per frame) and writes and fsyncs the store. Also per transfer syntax:
+   the headline cohort split by syntax (its own videos, symlinked), and this script's
+   generator with one syntax per cohort.
 2. Speed-up from ``workers=2``.
 3. The cached re-run: wall time, and the number of headers read and frames decoded (0).
 4. Peak RSS of a fresh process ingesting N and 2N videos with one worker: bounded by one
@@ -135,6 +139,28 @@ def make_cohort(root: Path, n_videos: int, *, frames: int, rows: int, panel_cols
     pd.DataFrame(notes, columns=["patient_id", "file", "frame", "phase", "bmode_box", "ceus_box"]).to_csv(
         root / "annotations.csv", index=False)
     return root
+
+
+def split_by_syntax(cohort: Path, out: Path) -> dict[str, Path]:
+    """One sub-cohort per transfer syntax of ``cohort``: its patients, annotations and videos (symlinked)."""
+    manifest, notes = pd.read_csv(cohort / "manifest.csv", dtype=str, keep_default_na=False), \
+        pd.read_csv(cohort / "annotations.csv", dtype=str, keep_default_na=False)
+    by_syntax: dict[str, list[str]] = {}
+    for file in sorted(notes["file"].unique()):
+        syntax = pydicom.dcmread(cohort / file, stop_before_pixels=True).file_meta.TransferSyntaxUID
+        by_syntax.setdefault(SYNTAX_NAMES.get(syntax, syntax.name), []).append(file)
+    subs = {}
+    for name, files in sorted(by_syntax.items()):
+        sub = out / name
+        (sub / "videos").mkdir(parents=True)
+        rows = notes[notes["file"].isin(files)]
+        for file in files:
+            (sub / file).symlink_to(cohort / file)
+        patients = manifest[manifest["patient_id"].isin(set(rows["patient_id"]))]
+        patients.to_csv(sub / "manifest.csv", index=False)
+        rows.to_csv(sub / "annotations.csv", index=False)
+        subs[name] = sub
+    return subs
 
 
 def have_synth() -> bool:
@@ -291,6 +317,8 @@ def main() -> None:
         print(f"cohort: {figures['source']}, {videos} videos {figures['syntaxes']}, "
               f"written in {time.perf_counter() - start:.0f} s")
         figures["mixed"] = report_throughput(cohort, "cohort", args.repeat)
+        for name, sub in split_by_syntax(cohort, tmp / "by_syntax").items():
+            figures[f"cohort_{name}"] = report_throughput(sub, f"cohort, {name} videos only", args.repeat)
         for syntax, name in SYNTAX_NAMES.items():  # this script's generator, one syntax each
             sub = make_cohort(tmp / name, 6, syntaxes=(syntax,), seed=1, **shape)
             figures[name] = report_throughput(sub, name, args.repeat)

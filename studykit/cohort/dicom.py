@@ -36,6 +36,7 @@ JPEG lossless, JPEG-LS and HTJ2K need ``pylibjpeg`` with ``pylibjpeg-libjpeg`` o
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import struct
@@ -47,6 +48,7 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, get_decoder, iter_pixels
 from pydicom.uid import UID
@@ -98,6 +100,10 @@ class VideoHeader:
     transfer_syntax: str
     regions: tuple[Box, ...]
     attributes: dict = field(default_factory=dict)
+    pixel_offset: int = -1           # file offset of the Pixel Data value (-1: unknown, e.g. deflated)
+    pixel_representation: int = 0
+    planar_configuration: int = 0
+    extended_offsets: bool = False   # an Extended Offset Table is present (encapsulated data)
 
     @property
     def frame_box(self) -> Box:
@@ -125,22 +131,25 @@ def read_header(path: Path, *, name: str | None = None) -> VideoHeader:
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True)
             syntax = UID(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
-            pixel_length = None if syntax.is_deflated else _pixel_element_length(fp, ds, label)
+            pixel_length, pixel_offset = (None, -1) if syntax.is_deflated else _pixel_element(fp, ds, label)
     except OSError as exc:
         raise DataError(f"cannot be read ({exc.strerror or exc}).", file=label,
                         hint="check that the file exists and is readable.") from exc
     except _HEADER_ERRORS as exc:
         raise DataError(f"is not a readable DICOM file ({type(exc).__name__}: {exc}).", file=label,
                         hint="re-export it from the scanner or PACS as a DICOM Part 10 file.") from exc
-    header = _header(ds, syntax, label)
+    header = _header(ds, syntax, label, pixel_offset)
     _check_decoder(syntax, label)
     if pixel_length is not None and not syntax.is_encapsulated:
         _check_native_length(header, pixel_length, label)
     return header
 
 
-def _pixel_element_length(fp, ds: Dataset, label: str) -> int | None:
-    """Length of the pixel-data element at ``fp``'s position (None if undefined)."""
+def _pixel_element(fp, ds: Dataset, label: str) -> tuple[int | None, int]:
+    """(length, file offset of the value) of the pixel-data element at ``fp``'s position.
+
+    The length is None when undefined (encapsulated data).
+    """
     start = fp.tell()
     implicit, little = ds.original_encoding
     endian = "<" if little in (True, None) else ">"
@@ -164,9 +173,9 @@ def _pixel_element_length(fp, ds: Dataset, label: str) -> int | None:
         (length,) = struct.unpack(endian + "H", raw[6:8])
         header = 8
     if length == 0xFFFFFFFF:
-        return None
+        return None, start + header
     available = os.fstat(fp.fileno()).st_size - start - header
-    return min(length, max(available, 0))
+    return min(length, max(available, 0)), start + header
 
 
 def _no_pixel_data(label: str) -> DataError:
@@ -174,7 +183,7 @@ def _no_pixel_data(label: str) -> DataError:
                      hint="export the image or cine loop itself, not a report or presentation state.")
 
 
-def _header(ds: Dataset, syntax: UID, label: str) -> VideoHeader:
+def _header(ds: Dataset, syntax: UID, label: str, pixel_offset: int = -1) -> VideoHeader:
     required = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
     missing = [k for k in required if ds.get(k) in (None, "")]
     if missing:
@@ -196,7 +205,17 @@ def _header(ds: Dataset, syntax: UID, label: str) -> VideoHeader:
     return VideoHeader(rows=rows, columns=columns, frames=frames, samples=int(ds.get("SamplesPerPixel") or 1),
                        photometric=photometric, bits_allocated=int(ds.BitsAllocated),
                        bits_stored=int(ds.get("BitsStored") or ds.BitsAllocated), transfer_syntax=str(syntax),
-                       regions=_regions(ds, Box(0, 0, columns, rows)), attributes=_plain(safe_attributes(ds)))
+                       regions=_regions(ds, Box(0, 0, columns, rows)), attributes=_plain(safe_attributes(ds)),
+                       pixel_offset=pixel_offset, pixel_representation=_int(ds.get("PixelRepresentation")),
+                       planar_configuration=_int(ds.get("PlanarConfiguration")),
+                       extended_offsets="ExtendedOffsetTable" in ds)
+
+
+def _int(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _plain(values: dict) -> dict:
@@ -265,12 +284,24 @@ def preferred_plugin(transfer_syntax: str) -> str:
     return ""
 
 
-def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, transfer_syntax: str = ""
+def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, transfer_syntax: str = "",
+                header: VideoHeader | None = None, luma_only: bool = False
                 ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
     """Decode the frames ``indices`` (ascending) one at a time, straight from the file.
 
-    The plug-in of :data:`PREFERRED_PLUGINS` is tried first for ``transfer_syntax``; if it
-    fails, the remaining frames are decoded with pydicom's own plug-in order.
+    With the file's ``header`` (from :func:`read_header`), the common 8-bit cases are read
+    directly, bit-identical to pydicom's decode and much faster (:func:`direct_kind`):
+    native little-endian frames are sliced out of the file at their offset, and RLE
+    Lossless mono frames are unpacked with Pillow's C PackBits decoder. Any frame the direct
+    reader cannot vouch for (non-conformant RLE, short file, …) and everything after it goes
+    through pydicom, so errors and edge cases are pydicom's. With ``luma_only`` as well,
+    JPEG baseline YBR_FULL(_422) frames are decoded by Pillow (the plug-in pydicom uses for
+    them) straight to their Y channel, which libjpeg copies out unchanged without the
+    chroma's inverse DCT, upsampling and colour conversion: ``pixels`` is then
+    (rows, columns, 1), the one channel :func:`gray_converter` reads.
+
+    Otherwise the plug-in of :data:`PREFERRED_PLUGINS` is tried first for ``transfer_syntax``;
+    if it fails, the remaining frames are decoded with pydicom's own plug-in order.
 
     Yields
     ------
@@ -278,7 +309,23 @@ def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, 
         ``pixels`` is the raw decode (YBR stays YBR); ``image`` holds the Image Pixel
         module (group 0028), enough for :func:`gray_converter`.
     """
-    image, todo = Dataset(), list(indices)
+    todo = list(indices)
+    kind = direct_kind(header, luma_only=luma_only) if header is not None else ""
+    if kind and header is not None:
+        done = 0
+        for item in _iter_direct(path, todo, header, kind):
+            done += 1
+            yield item
+        todo = todo[done:]
+        if not todo:
+            return
+    yield from _iter_pydicom(path, todo, name=name, transfer_syntax=transfer_syntax or
+                             (header.transfer_syntax if header is not None else ""))
+
+
+def _iter_pydicom(path: Path, todo: list[int], *, name: str | None, transfer_syntax: str
+                  ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
+    image = Dataset()
     plugin = preferred_plugin(transfer_syntax) if transfer_syntax else ""
     while True:
         done = 0
@@ -295,6 +342,174 @@ def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, 
                             file=name or str(path),
                             hint="the file may be truncated or corrupt: re-export it; for JPEG lossless, "
                                  "JPEG-LS or HTJ2K install pylibjpeg + pylibjpeg-libjpeg/-openjpeg.") from exc
+
+
+_NATIVE_LITTLE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})  # Implicit / Explicit VR LE
+_RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+_DIRECT_PHOTOMETRIC = {"MONOCHROME1": 1, "MONOCHROME2": 1, "RGB": 3, "YBR_FULL": 3}
+
+
+def direct_kind(header: VideoHeader, *, luma_only: bool = False) -> str:
+    """How :func:`iter_frames` reads ``header``'s frames without pydicom.
+
+    ``"native"``, ``"rle"``, ``"jpeg"`` or ``""`` (pydicom). Only unsigned 8-bit data
+    (BitsAllocated = BitsStored = 8): native little-endian MONOCHROME1/2 (1 sample), RGB or
+    YBR_FULL (3 samples, either planar configuration); RLE Lossless MONOCHROME1/2; with
+    ``luma_only``, JPEG baseline/extended YBR_FULL(_422) when Pillow is pydicom's plug-in for
+    it. Anything else (big endian, deeper or signed data, PALETTE COLOR, native
+    YBR_FULL_422, deflated, other compressions, an Extended Offset Table) is pydicom's.
+    """
+    if (header.pixel_offset < 0 or header.bits_allocated != 8 or header.bits_stored != 8
+            or header.pixel_representation != 0):
+        return ""
+    syntax, photometric = header.transfer_syntax, header.photometric
+    if (syntax in _NATIVE_LITTLE and _DIRECT_PHOTOMETRIC.get(photometric) == header.samples
+            and header.planar_configuration in (0, 1)):
+        return "native"
+    if header.extended_offsets:
+        return ""
+    if syntax == _RLE_LOSSLESS and header.samples == 1 and photometric in ("MONOCHROME1", "MONOCHROME2"):
+        return "rle"
+    if (luma_only and syntax in PREFERRED_PLUGINS and header.samples == 3
+            and photometric in ("YBR_FULL", "YBR_FULL_422") and preferred_plugin(syntax) == "pillow"):
+        return "jpeg"
+    return ""
+
+
+def _image_module(header: VideoHeader) -> Dataset:
+    """The Image Pixel attributes :func:`gray_converter` reads, from the header."""
+    image = Dataset()
+    image.SamplesPerPixel, image.PhotometricInterpretation = header.samples, header.photometric
+    image.Rows, image.Columns = header.rows, header.columns
+    image.BitsAllocated, image.BitsStored = header.bits_allocated, header.bits_stored
+    image.HighBit, image.PixelRepresentation = header.bits_stored - 1, header.pixel_representation
+    if header.samples > 1:
+        image.PlanarConfiguration = header.planar_configuration
+    return image
+
+
+def _iter_direct(path: Path, todo: list[int], header: VideoHeader, kind: str
+                 ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
+    """Frames read without pydicom; stops (without error) at the first it cannot vouch for."""
+    image = _image_module(header)
+    rows, columns, samples = header.rows, header.columns, header.samples
+    size = rows * columns * samples
+    try:
+        fp = open(path, "rb")  # closed in the finally below
+    except OSError:
+        return
+    try:
+        for index in todo:
+            try:
+                if kind == "native":
+                    fp.seek(header.pixel_offset + index * size)
+                    data = fp.read(size)
+                    if len(data) != size:
+                        return
+                    pixels = np.frombuffer(data, np.uint8)
+                    if samples == 1:
+                        pixels = pixels.reshape(rows, columns)
+                    elif header.planar_configuration == 0:
+                        pixels = pixels.reshape(rows, columns, samples)
+                    else:
+                        pixels = pixels.reshape(samples, rows, columns).transpose(1, 2, 0)
+                else:
+                    fp.seek(header.pixel_offset)
+                    frame = get_frame(fp, index, number_of_frames=header.frames)
+                    pixels = (rle_decode_8bit(frame, rows, columns) if kind == "rle"
+                              else jpeg_luma(frame, rows, columns))
+                    if pixels is None:
+                        return
+            except Exception:  # anything odd: pydicom decodes this frame and the rest (and reports errors)
+                return
+            yield index, pixels, image
+    finally:
+        fp.close()
+
+
+def jpeg_luma(frame: bytes, rows: int, columns: int) -> np.ndarray | None:
+    """The Y channel (rows, columns, 1) of a YCbCr JPEG frame, or None to leave it to pydicom.
+
+    pydicom decodes such a frame with Pillow in ``draft("YCbCr")`` mode (no colour
+    transform) and ingestion keeps channel 0; asking libjpeg for grayscale output instead
+    returns the same Y samples (its grayscale "conversion" of YCbCr is a copy of Y) and
+    skips the chroma. Frames with an Adobe colour transform marker (which pydicom decodes
+    differently), not 3-component or of another size are left to pydicom.
+    """
+    with Image.open(io.BytesIO(frame), formats=("JPEG",)) as image:
+        if image.mode != "RGB" or "adobe_transform" in image.info or image.size != (columns, rows):
+            return None
+        image.draft("L", image.size)
+        if image.mode != "L":
+            return None
+        return np.asarray(image).reshape(rows, columns, 1)
+
+
+def rle_decode_8bit(frame: bytes, rows: int, columns: int) -> np.ndarray | None:
+    """One RLE Lossless frame of 8-bit, 1-sample data, or None when pydicom's result could differ.
+
+    Pillow's C PackBits decoder (the same byte format as a DICOM RLE segment) unpacks the
+    segment into a line of ``rows·columns`` bytes, about 10× faster than pydicom's Python
+    loop (``_rle_decode_segment``). The decode is proven equal to pydicom's, including the
+    absence of its "non-conformant padding" warning, by feeding the segment in three parts:
+    all but the last few bytes, which must not fill the line; the runs from where Pillow
+    stopped up to the last run that produces output, also not filling it; and that last
+    run, whose very last byte must fill the line exactly. The tail is parsed in Python with
+    pydicom's rules (a dangling header adds nothing, a truncated literal adds what is there).
+    Anything else — several segments, too few or too many bytes, trailing runs — returns
+    None and pydicom decodes the frame.
+    """
+    if len(frame) < 64 or int.from_bytes(frame[:4], "little") != 1:
+        return None
+    segment = memoryview(frame)[int.from_bytes(frame[4:8], "little"):]
+    n = rows * columns
+    line = Image.core.new("L", (n, 1))
+    decoder = Image._getdecoder("L", "packbits", "L", ())
+    decoder.setimage(line, (0, 0, n, 1))
+    head = max(len(segment) - 8, 0)
+    status, error = decoder.decode(segment[:head])
+    if status < 0 or error:  # filled before the end: more output than the frame holds
+        return None
+    tail = bytes(segment[status:])
+    last = _last_output_run(tail)
+    if last is None:
+        return None
+    start, value = last
+    if start:
+        status, error = decoder.decode(tail[:start])
+        if status != start or error:
+            return None
+    if len(value) > 1:  # the last run but its final byte, as one literal (≤ 127 bytes)
+        status, error = decoder.decode(bytes([len(value) - 2]) + value[:-1])
+        if status < 0 or error:
+            return None
+    status, error = decoder.decode(bytes([0]) + value[-1:])
+    if status != -1 or error:
+        return None
+    return np.asarray(Image.Image()._new(line)).reshape(rows, columns)
+
+
+def _last_output_run(tail: bytes) -> tuple[int, bytes] | None:
+    """(start, output) of the last run of ``tail`` that outputs anything, by pydicom's rules.
+
+    None when there is none or it is a literal cut short by the end of the data.
+    """
+    pos, last = 0, None
+    while pos < len(tail):
+        header = tail[pos]
+        if header > 128:  # replicate the next byte 257 − header times (nothing if it is missing)
+            if pos + 1 < len(tail):
+                last = (pos, tail[pos + 1:pos + 2] * (257 - header))
+            pos += 2
+        elif header < 128:  # copy the next header + 1 bytes (what is there of them)
+            if pos + 1 < len(tail):
+                if pos + header + 2 > len(tail):
+                    return None
+                last = (pos, tail[pos + 1:pos + header + 2])
+            pos += header + 2
+        else:
+            pos += 1
+    return last
 
 
 def to_uint8(values: np.ndarray, maximum: int) -> np.ndarray:

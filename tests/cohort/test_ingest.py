@@ -6,6 +6,7 @@ pydicom's own decode of its bundled files put through the documented gray formul
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -34,7 +35,6 @@ from pydicom.pixels import apply_color_lut, pixel_array
 from pydicom.uid import JPEGBaseline8Bit, RLELossless
 
 from studykit.cohort import deid, dicom, store
-from studykit.cohort import ingest as ingest_module
 from studykit.cohort.ingest import ingest
 from studykit.cohort.store import INDEX_COLUMNS, PairStore
 from studykit.cohort.tables import parse_box
@@ -172,6 +172,7 @@ def test_failed_build_leaves_nothing(cohort, tmp_path, monkeypatch):
         if len(calls) == 2:
             raise DataError("simulated decode failure.", file=job.name)
         return real(job, out, size)
+    ingest_module = importlib.import_module("studykit.cohort.ingest")  # the package re-exports the function
     real = ingest_module._run_job
     monkeypatch.setattr(ingest_module, "_run_job", crash_on_second)
     with pytest.raises(DataError, match="simulated"):
@@ -535,3 +536,128 @@ def test_synthetic_cohort_ingests_without_leaking_its_phi(tmp_path):
         if path.is_file():
             data = path.read_bytes()
             assert not [v for v in planted if v.encode() in data], path.name
+
+
+# ---------------------------------------------------------------- fast decoding paths == pydicom
+
+BUNDLED = ["examples_rgb_color.dcm", "examples_ybr_color.dcm", "examples_palette.dcm", "examples_jpeg2k.dcm",
+           "ExplVR_BigEnd.dcm", "SC_rgb_small_odd.dcm", "SC_rgb_rle.dcm", "SC_rgb_jpeg_dcmtk.dcm",
+           "SC_rgb_dcmtk_+eb+cy+np.dcm", "SC_rgb_dcmtk_+eb+cy+n2.dcm", "SC_jpeg_no_color_transform.dcm",
+           "SC_ybr_full_422_uncompressed.dcm", "MR_small.dcm", "MR_small_RLE.dcm"]
+
+
+def _native_variants(root: Path) -> list[Path]:
+    """Small multi-frame files in every native layout the direct reader handles, and some it must not."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    rng, paths = np.random.default_rng(5), []
+    layouts = [("MONOCHROME2", 1, 0, 8), ("MONOCHROME1", 1, 0, 8), ("RGB", 3, 0, 8), ("RGB", 3, 1, 8),
+               ("YBR_FULL", 3, 0, 8), ("YBR_FULL", 3, 1, 8), ("MONOCHROME2", 1, 0, 16)]
+    for syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian):
+        for i, (photometric, samples, planar, bits) in enumerate(layouts):
+            rows, cols, n = 7 + i, 9 + 2 * i, 3
+            dtype = np.uint8 if bits == 8 else np.uint16
+            values = rng.integers(0, 1 << bits, (n, rows, cols, samples)).astype(dtype)
+            data = values.transpose(0, 3, 1, 2) if planar else values
+            ds = Dataset()
+            ds.file_meta = FileMetaDataset()
+            ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = f"1.2.826.0.1.3680043.10.999.5.{i}"
+            ds.file_meta.TransferSyntaxUID = syntax
+            ds.Rows, ds.Columns, ds.NumberOfFrames, ds.SamplesPerPixel = rows, cols, n, samples
+            ds.PhotometricInterpretation, ds.BitsAllocated, ds.BitsStored = photometric, bits, bits
+            ds.HighBit, ds.PixelRepresentation = bits - 1, 0
+            if samples == 3:
+                ds.PlanarConfiguration = planar
+            order = "<" if syntax.is_little_endian else ">"
+            raw = np.ascontiguousarray(data).astype(data.dtype.newbyteorder(order)).tobytes()
+            ds.PixelData = raw + b"\0" * (len(raw) % 2)
+            ds["PixelData"].VR = "OW" if bits == 16 else "OB"
+            path = root / f"{syntax.name.replace(' ', '_')}_{i}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            paths.append(path)
+    return paths
+
+
+def test_direct_readers_match_pydicom_exactly(tmp_path, pydicom_file):
+    from pydicom.pixels import iter_pixels
+
+    fixtures = make_cohort(tmp_path / "c", syntaxes={1: JPEGBaseline8Bit, 2: RLELossless})
+    paths = _native_variants(tmp_path) + sorted((fixtures / "videos").glob("*.dcm"))
+    paths += [pydicom_file(name) for name in BUNDLED]
+    kinds = set()
+    for path in paths:
+        header = dicom.read_header(path)
+        indices = list(range(header.frames))
+        expected = list(iter_pixels(path, indices=indices, raw=True))
+        for luma_only in (False, True):
+            kind = dicom.direct_kind(header, luma_only=luma_only)
+            kinds.add(kind)
+            got = list(dicom.iter_frames(path, indices, header=header, luma_only=luma_only))
+            assert [i for i, _, _ in got] == indices
+            for (_, pixels, image), want in zip(got, expected):
+                if kind == "jpeg":  # the Y channel only, which is all gray_converter reads
+                    assert pixels.shape == (*want.shape[:2], 1)
+                    np.testing.assert_array_equal(pixels[..., 0], want[..., 0], err_msg=str(path))
+                else:
+                    assert pixels.dtype == want.dtype, path
+                    np.testing.assert_array_equal(pixels, want, err_msg=str(path))
+                crop = (slice(1, 5), slice(2, 6))
+                np.testing.assert_array_equal(dicom.gray_converter(image)(pixels[crop]),
+                                              dicom.gray_converter(pydicom.dcmread(path))(want[crop]))
+    assert kinds == {"", "native", "rle", "jpeg"}
+    big_endian = dicom.read_header(pydicom_file("ExplVR_BigEnd.dcm"))
+    assert dicom.direct_kind(big_endian) == "" and dicom.direct_kind(dicom.read_header(
+        pydicom_file("examples_rgb_color.dcm"))) == "native"
+
+
+def test_rle_fast_path_is_pydicoms_decode_or_declines():
+    import warnings
+
+    from pydicom.pixels.decoders.rle import _rle_decode_segment
+
+    rng = np.random.default_rng(11)
+    accepted = 0
+    for _ in range(3000):
+        rows, cols = int(rng.integers(1, 6)), int(rng.integers(1, 50))
+        target = max(rows * cols + int(rng.choice([0, 0, 0, -1, 1, -3, 4, 130])), 0)
+        segment, out = bytearray(), 0
+        while out < target:
+            kind, k = rng.random(), min(int(rng.integers(1, 129)), target - out)
+            if kind < 0.05:
+                segment.append(0x80)  # no-op
+                continue
+            if kind < 0.5 or k < 2:
+                segment += bytes([k - 1]) + rng.integers(0, 256, k).astype(np.uint8).tobytes()
+            else:
+                segment += bytes([257 - k, int(rng.integers(0, 256))])
+            out += k
+        segment += [b"", b"\x00", b"\x05\x01\x02", b"\x80", b"\x81", b"\x80" * 12, bytes([0x7F, 1])][
+            int(rng.integers(0, 7))]
+        frame = (1).to_bytes(4, "little") + (64).to_bytes(4, "little") + bytes(56) + bytes(segment)
+        got = dicom.rle_decode_8bit(frame, rows, cols)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            expected = _rle_decode_segment(bytes(segment))
+        if got is not None:  # accepted only when pydicom gives exactly the frame, without warnings
+            accepted += 1
+            assert len(expected) == rows * cols and not caught
+            assert got.tobytes() == bytes(expected)
+    assert accepted > 300  # the fast path is exercised, not just declined
+    two_segments = (2).to_bytes(4, "little") + bytes(60) + b"\x00\x01"
+    assert dicom.rle_decode_8bit(two_segments, 1, 1) is None
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (50, 46), (224, 224), (300, 17), (1, 1)])
+def test_resize_into_equals_pillow_resize(shape):
+    import importlib
+
+    module = importlib.import_module("studykit.cohort.ingest")  # the module, not the function
+    assert module._CORE_RESIZE  # the core-image path is the one under test here
+    rng = np.random.default_rng(shape[0])
+    gray = rng.integers(0, 256, (shape[0] + 3, shape[1] + 2), np.uint8)[2:-1, 1:-1]  # a non-contiguous view
+    for size in ((224, 224), (32, 48), shape):
+        out = np.zeros(size, np.uint8)
+        module._resize_into(gray, out)
+        np.testing.assert_array_equal(out, module._resize(gray, size))
