@@ -77,25 +77,32 @@ class SamplerSpec(_Strict):
 
 
 class AugmentSpec(_Strict):
-    """On-device augmentation magnitudes; all zero = identity."""
+    """On-device augmentation magnitudes (``studykit.train.augment.AugmentConfig``'s fields).
+
+    The names, meanings and bounds are those of ``AugmentConfig``, so the train layer builds
+    it as ``AugmentConfig(**spec.augment.model_dump())``. All magnitudes zero = identity;
+    the defaults are the reference recipe's (the paper names spatial, elastic and noise
+    augmentation without magnitudes): rotation ±15°, zoom ±10 %, shift ±5 %, horizontal
+    flip p = 0.5 (no vertical flip: depth runs top to bottom), a 4-pixel elastic field on
+    300-px crops (scale ``elastic_px`` with ``input_size``), ±10 % gain, contrast and
+    gamma, 10 % speckle and additive noise of SD 0.02.
+    """
 
     rotation_deg: Annotated[float, Field(ge=0, le=180)] = 15.0
-    scale: tuple[PositiveFloat, PositiveFloat] = (0.9, 1.1)
-    translate: Annotated[float, Field(ge=0, le=0.5)] = 0.05
-    hflip: Fraction = 0.5
-    vflip: Fraction = 0.0
-    elastic_alpha: Annotated[float, Field(ge=0)] = 0.02
+    scale: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    translate: Fraction = 0.05
+    hflip_p: Fraction = 0.5
+    vflip_p: Fraction = 0.0
+    elastic_px: Annotated[float, Field(ge=0)] = 4.0
     elastic_grid: Annotated[int, Field(ge=2)] = 4
-    speckle: Annotated[float, Field(ge=0)] = 0.1
-    noise_std: Annotated[float, Field(ge=0)] = 0.02
     gain: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    contrast: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    gamma: Annotated[float, Field(ge=0)] = 0.1
+    speckle: Annotated[float, Field(ge=0)] = 0.1
+    noise: Annotated[float, Field(ge=0)] = 0.02
     pair_spatial: Literal["shared", "independent"] = "shared"
-
-    @model_validator(mode="after")
-    def _scale_ordered(self) -> AugmentSpec:
-        if self.scale[0] > self.scale[1]:
-            raise ValueError(f"scale must be (low, high) with low <= high; got {list(self.scale)}")
-        return self
+    interpolation: Literal["bilinear", "nearest", "bicubic"] = "bilinear"
+    padding_mode: Literal["zeros", "border", "reflection"] = "zeros"
 
 
 class SelectionSpec(_Strict):

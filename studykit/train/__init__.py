@@ -1,3 +1,42 @@
 """Layer ``train``: fit and predict one arm on one fold — sampler, on-device augmentation,
-checkpoints, Grad-CAM. Built by the model-arms issue; may import nets, cohort, protocol and
-errors."""
+checkpoints, Grad-CAM. May import nets, cohort, protocol and errors (DESIGN.md layers).
+
+Entry points::
+
+    from studykit.train import fit, predict, aggregate_patients, gradcam, unit_dir
+    result = fit(arm, store, fold, unit_dir("results/renal", arm.name, fold.index))
+    table = predict(arm, store, fold, result.best_checkpoint, out_dir=result.out_dir)
+    patients = aggregate_patients(table, arm.aggregation)
+
+Multi-GPU data parallel training of one unit::
+
+    torchrun --nproc_per_node=4 -m studykit.train.launch ARM_YAML STORE SPLITS_JSON FOLD OUT_DIR
+"""
+
+from .aggregate import AGGREGATIONS, aggregate_patients
+from .augment import AugmentConfig, PairAugmenter
+from .device import resolve_device
+from .fit import HISTORY_COLUMNS, FitResult, NonFiniteLossError, UnitConflictError, fit
+from .gradcam import gradcam
+from .paths import unit_dir
+from .predict import DEFAULT_THRESHOLD, PREDICTION_COLUMNS, predict
+from .sampler import ClassBalancedSampler
+
+__all__ = [
+    "AGGREGATIONS",
+    "DEFAULT_THRESHOLD",
+    "HISTORY_COLUMNS",
+    "PREDICTION_COLUMNS",
+    "AugmentConfig",
+    "ClassBalancedSampler",
+    "FitResult",
+    "NonFiniteLossError",
+    "PairAugmenter",
+    "UnitConflictError",
+    "aggregate_patients",
+    "fit",
+    "gradcam",
+    "predict",
+    "resolve_device",
+    "unit_dir",
+]

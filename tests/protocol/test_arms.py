@@ -23,7 +23,7 @@ def test_reference_arms_carry_the_papers_recipe(name):
     assert (spec.loss.kind, spec.loss.beta, spec.loss.gamma) == ("class_balanced_focal", 0.999, 2.0)
     assert spec.sampler.q == 0.0 and spec.pretrained == "imagenet"
     assert spec.selection.metric == "accuracy" and not spec.optimistic
-    assert spec.augment.elastic_alpha > 0 and spec.augment.rotation_deg > 0 and spec.augment.noise_std > 0
+    assert spec.augment.elastic_px > 0 and spec.augment.rotation_deg > 0 and spec.augment.noise > 0
 
 
 def test_muf_net_loss_weights_and_modalities():
@@ -38,9 +38,24 @@ def test_muf_net_loss_weights_and_modalities():
 def test_tiny_variants_differ_only_in_size(name):
     full, tiny = load_arm(MODELS / f"{name}.yaml"), load_arm(MODELS / "tiny" / f"{name}.yaml")
     assert (tiny.backbone, tiny.pretrained, tiny.input_size) == ("test_efficientnet", "none", 64)
-    same = {"kind", "modality", "fusion", "loss", "optimizer", "sampler", "augment", "selection",
-            "aggregation"}
+    same = {"kind", "modality", "fusion", "loss", "optimizer", "sampler", "selection", "aggregation"}
     assert {k: getattr(tiny, k) for k in same} == {k: getattr(full, k) for k in same}
+    # augmentation: the same recipe, the elastic field's pixels scaled with the crop size
+    unscaled = {"elastic_px": 0.0}
+    assert tiny.augment.model_copy(update=unscaled) == full.augment.model_copy(update=unscaled)
+    per_pixel = full.augment.elastic_px / full.input_size
+    assert tiny.augment.elastic_px / tiny.input_size == pytest.approx(per_pixel, rel=0.05)
+
+
+def test_augment_spec_builds_the_augmenters_config():
+    from studykit.train.augment import AugmentConfig
+
+    spec = load_arm(MODELS / "muf_net.yaml")
+    config = AugmentConfig(**spec.augment.model_dump())
+    assert config.to_dict() == spec.augment.model_dump()
+    assert AugmentConfig(**ArmSpec(name="a", kind="mufnet", augment={
+        "rotation_deg": 0, "scale": 0, "translate": 0, "hflip_p": 0, "elastic_px": 0, "gain": 0,
+        "contrast": 0, "gamma": 0, "speckle": 0, "noise": 0}).augment.model_dump()) == AugmentConfig()
 
 
 def write(tmp_path, text: str) -> Path:
@@ -58,7 +73,8 @@ def write(tmp_path, text: str) -> Path:
     ("name: a\nkind: mufnet\nmodality: ceus\n", r"a 'mufnet' arm uses both modalities"),
     ("name: a\nkind: transformer\n",
      r"kind \(line 2\): Input should be 'single' or 'mufnet'; got 'transformer'"),
-    ("name: a\nkind: mufnet\naugment: {scale: [1.2, 0.8]}\n", r"scale must be \(low, high\)"),
+    ("name: a\nkind: mufnet\naugment: {scale: 1.2}\n",
+     r"augment.scale \(line 3\): Input should be less than 1"),
     ("name: a\nkind: mufnet\nselection: {metric: f1}\n", r"selection.metric \(line 3\)"),
     ("name: a\nkind: mufnet\naugment:\n  pair_spatail: shared\n",
      r"augment.pair_spatail \(line 4\): unknown key; did you mean 'pair_spatial'\?"),

@@ -1,0 +1,111 @@
+"""Atomic checkpoint and record files of one (arm, fold) unit, RNG states and fingerprints.
+
+Every file is written to a temporary file in the same folder and renamed over the target
+(``os.replace``), so a crash at any moment leaves either the previous or the new version,
+never a torn file. ``done.json`` carries the fingerprint of the unit's inputs — a hash of
+the arm spec, the pair store's key and a hash of the fold's patient ids — so a finished
+unit is recognised, and a folder trained from other inputs is never mixed up with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from studykit.cohort import Fold, PairStore
+from studykit.protocol.arms import ArmSpec
+
+__all__ = ["atomic_write", "fingerprint", "get_rng_states", "load_checkpoint", "read_done",
+           "save_checkpoint", "set_rng_states", "write_csv", "write_json"]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temp_path)`` and rename the temporary file onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` through :func:`atomic_write`."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` onto the CPU.
+
+    ``weights_only=False``: the checkpoint holds NumPy and Python RNG states; load only
+    checkpoints this library wrote (torch's pickle caveat).
+    """
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    """Indented, key-sorted JSON, atomically."""
+    text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """CSV without the index, ``\\n`` line ends, atomically."""
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+
+
+def read_done(path: Path) -> dict[str, Any] | None:
+    """The content of ``done.json``, or None when the unit has not finished."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fingerprint(arm: ArmSpec, store: PairStore, fold: Fold) -> dict[str, str | int]:
+    """What identifies a unit's inputs: arm-spec hash, store key, fold index and ids hash.
+
+    The arm hash covers every field of the spec (its canonical JSON dump), so any change
+    in the recipe, device options included, is a different unit.
+    """
+    arm_json = json.dumps(arm.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    ids = json.dumps({"train": list(fold.train), "val": list(fold.val), "test": list(fold.test)},
+                     separators=(",", ":"))
+    return {"arm_sha256": _sha(arm_json), "store_key": store.key, "fold": int(fold.index),
+            "fold_ids_sha256": _sha(ids)}
+
+
+def get_rng_states() -> dict[str, Any]:
+    """Python, NumPy, torch CPU and (when present) every CUDA device's RNG state."""
+    states: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002
+                              "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what :func:`get_rng_states` returned."""
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])  # noqa: NPY002 (the global state other code may draw from)
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
