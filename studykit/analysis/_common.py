@@ -31,16 +31,6 @@ UNITS = ("patient", "image")
 PATIENT_UNIT, IMAGE_UNIT = UNITS
 
 
-def check_option(name: str, value: Any, allowed: Iterable[str]) -> str:
-    """``value`` if it is one of ``allowed``, else an InputError with a close match."""
-    allowed = list(allowed)
-    if isinstance(value, str) and value in allowed:
-        return value
-    close = difflib.get_close_matches(str(value), allowed, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(map(repr, allowed))}."
-    raise InputError(f"must be one of {', '.join(map(repr, allowed))}; got {value!r}.", field=name, hint=hint)
-
-
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, table: str) -> None:
     """Raise naming the first missing column of ``table`` (and a close match)."""
     if not isinstance(frame, pd.DataFrame):

@@ -37,16 +37,21 @@ def check_option(name: str, value: Any, allowed: Iterable[str]) -> str:
                      field=name, hint=hint)
 
 
+def check_unit_interval(name: str, value: Any, *, example: str) -> float:
+    """A number strictly between 0 and 1 (a confidence level, an alpha)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 < number < 1.0:
+        raise InputError(f"must be a number strictly between 0 and 1; got {value!r}.", field=name,
+                         hint=f"pass e.g. {example}.")
+    return number
+
+
 def check_confidence(confidence: float) -> float:
     """Confidence level strictly between 0 and 1 (e.g. 0.95)."""
-    try:
-        level = float(confidence)
-    except (TypeError, ValueError):
-        level = float("nan")
-    if not 0.0 < level < 1.0:
-        raise InputError(f"must be a number strictly between 0 and 1; got {confidence!r}.",
-                         field="confidence", hint="pass e.g. confidence=0.95 for a 95% CI.")
-    return level
+    return check_unit_interval("confidence", confidence, example="confidence=0.95 for a 95% CI")
 
 
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:

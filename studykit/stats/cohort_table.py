@@ -47,7 +47,13 @@ from scipy.special import gammaln
 from studykit.errors import InputError
 from studykit.stats import _columns as C
 from studykit.stats._result import result_frame, warn_undefined
-from studykit.stats._validation import check_confidence, check_positive_int, column, positions
+from studykit.stats._validation import (
+    check_confidence,
+    check_positive_int,
+    check_unit_interval,
+    column,
+    positions,
+)
 from studykit.stats.diagnostic import wilson_interval
 
 __all__ = ["compare_groups"]
@@ -186,7 +192,8 @@ def compare_groups(data: pd.DataFrame, group: str, *, continuous: Sequence[str] 
     if overall and any(_is_overall(g) for g in groups):
         raise InputError(f"column {group!r} has a group named {OVERALL!r}, the name of the pooled rows.",
                          field="group", hint="rename that group, or pass overall=False.")
-    ctx = _Context(groups=groups, alpha=_check_alpha(normality_alpha), level=check_confidence(confidence),
+    alpha = check_unit_interval("normality_alpha", normality_alpha, example="normality_alpha=0.05")
+    ctx = _Context(groups=groups, alpha=alpha, level=check_confidence(confidence),
                    seed=check_positive_int("seed", seed, minimum=0), overall=bool(overall))
     rows: list[dict[str, Any]] = []
     for name, kind in variables:
@@ -198,17 +205,6 @@ def compare_groups(data: pd.DataFrame, group: str, *, continuous: Sequence[str] 
 
 def _is_overall(value: Any) -> bool:
     return isinstance(value, str) and value == OVERALL
-
-
-def _check_alpha(alpha: float) -> float:
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise InputError(f"must be a number strictly between 0 and 1; got {alpha!r}.",
-                         field="normality_alpha", hint="pass e.g. normality_alpha=0.05.")
-    return value
 
 
 def _sorted_levels(values: Iterable[Any]) -> list[Any]:
