@@ -16,6 +16,7 @@ import pandas as pd
 
 from studykit.errors import InputError
 from studykit.stats import columns as C
+from studykit.stats._validation import check_option as check_option  # shared by the analysis modules
 
 # --- input columns -----------------------------------------------------------------------
 ARM, FOLD, PATIENT, IMAGE, LABEL = "arm", "fold", "patient_id", "image_id", "label"
