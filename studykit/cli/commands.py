@@ -149,3 +149,94 @@ def ingest_command(cohort_dir: Path, store_root: Path | None, size: str, margin:
     stdout.print(f"[bold]{store.path}[/]: {len(store)} pairs of {store.shape[2]}×{store.shape[3]} px from "
                  f"{index['patient_id'].nunique()} patients ({positive_images} positive images, "
                  f"{len(index) - positive_images} negative).")
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    """``"a,b"`` → ["a", "b"]; None stays None."""
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _folds(value: str | None) -> list[int] | None:
+    items = _split_list(value)
+    try:
+        return None if items is None else [int(v) for v in items]
+    except ValueError:
+        raise click.BadParameter(f"expected fold numbers like 0,1; got {value!r}") from None
+
+
+@cli.command("run")
+@click.argument("protocol", type=click.Path(path_type=Path))
+@click.option("--arms", default=None, help="Model arms to train, comma-separated (default: all).")
+@click.option("--folds", default=None, help="Folds to train, comma-separated 0-based (default: all).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--fresh", is_flag=True, help="Forget trained units and outputs first (cohort cache kept).")
+@click.option("--results", "results", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Results root; the run writes RESULTS/<protocol name>/.")
+def run_command(protocol: Path, arms: str | None, folds: str | None, device: str, fresh: bool,
+                results: Path) -> None:
+    """Run the study of PROTOCOL: train every (arm, fold) unit, analyse, write tables, figures, report."""
+    from studykit.cli.progress import progress_bar
+    from studykit.study import run
+
+    with progress_bar() as hook:
+        summary = run(protocol, arms=_split_list(arms), folds=_folds(folds), device=device, fresh=fresh,
+                      results=results, progress=hook)
+    _print_summary(summary)
+
+
+@cli.command("validate")
+@click.argument("protocol", type=click.Path(path_type=Path))
+@click.option("--results", "results", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Results root (where a synthetic cohort is cached).")
+def validate_command(protocol: Path, results: Path) -> None:
+    """Check PROTOCOL, its files, the cohort tables and the reads; trains nothing."""
+    from studykit.study import validate
+
+    for check in validate(protocol, results=results):
+        stdout.print(f"[green]ok[/] {check.what}: {check.detail}")
+    stdout.print(f"[bold]{protocol}[/] is valid.")
+
+
+@cli.command("report")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+def report_command(results_dir: Path) -> None:
+    """Rebuild reads, predictions, tables, figures and report.md of RESULTS_DIR from finished units."""
+    from studykit.cli.progress import progress_bar
+    from studykit.study import report
+
+    with progress_bar() as hook:
+        summary = report(results_dir, progress=hook)
+    _print_summary(summary)
+
+
+def _print_summary(summary) -> None:
+    """Units trained/skipped, the headline Table 3 rows, missing units and the results path."""
+    if summary.units:
+        counts: dict[str, int] = {}
+        for unit in summary.units:
+            counts[unit.status] = counts.get(unit.status, 0) + 1
+        stdout.print("units: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if summary.headline is not None:
+        _print_headline(summary.headline)
+    if summary.missing:
+        listed = ", ".join(f"{arm} fold {fold}" for arm, fold in summary.missing)
+        stdout.print(f"[yellow]missing units ({len(summary.missing)})[/]: {listed} — tables use the finished "
+                     "units; run them (--arms/--folds) and then `studykit report`.")
+    stdout.print(f"results: [bold]{summary.results}[/] (report: {summary.report})")
+
+
+def _print_headline(headline) -> None:
+    table = Table(title="Table 3 (patient level): AUC, sensitivity, specificity with 95% CI")
+    for name in ("arm", "AUC", "sensitivity", "specificity"):
+        table.add_column(name)
+    for arm, rows in headline.groupby("arm", sort=False):
+        cells = []
+        for metric in ("auc", "sensitivity", "specificity"):
+            row = rows[rows["metric"] == metric]
+            if row.empty:
+                cells.append("—")
+                continue
+            r = row.iloc[0]
+            cells.append(f"{r['estimate']:.3f} ({r['ci_low']:.3f}–{r['ci_high']:.3f})")
+        table.add_row(str(arm), *cells)
+    stdout.print(table)

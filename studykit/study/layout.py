@@ -1,0 +1,137 @@
+"""The results layout of one protocol run (DESIGN.md, "Derived files") — the one module that knows it.
+
+::
+
+    results/<protocol-name>/
+        protocol.lock.yaml      fully resolved protocol + content hashes of every input
+        provenance.json         versions, git commit, seeds, device, timings
+        cohort/raw/             the synthetic cohort (synthetic protocols only)
+        cohort/store/           ROI pair store (content-addressed)
+        cohort/splits.json      frozen patient-grouped folds
+        arms/<arm>/fold-<k>/    one (arm, fold) unit (``studykit.train.unit_dir``)
+        predictions.csv         merged test predictions of every finished unit
+        reads.csv               validated reads + majority votes
+        tables/                 <name>.csv and <name>.tex
+        figures/                <name>.png and <name>.pdf
+        report.md
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studykit.train import unit_dir
+from studykit.train.paths import BEST, DONE, GRADCAM, HISTORY, LAST, PREDICTIONS
+
+__all__ = ["Layout", "atomic_write_text", "atomic_write_with"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one run's results folder ``root`` (``results/<protocol-name>``)."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, results: str | Path, name: str) -> Layout:
+        """The layout of protocol ``name`` under the results folder ``results``."""
+        return cls(Path(results) / name)
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "protocol.lock.yaml"
+
+    @property
+    def provenance(self) -> Path:
+        return self.root / "provenance.json"
+
+    @property
+    def raw_cohort(self) -> Path:
+        return self.root / "cohort" / "raw"
+
+    @property
+    def store_root(self) -> Path:
+        return self.root / "cohort" / "store"
+
+    @property
+    def splits(self) -> Path:
+        return self.root / "cohort" / "splits.json"
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "predictions.csv"
+
+    @property
+    def reads(self) -> Path:
+        return self.root / "reads.csv"
+
+    @property
+    def tables(self) -> Path:
+        return self.root / "tables"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def analysis_stamp(self) -> Path:
+        return self.root / "tables" / ".inputs.json"
+
+    def unit(self, arm: str, fold: int) -> Path:
+        """The folder of unit (``arm``, ``fold``)."""
+        return unit_dir(self.root, arm, fold)
+
+    def unit_file(self, arm: str, fold: int, what: str) -> Path:
+        """A file of a unit: ``done``, ``best``, ``last``, ``history``, ``predictions``, ``gradcam``."""
+        names = {
+            "done": DONE,
+            "best": BEST,
+            "last": LAST,
+            "history": HISTORY,
+            "predictions": PREDICTIONS,
+            "gradcam": GRADCAM,
+        }
+        return self.unit(arm, fold) / names[what]
+
+    def figure(self, name: str) -> Path:
+        """``figures/<name>`` without suffix (``save_figure`` adds them)."""
+        return self.figures / name
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the results folder, with forward slashes."""
+        return Path(path).relative_to(self.root).as_posix()
+
+
+def atomic_write_with(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
+    return atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")

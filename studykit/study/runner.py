@@ -1,0 +1,337 @@
+"""Run a study protocol: cohort → store → splits → (arm, fold) units → predictions → analyses → outputs.
+
+:func:`run` is resumable and idempotent. The synthetic cohort, the pair store and the splits
+are cached (content-addressed or frozen); a unit whose ``done.json`` matches its inputs is
+skipped; an interrupted unit resumes from ``checkpoint-last.pt``; a unit whose inputs
+changed is trained again. ``predictions.csv`` is merged from every finished unit (not only
+the selected ones), so cluster jobs that run one unit each (``arms``, ``folds``) and a final
+:func:`studykit.study.report` give the whole study. Tables are always recomputed from
+``predictions.csv`` and ``reads.csv``. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from studykit.cohort import PairStore, Splits, ingest, load_or_make_splits
+from studykit.cohort.synth import synthesize
+from studykit.errors import InputError, StudyError
+from studykit.protocol.arms import ArmSpec
+from studykit.protocol.study import StudyProtocol, load_protocol
+from studykit.study import outputs
+from studykit.study.layout import Layout, atomic_write_text
+from studykit.study.provenance import input_hashes, lock_document, read_lock
+from studykit.study.summary import RunSummary, UnitResult
+from studykit.train import UnitConflictError, fit, predict
+
+__all__ = [
+    "RunSummary",
+    "Unit",
+    "UnitResult",
+    "plan_units",
+    "prepare_cohort",
+    "protocol_from_lock",
+    "report",
+    "run",
+]
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One (arm, fold) training job."""
+
+    arm: ArmSpec
+    fold: int
+
+
+def _noop(done: int, total: int, description: str) -> None:
+    return None
+
+
+def plan_units(
+    protocol: StudyProtocol, *, arms: Sequence[str] | None = None, folds: Sequence[int] | None = None
+) -> list[Unit]:
+    """The selected (arm, fold) units, arms in protocol order then folds.
+
+    Unknown arm names (did-you-mean) and out-of-range folds are :class:`InputError`.
+    """
+    names = [a.name for a in protocol.arm_specs]
+    for name in arms or ():
+        if name not in names:
+            import difflib
+
+            close = difflib.get_close_matches(name, names, n=1)
+            raise InputError(
+                f"no model arm named {name!r}; model arms: {', '.join(names)}.",
+                field="--arms",
+                hint=f"did you mean '{close[0]}'?" if close else "use the names listed.",
+            )
+    n = protocol.design.folds
+    for k in folds or ():
+        if not 0 <= k < n:
+            raise InputError(f"fold {k} does not exist; folds are 0..{n - 1}.", field="--folds")
+    chosen = [a for a in protocol.arm_specs if arms is None or a.name in arms]
+    return [Unit(a, k) for a in chosen for k in range(n) if folds is None or k in folds]
+
+
+def prepare_cohort(protocol: StudyProtocol, layout: Layout, progress: Progress = _noop) -> Path:
+    """The raw cohort folder: the protocol's ``dir``, or the synthetic cohort (generated once)."""
+    if protocol.cohort.dir is not None:
+        return Path(protocol.cohort.dir)
+    spec = protocol.cohort.synthetic
+    out = layout.raw_cohort
+    synthesize(
+        out,
+        patients=spec.patients,
+        seed=spec.seed,
+        frames=spec.frames,
+        size=None if spec.size is None else tuple(spec.size),
+        tiny=spec.tiny,
+        progress=lambda done, total: progress(done, total, "synthesize cohort"),
+        **spec.params,
+    )
+    return out
+
+
+def _ingest(protocol: StudyProtocol, cohort_dir: Path, layout: Layout, progress: Progress) -> PairStore:
+    c, d = protocol.columns, protocol.design
+    return ingest(
+        cohort_dir,
+        layout.store_root,
+        size=d.crop_size,
+        margin=d.margin,
+        workers=d.ingest_workers,
+        id_column=c.id,
+        label_column=c.label,
+        positive=c.positive,
+        negative=c.negative,
+        progress=lambda done, total, what: progress(done, total, f"ingest: {what}"),
+    )
+
+
+def patient_table(
+    store: PairStore, manifest: pd.DataFrame | None, stratify_by: Sequence[str]
+) -> pd.DataFrame:
+    """One row per stored patient: ``patient_id, label`` and the stratification columns."""
+    index = store.index
+    keep = ["label", *[c for c in stratify_by if c in index.columns]]
+    table = index.groupby("patient_id", as_index=False, sort=True)[keep].first()
+    extra = [c for c in stratify_by if c not in table.columns]
+    if extra:
+        if manifest is None or any(c not in manifest.columns for c in extra):
+            raise InputError(
+                f"cannot stratify by {extra}: no such manifest column.",
+                field="design.stratify_by",
+                hint="name columns of the manifest (subtype, center, …).",
+            )
+        table = table.merge(manifest[["patient_id", *extra]], on="patient_id", how="left")
+    return table
+
+
+def _splits(protocol: StudyProtocol, store: PairStore, manifest: pd.DataFrame, layout: Layout) -> Splits:
+    d = protocol.design
+    table = patient_table(store, manifest, d.stratify_by)
+    return load_or_make_splits(
+        layout.splits,
+        table,
+        n_folds=d.folds,
+        val_fraction=d.val_fraction,
+        seed=d.seed,
+        stratify_by=list(d.stratify_by),
+    )
+
+
+def _train_unit(
+    unit: Unit, store: PairStore, splits: Splits, layout: Layout, device: str, progress: Progress
+) -> UnitResult:
+    """Fit (or skip, or resume) one unit, then predict its test fold when not done yet."""
+    start = time.perf_counter()
+    fold = splits.fold(unit.fold)
+    out = layout.unit(unit.arm.name, unit.fold)
+    label = f"{unit.arm.name} fold {unit.fold}"
+    hook = lambda done, total, _text: progress(done, total, label)  # noqa: E731
+    status = "trained"
+    try:
+        result = fit(unit.arm, store, fold, out, device=device, progress=hook)
+    except UnitConflictError:
+        status = "retrained"
+        result = fit(unit.arm, store, fold, out, device=device, progress=hook, resume=False)
+    if result.skipped:
+        status = "skipped"
+        progress(unit.arm.epochs, unit.arm.epochs, label)
+    if _needs_prediction(unit, layout):
+        predict(unit.arm, store, fold, result.best_checkpoint, device=device, out_dir=out)
+    return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
+
+
+def _needs_prediction(unit: Unit, layout: Layout) -> bool:
+    """True when the unit's predictions (or Grad-CAM maps) are absent or older than its ``done.json``."""
+    done = layout.unit_file(unit.arm.name, unit.fold, "done")
+    preds = layout.unit_file(unit.arm.name, unit.fold, "predictions")
+    if not preds.is_file() or preds.stat().st_mtime_ns < done.stat().st_mtime_ns:
+        return True
+    return unit.arm.gradcam_images > 0 and not layout.unit_file(unit.arm.name, unit.fold, "gradcam").is_file()
+
+
+def unit_finished(layout: Layout, arm: str, fold: int) -> bool:
+    """A unit counts as finished when its ``done.json`` and ``predictions.csv`` exist."""
+    return (
+        layout.unit_file(arm, fold, "done").is_file() and layout.unit_file(arm, fold, "predictions").is_file()
+    )
+
+
+def _fresh(layout: Layout) -> None:
+    """Forget trained units and outputs (keeps the cached cohort and pair store)."""
+    for path in (layout.root / "arms", layout.tables, layout.figures):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in (layout.predictions, layout.reads, layout.report, layout.splits, layout.provenance):
+        path.unlink(missing_ok=True)
+
+
+def _timed(stages: dict[str, float], name: str, start: float) -> float:
+    now = time.perf_counter()
+    stages[name] = stages.get(name, 0.0) + now - start
+    return now
+
+
+def run(
+    protocol: StudyProtocol | str | Path,
+    *,
+    arms: Sequence[str] | None = None,
+    folds: Sequence[int] | None = None,
+    device: str = "auto",
+    fresh: bool = False,
+    results: str | Path = "results",
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run (or resume) the study: train the selected units, then rebuild every output.
+
+    Parameters
+    ----------
+    protocol : StudyProtocol or path
+        A loaded protocol, or the path of its YAML file.
+    arms, folds : optional
+        Model arm names and 0-based fold indices to train (default: all). Outputs are built
+        from every finished unit; the rest are listed in ``RunSummary.missing``.
+    device : ``auto``, ``cpu``, ``cuda``
+        Training device for every unit.
+    fresh : bool
+        Forget trained units, splits and outputs first (the cached cohort and store stay).
+    results : path
+        The results root; the run writes ``<results>/<protocol name>/``.
+    progress : callable(done, total, description), optional
+        Progress hook (the CLI's rich bars): ``synthesize cohort``, ``ingest: …``, ``units``,
+        one per unit (epochs) and ``analyses``.
+
+    Returns
+    -------
+    RunSummary
+    """
+    protocol = protocol if isinstance(protocol, StudyProtocol) else load_protocol(protocol)
+    progress = progress or _noop
+    units = plan_units(protocol, arms=arms, folds=folds)
+    layout = Layout.of(results, protocol.name)
+    start = t0 = time.perf_counter()
+    stages: dict[str, float] = {}
+    if fresh:
+        _fresh(layout)
+    cohort_dir = prepare_cohort(protocol, layout, progress)
+    t0 = _timed(stages, "cohort", t0)
+    store = _ingest(protocol, cohort_dir, layout, progress)
+    t0 = _timed(stages, "ingest", t0)
+    manifest = outputs.read_manifest(protocol, cohort_dir)
+    splits = _splits(protocol, store, manifest, layout)
+    hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
+    atomic_write_text(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
+    done_units = _train_all(units, store, splits, layout, device, progress)
+    t0 = _timed(stages, "train", t0)
+    summary = outputs.build(
+        protocol,
+        layout,
+        cohort_dir=cohort_dir,
+        manifest=manifest,
+        store=store,
+        progress=progress,
+        stages=stages,
+        hashes=hashes,
+        device=device,
+    )
+    summary.units = done_units
+    summary.wall_s = time.perf_counter() - start
+    outputs.write_provenance(
+        protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units, wall_s=summary.wall_s
+    )
+    return summary
+
+
+def _reader_files(protocol: StudyProtocol, cohort_dir: Path) -> list[Path]:
+    return protocol.reader_paths(cohort_dir)
+
+
+def _train_all(
+    units: list[Unit], store: PairStore, splits: Splits, layout: Layout, device: str, progress: Progress
+) -> list[UnitResult]:
+    results = []
+    progress(0, len(units), "units")
+    for i, unit in enumerate(units):
+        try:
+            results.append(_train_unit(unit, store, splits, layout, device, progress))
+        except StudyError as exc:
+            exc.message = f"unit {unit.arm.name} fold {unit.fold}: {exc.message}"
+            exc.args = (exc._render(),)
+            raise
+        progress(i + 1, len(units), "units")
+    return results
+
+
+def protocol_from_lock(lock: dict) -> StudyProtocol:
+    """The resolved protocol recorded in ``protocol.lock.yaml`` (arm specs as they were run)."""
+    protocol = StudyProtocol.model_validate(lock["protocol"])
+    specs = tuple(ArmSpec.model_validate(spec) for spec in lock["arm_specs"])
+    return protocol.model_copy(update={"source": lock.get("source"), "arm_specs": specs})
+
+
+def report(results_dir: str | Path, *, progress: Progress | None = None) -> RunSummary:
+    """Rebuild reads.csv, predictions.csv, tables, figures and report.md of a results folder.
+
+    Merges every finished unit (cluster jobs included) and lists the missing ones in
+    ``RunSummary.missing``; trains nothing.
+
+    Raises
+    ------
+    StudyError
+        ``results_dir`` holds no ``protocol.lock.yaml`` (not a run's folder).
+    """
+    layout = Layout(Path(results_dir))
+    if not layout.lock.is_file():
+        raise StudyError(
+            "is not a study's results folder (no protocol.lock.yaml).",
+            file=str(results_dir),
+            hint="pass results/<protocol name>, written by `studykit run PROTOCOL`.",
+        )
+    lock = read_lock(layout.lock)
+    protocol = protocol_from_lock(lock)
+    cohort_dir = Path(lock["cohort_dir"])
+    store_path = lock.get("store")
+    store = PairStore(store_path) if store_path and Path(store_path).is_dir() else None
+    start = time.perf_counter()
+    summary = outputs.build(
+        protocol,
+        layout,
+        cohort_dir=cohort_dir,
+        manifest=outputs.read_manifest(protocol, cohort_dir),
+        store=store,
+        progress=progress or _noop,
+        stages={},
+        hashes=lock.get("inputs_sha256"),
+    )
+    summary.wall_s = time.perf_counter() - start
+    return summary

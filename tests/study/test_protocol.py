@@ -1,0 +1,136 @@
+"""Protocol loading: the shipped protocols, and every error by its message."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import MODELS, tiny_protocol, write_protocol
+
+from studykit.errors import ProtocolError
+from studykit.protocol import StudyProtocol, load_protocol
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+
+
+def test_demo_protocol_loads_with_resolved_arms():
+    protocol = load_protocol(PROTOCOLS / "renal_ceus_demo.yaml")
+    assert isinstance(protocol, StudyProtocol)
+    assert protocol.arm_names == ["bmode_net", "ceus_net", "muf_net", "junior", "senior"]
+    assert protocol.design.folds == 5 and protocol.analyses.reference == "muf_net"
+    assert all(Path(arm.model).is_absolute() for arm in protocol.arms if hasattr(arm, "model"))
+    assert protocol.arm_specs[2].kind == "mufnet" and protocol.arm_specs[2].backbone == "test_efficientnet"
+
+
+def test_reference_protocol_without_data_says_how_to_get_it(tmp_path, monkeypatch):
+    shutil.copy(PROTOCOLS / "renal_ceus.yaml", tmp_path / "renal_ceus.yaml")
+    (tmp_path / "protocols").mkdir()
+    shutil.move(tmp_path / "renal_ceus.yaml", tmp_path / "protocols" / "renal_ceus.yaml")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProtocolError) as info:
+        load_protocol("protocols/renal_ceus.yaml")
+    text = str(info.value)
+    assert "cohort.dir (line 10)" in text and "data/renal_ceus does not exist" in text
+    assert "studykit synth data/renal_ceus" in text and "manifest.csv" in text and "annotations.csv" in text
+
+
+def test_unknown_key_names_line_and_close_match(tmp_path):
+    data = tiny_protocol()
+    data["desing"] = data.pop("design")
+    path = write_protocol(tmp_path, data)
+    with pytest.raises(ProtocolError, match=r"desing \(line \d+\): unknown key; did you mean 'design'\?"):
+        load_protocol(path)
+
+
+def test_unknown_key_inside_an_arm_names_its_path(tmp_path):
+    data = tiny_protocol()
+    data["arms"][1]["overides"] = data["arms"][1].pop("overrides")
+    with pytest.raises(
+        ProtocolError,
+        match=r"arms\[1\]\.overides \(line \d+\): unknown key; did you mean "
+        r"'overrides'\?",
+    ):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_missing_model_file(tmp_path):
+    data = tiny_protocol()
+    data["arms"][0]["model"] = "models/nope.yaml"
+    with pytest.raises(
+        ProtocolError, match=r"arms\[0\]\.model \(line \d+\): model arm file not found: .*nope\.yaml"
+    ):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_bad_override_names_the_arm(tmp_path):
+    data = tiny_protocol()
+    data["arms"][1]["overrides"]["epochz"] = 3
+    with pytest.raises(
+        ProtocolError,
+        match=r"arms\[1\]\.overrides\.epochz \(line \d+\): "
+        r"unknown key; did you mean .epochs.",
+    ):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_duplicate_arm_names(tmp_path):
+    data = tiny_protocol()
+    data["arms"][1]["name"] = "bmode_net"
+    with pytest.raises(ProtocolError, match=r"arms\[1\] \(line \d+\): arm name 'bmode_net' is used twice"):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_reader_group_clashing_with_a_model_arm(tmp_path):
+    data = tiny_protocol()
+    data["arms"][2]["groups"] = ["muf_net", "senior"]
+    with pytest.raises(ProtocolError, match=r"arms\[2\]\.groups .*'muf_net' is used twice"):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_unknown_reference_arm_has_did_you_mean(tmp_path):
+    data = tiny_protocol(analyses={"reference": "mufnet"})
+    with pytest.raises(
+        ProtocolError,
+        match=r"analyses\.reference \(line \d+\): unknown arm 'mufnet'.*"
+        r"\n  hint: did you mean 'muf_net'\?",
+    ):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_unknown_comparison_arm(tmp_path):
+    data = tiny_protocol(analyses={"comparisons": [["muf_net", "senoir"]]})
+    with pytest.raises(ProtocolError, match=r"(?s)analyses\.comparisons\[0\]\[1\].*did you mean 'senior'"):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_unknown_table_name(tmp_path):
+    data = tiny_protocol(analyses={"tables": {"calibraton": False}})
+    with pytest.raises(
+        ProtocolError,
+        match=r"analyses\.tables\.calibraton \(line \d+\): unknown key; did you mean 'calibration'",
+    ):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_cohort_needs_exactly_one_source(tmp_path):
+    data = tiny_protocol(cohort={"dir": "x", "synthetic": {"tiny": True}})
+    with pytest.raises(ProtocolError, match=r"cohort \(line \d+\): .*exactly one of 'dir'"):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_missing_reader_file(tmp_path):
+    data = tiny_protocol()
+    data["arms"][2]["readers"] = ["reads_junior.csv"]
+    with pytest.raises(ProtocolError, match=r"arms\[2\]\.readers\[0\] \(line \d+\): reader CSV not found"):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_paths_are_relative_to_the_protocol_file(tmp_path, monkeypatch):
+    data = tiny_protocol()
+    shutil.copytree(MODELS, tmp_path / "models")
+    data["arms"][0]["model"] = "../models/tiny/bmode_net.yaml"
+    path = write_protocol(tmp_path / "protocols", data)
+    monkeypatch.chdir(tmp_path / "models")
+    protocol = load_protocol(path)
+    assert Path(protocol.arms[0].model) == (tmp_path / "models" / "tiny" / "bmode_net.yaml").resolve()

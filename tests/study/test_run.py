@@ -1,0 +1,246 @@
+"""End to end: a tiny study run, its outputs, re-runs, reproducibility, SIGKILL resume, cluster subsets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import copy_cohort, tiny_protocol, write_protocol
+
+from studykit.cli import cli
+from studykit.study import report, run, validate
+
+TABLES = (
+    "table1_cohort",
+    "table2_histology",
+    "table3_performance",
+    "comparisons",
+    "icc",
+    "agreement_kappa",
+    "calibration",
+    "folds",
+    "ceiling",
+    "mrmc",
+)
+FIGURES = ("roc", "calibration", "flow", "gradcam")
+
+
+def _tables(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((root / "tiny_study" / "tables").glob("*.csv"))}
+
+
+def _checkpoints(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in sorted((root / "tiny_study" / "arms").rglob("*.pt"))}
+
+
+def _cli(*args: str):
+    from studykit.cli import commands  # noqa: F401  (registers the commands)
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_run_writes_every_output(finished):
+    _, results = finished
+    root = results / "tiny_study"
+    for name in (
+        "protocol.lock.yaml",
+        "provenance.json",
+        "predictions.csv",
+        "reads.csv",
+        "report.md",
+        "cohort/splits.json",
+    ):
+        assert (root / name).is_file(), name
+    for table in TABLES:
+        assert (root / "tables" / f"{table}.csv").is_file() and (root / "tables" / f"{table}.tex").is_file()
+    for figure in FIGURES:
+        assert (root / "figures" / f"{figure}.png").is_file() and (
+            root / "figures" / f"{figure}.pdf"
+        ).is_file()
+    predictions = pd.read_csv(root / "predictions.csv")
+    assert set(predictions["arm"]) == {"bmode_net", "muf_net"} and set(predictions["fold"]) == {0, 1}
+    assert predictions.groupby("arm")["patient_id"].nunique().eq(12).all()
+    reads = pd.read_csv(root / "reads.csv")
+    assert set(reads["kind"]) == {"reader", "majority"}
+    lock = yaml.safe_load((root / "protocol.lock.yaml").read_text())
+    assert lock["protocol"]["name"] == "tiny_study" and "pair_store_key" in lock["inputs_sha256"]
+    assert any(k.endswith("manifest.csv") for k in lock["inputs_sha256"])
+    provenance = json.loads((root / "provenance.json").read_text())
+    assert {"versions", "git_commit", "seeds", "device", "wall_time_s"} <= set(provenance)
+    text = (root / "report.md").read_text()
+    for part in (
+        "## Cohort",
+        "## Design",
+        "Table 3",
+        "## Key comparisons",
+        "figures/roc.png",
+        "## Provenance",
+    ):
+        assert part in text
+
+
+def test_rerun_trains_nothing(finished):
+    protocol, results = finished
+    before = _checkpoints(results)
+    tables = _tables(results)
+    summary = run(protocol, results=results, device="cpu")
+    assert {u.status for u in summary.units} == {"skipped"} and not summary.missing
+    assert _checkpoints(results) == before
+    assert _tables(results) == tables
+
+
+def test_changing_an_analysis_option_recomputes_only_analyses(finished, tmp_path):
+    _, results = finished
+    shutil.copytree(results, tmp_path / "results")
+    data = tiny_protocol(analyses={"reference": "muf_net", "n_boot": 200, "seed": 0, "calibration_bins": 4})
+    protocol = write_protocol(tmp_path, data)
+    before = _checkpoints(tmp_path / "results")
+    summary = run(protocol, results=tmp_path / "results", device="cpu")
+    assert {u.status for u in summary.units} == {"skipped"}
+    assert _checkpoints(tmp_path / "results") == before
+    changed = _tables(tmp_path / "results")
+    assert changed["calibration.csv"] != _tables(results)["calibration.csv"]  # reliability bins
+    assert changed["table3_performance.csv"] == _tables(results)["table3_performance.csv"]
+
+
+def test_same_protocol_and_seed_give_identical_tables(finished, tmp_path):
+    protocol, results = finished
+    run(protocol, results=tmp_path / "again", device="cpu")
+    first, second = _tables(results), _tables(tmp_path / "again")
+    assert sorted(first) == sorted(f"{t}.csv" for t in TABLES)
+    assert first == second
+
+
+def _wait_for(path_glob: Path, process: subprocess.Popen, timeout: float = 120) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(path_glob.parent.glob(path_glob.name)) if path_glob.parent.is_dir() else []
+        if found:
+            return found[0]
+        if process.poll() is not None:
+            pytest.fail(f"studykit run ended (status {process.returncode}) before {path_glob} appeared")
+        time.sleep(0.05)
+    pytest.fail(f"{path_glob} did not appear within {timeout} s")
+
+
+def test_sigkill_then_rerun_gives_the_uninterrupted_tables(finished, tmp_path):
+    protocol, results = finished
+    target = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-c",
+        "from studykit.cli import main; main()",
+        "run",
+        str(protocol),
+        "--results",
+        str(target),
+        "--device",
+        "cpu",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        _wait_for(target / "tiny_study" / "arms" / "bmode_net" / "fold-0" / "checkpoint-last.pt", process)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    assert not (target / "tiny_study" / "tables").exists()
+    summary = run(protocol, results=target, device="cpu")
+    assert not summary.missing
+    assert _tables(target) == _tables(results)
+
+
+def test_subset_of_units_then_report_lists_the_missing(finished, tmp_path):
+    protocol, results = finished
+    copy_cohort(results, tmp_path)
+    out = _cli(
+        "run", protocol, "--results", tmp_path, "--arms", "bmode_net", "--folds", "0", "--device", "cpu"
+    )
+    assert out.exit_code == 0, out.output
+    assert "missing units (3)" in out.output and "muf_net fold 1" in out.output
+    assert (tmp_path / "tiny_study" / "tables" / "table3_performance.csv").is_file()
+    summary = report(tmp_path / "tiny_study")
+    assert summary.missing == [("bmode_net", 1), ("muf_net", 0), ("muf_net", 1)]
+    shutil.copytree(results / "tiny_study" / "arms" / "muf_net", tmp_path / "tiny_study" / "arms" / "muf_net")
+    shutil.copytree(
+        results / "tiny_study" / "arms" / "bmode_net" / "fold-1",
+        tmp_path / "tiny_study" / "arms" / "bmode_net" / "fold-1",
+    )
+    out = _cli("report", tmp_path / "tiny_study")
+    assert out.exit_code == 0, out.output
+    assert "missing" not in out.output and "Table 3" in out.output
+    assert _tables(tmp_path) == _tables(results)
+
+
+def test_validate_checks_inputs_without_training(finished, tmp_path):
+    protocol, results = finished
+    checks = {c.what: c.detail for c in validate(protocol, results=results)}
+    assert "12 included patients" in checks["manifest"] and "junior, senior" in checks["readers"]
+    out = _cli("validate", protocol, "--results", tmp_path)
+    assert out.exit_code == 0, out.output
+    assert "generated into" in out.output and "is valid" in out.output
+    assert not (tmp_path / "tiny_study").exists()
+
+
+def test_cli_errors_exit_2(finished, tmp_path):
+    protocol, results = finished
+    out = _cli("run", protocol, "--results", results, "--arms", "muf_nett")
+    assert out.exit_code == 2 and "did you mean 'muf_net'" in out.output
+    out = _cli("run", protocol, "--results", results, "--folds", "7")
+    assert out.exit_code == 2 and "fold 7 does not exist" in out.output
+    out = _cli("report", tmp_path)
+    assert out.exit_code == 2 and "no protocol.lock.yaml" in out.output
+
+
+def test_changed_arm_recipe_retrains_only_that_arm(finished, tmp_path):
+    _, results = finished
+    shutil.copytree(results, tmp_path / "results")
+    data = tiny_protocol()
+    data["arms"][0]["overrides"]["epochs"] = 1
+    protocol = write_protocol(tmp_path, data)
+    summary = run(protocol, results=tmp_path / "results", device="cpu")
+    status = {(u.arm, u.fold): u.status for u in summary.units}
+    assert status == {
+        ("bmode_net", 0): "retrained",
+        ("bmode_net", 1): "retrained",
+        ("muf_net", 0): "skipped",
+        ("muf_net", 1): "skipped",
+    }
+    history = pd.read_csv(
+        tmp_path / "results" / "tiny_study" / "arms" / "bmode_net" / "fold-0" / "history.csv"
+    )
+    assert len(history) == 1
+
+
+def test_fresh_forgets_trained_units(finished, tmp_path):
+    protocol, results = finished
+    shutil.copytree(results, tmp_path / "results")
+    out = _cli(
+        "run",
+        protocol,
+        "--results",
+        tmp_path / "results",
+        "--arms",
+        "bmode_net",
+        "--folds",
+        "0",
+        "--fresh",
+        "--device",
+        "cpu",
+    )
+    assert out.exit_code == 0, out.output
+    assert "units: 1 trained" in out.output and "missing units (3)" in out.output
+    assert not (tmp_path / "results" / "tiny_study" / "arms" / "muf_net").exists()
