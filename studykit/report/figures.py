@@ -298,6 +298,10 @@ def _roc_axes(ax, confidence: float) -> None:
         handlelength=1.6,
         borderaxespad=0.3,
         labelspacing=0.35,
+        frameon=True,
+        framealpha=0.92,
+        edgecolor="0.85",
+        facecolor="white",
     )
     leg._legend_box.align = "left"
 

@@ -19,14 +19,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studykit.train import unit_dir
+from studykit.train.checkpoint import atomic_write
 from studykit.train.paths import BEST, DONE, GRADCAM, HISTORY, LAST, PREDICTIONS
 
 __all__ = ["Layout", "atomic_write_text", "atomic_write_with"]
@@ -113,18 +112,10 @@ class Layout:
 
 
 def atomic_write_with(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place
+    (the train layer's :func:`~studykit.train.checkpoint.atomic_write`)."""
+    atomic_write(Path(path), write)
+    return Path(path)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
