@@ -22,6 +22,7 @@ __all__ = [
     "comparisons_section",
     "design_section",
     "figures_section",
+    "mrmc_section",
     "performance_section",
     "provenance_section",
     "render_report",
@@ -103,6 +104,45 @@ def comparisons_section(
             f"{fmt_ci(r['estimate'], r['ci_low'], r['ci_high'], dec, scale=scale)}; {p_text}{flag}"
         )
     return "## Key comparisons\n\n" + "\n".join(lines) + "\n" + _source(source)
+
+
+def mrmc_section(
+    mrmc: pd.DataFrame,
+    *,
+    decimals: int = 3,
+    arm_labels: Mapping[str, str] | None = None,
+    analysis: str = "RRRC",
+    source: str = "tables/mrmc.csv",
+) -> str:
+    """The MRMC paragraph: each model arm against each reader panel, readers and cases random.
+
+    One sentence per (reader group, model arm) from the ``analysis`` rows (random-reader
+    random-case by default): the panel's mean reader AUC, the model's AUC, the mean
+    reader-minus-model difference (CI), the test statistic with its Hillis df and p.
+    """
+    rows = mrmc[mrmc["analysis"] == analysis] if "analysis" in mrmc.columns else mrmc
+    if rows.empty:
+        return ""
+    style = TableStyle(decimals, PERCENT_METRICS, arm_labels)
+    first = rows.iloc[0]
+    rating = "confidence scores" if str(first.get("rating", "score")) == "score" else "binary calls"
+    lines = []
+    for _, r in rows.iterrows():
+        p_text = f"p = {fmt_p(r['p'], decimals)}".replace("= <", "<")
+        lines.append(
+            f"- {style.arm(r['arm_a'])} ({int(r['n_readers'])} readers, mean AUC "
+            f"{r['auc_readers']:.{decimals}f}) vs "
+            f"{style.arm(r['arm_b'])} (AUC {r['auc_model']:.{decimals}f}): readers − model "
+            f"{fmt_ci(r['estimate'], r['ci_low'], r['ci_high'], decimals)}, "
+            f"t = {r['statistic']:.2f}, df = {r['df']:.1f}, {p_text}"
+        )
+    intro = (
+        f"Multi-reader multi-case analysis of each model arm against each reader panel "
+        f"({analysis}: readers and patients treated as random samples; Obuchowski–Rockette with "
+        f"Hillis (2007) degrees of freedom; the readers' individual {rating}, patient level; the "
+        f"model enters as a standalone reader). A positive difference favours the readers."
+    )
+    return "## Reader study (MRMC)\n\n" + intro + "\n\n" + "\n".join(lines) + "\n" + _source(source)
 
 
 def figures_section(figures: Mapping[str, str]) -> str:

@@ -316,6 +316,8 @@ def _report(
     key = _primary(tables.get("comparisons"))
     if key is not None:
         sections.append(report.comparisons_section(key, decimals=dec, arm_labels=labels))
+    if tables.get("mrmc") is not None and not tables["mrmc"].empty:
+        sections.append(report.mrmc_section(tables["mrmc"], decimals=dec, arm_labels=labels))
     sections.append(report.figures_section({_CAPTIONS[k]: layout.relative(v) for k, v in figures.items()}))
     sections.append(report.provenance_section(provenance))
     text = report.render_report(protocol.title or protocol.name, *sections)

@@ -11,6 +11,7 @@ from studykit.report import (
     design_section,
     figures_section,
     flow_counts,
+    mrmc_section,
     performance_section,
     provenance_section,
     render_report,
@@ -53,3 +54,17 @@ def test_report_numbers_come_from_the_table_files(tmp_path):
     assert "## Provenance" in text and "**git_commit**: `e4c96d6`" in text
     assert "  - **python**: `3.11.7`" in text and "**wall_time_s**: `301.5`" in text
     assert "![ROC curves](figures/roc.png)" in text
+
+
+def test_mrmc_section_states_each_rrrc_comparison():
+    mrmc = pd.DataFrame({
+        "estimate": [0.08, 0.08], "ci_low": [-0.012, 0.06], "ci_high": [0.171, 0.10], "p": [0.087, 0.004],
+        "statistic": [1.71, 16.7], "df": [18151.8, 2.0], "arm_a": ["junior", "junior"],
+        "arm_b": ["muf_net", "muf_net"], "analysis": ["RRRC", "RRFC"], "rating": ["score", "score"],
+        "n_readers": [3, 3], "auc_readers": [0.817, 0.817], "auc_model": [0.737, 0.737]})
+    text = mrmc_section(mrmc, arm_labels={"junior": "Junior radiologists", "muf_net": "MUF-Net"})
+    assert text.startswith("## Reader study (MRMC)") and "Hillis (2007)" in text
+    assert ("- Junior radiologists (3 readers, mean AUC 0.817) vs MUF-Net (AUC 0.737): readers − model "
+            "0.080 (−0.012 to 0.171), t = 1.71, df = 18151.8, p = 0.087") in text
+    assert text.count("\n- ") == 1 and "tables/mrmc.csv" in text  # RRRC rows only
+    assert mrmc_section(mrmc[mrmc["analysis"] == "RRFC"]) == ""

@@ -83,10 +83,14 @@ def test_run_writes_every_output(finished):
         "## Design",
         "Table 3",
         "## Key comparisons",
+        "## Reader study (MRMC)",
         "figures/roc.png",
         "## Provenance",
     ):
         assert part in text
+    mrmc = pd.read_csv(root / "tables" / "mrmc.csv")
+    rrrc = mrmc[mrmc["analysis"] == "RRRC"].iloc[0]
+    assert f"readers − model {rrrc['estimate']:.3f}" in text  # the paragraph quotes the table
 
 
 def test_rerun_trains_nothing(finished):
