@@ -28,6 +28,7 @@ from studykit.analysis.comparisons import compare_arms
 from studykit.analysis.folds import fold_table
 from studykit.analysis.mrmc import mrmc_table
 from studykit.analysis.performance import performance_table
+from studykit.analysis.threshold import youden_on_validation
 
 __all__ = [
     "AGGREGATIONS",
@@ -50,6 +51,7 @@ __all__ = [
     "performance_table",
     "run_analyses",
     "table1_cohort",
+    "youden_on_validation",
 ]
 
 _Inputs = dict[str, "pd.DataFrame | None"]

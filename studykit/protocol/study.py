@@ -121,7 +121,7 @@ class DesignSpec(_Strict):
     stratify_by: list[str] = Field(default_factory=lambda: ["subtype"])
     unit: Literal["patient"] = "patient"
     aggregation: Literal["mean", "median", "max", "logit_mean"] = "mean"
-    threshold: Literal["fixed"] = "fixed"
+    threshold: Literal["fixed", "youden_inner_val"] = "fixed"
     threshold_value: Annotated[float, Field(gt=0, lt=1)] = 0.5
     ingest_workers: Annotated[int, Field(ge=1)] = 1
 

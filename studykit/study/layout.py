@@ -28,6 +28,8 @@ from studykit.train import unit_dir
 from studykit.train.checkpoint import atomic_write
 from studykit.train.paths import BEST, DONE, GRADCAM, HISTORY, LAST, PREDICTIONS
 
+THRESHOLD = "threshold.json"
+
 __all__ = ["Layout", "atomic_write_text", "atomic_write_with"]
 
 
@@ -91,7 +93,8 @@ class Layout:
         return unit_dir(self.root, arm, fold)
 
     def unit_file(self, arm: str, fold: int, what: str) -> Path:
-        """A file of a unit: ``done``, ``best``, ``last``, ``history``, ``predictions``, ``gradcam``."""
+        """A file of a unit: ``done``, ``best``, ``last``, ``history``, ``predictions``, ``gradcam``,
+        ``threshold`` (the decision threshold chosen on the inner-validation patients)."""
         names = {
             "done": DONE,
             "best": BEST,
@@ -99,6 +102,7 @@ class Layout:
             "history": HISTORY,
             "predictions": PREDICTIONS,
             "gradcam": GRADCAM,
+            "threshold": THRESHOLD,
         }
         return self.unit(arm, fold) / names[what]
 

@@ -53,15 +53,33 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout) -> tuple[pd.DataF
         for k in range(protocol.design.folds):
             done = layout.unit_file(arm.name, k, "done")
             preds = layout.unit_file(arm.name, k, "predictions")
-            if done.is_file() and preds.is_file():
-                frames.append(pd.read_csv(preds, dtype={"patient_id": str, "image_id": str}))
+            threshold = _unit_threshold(protocol, layout, arm.name, k)
+            if done.is_file() and preds.is_file() and threshold is not None:
+                frame = pd.read_csv(preds, dtype={"patient_id": str, "image_id": str})
+                frames.append(frame.assign(threshold=threshold))
             else:
                 missing.append((arm.name, k))
     if not frames:
         return pd.DataFrame(columns=list(PREDICTION_COLUMNS)), missing
     merged = pd.concat(frames, ignore_index=True)
-    merged["threshold"] = protocol.design.threshold_value
     return merged.loc[:, list(PREDICTION_COLUMNS)], missing
+
+
+def _unit_threshold(protocol: StudyProtocol, layout: Layout, arm: str, fold: int) -> float | None:
+    """The unit's decision threshold: the protocol's fixed value, or the Youden threshold
+    frozen from its inner-validation patients (None while that file is missing)."""
+    if protocol.design.threshold == "fixed":
+        return protocol.design.threshold_value
+    path = layout.unit_file(arm, fold, "threshold")
+    return float(json.loads(path.read_text())["value"]) if path.is_file() else None
+
+
+def threshold_origin(protocol: StudyProtocol) -> str:
+    """Where the thresholds come from, in words (Table 3's ``threshold_origin``)."""
+    d = protocol.design
+    if d.threshold == "fixed":
+        return f"{d.threshold_value:g} (fixed by the protocol)"
+    return "Youden on each fold's inner-validation patients"
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -121,7 +139,7 @@ def analysis_options(
         proportion_method=a.proportion_method,
         allow_missing=allow_missing or protocol.readers.allow_missing,
         tie=protocol.readers.tie,
-        threshold_origin=f"{protocol.design.threshold_value:g} (fixed by the protocol)",
+        threshold_origin=threshold_origin(protocol),
         reader_rating=a.reader_rating,
         n_bins=a.calibration_bins,
         ceiling_match={s.name: _POSTERIOR[s.modality] for s in protocol.arm_specs},
@@ -268,7 +286,7 @@ def _design(protocol: StudyProtocol, missing: list[tuple[str, int]]) -> dict[str
         + (f" and {', '.join(d.stratify_by)}" if d.stratify_by else ""),
         "inner validation": f"{d.val_fraction:.0%} of each fold's training patients (checkpoint selection)",
         "unit of analysis": f"{d.unit} (image probabilities aggregated by {d.aggregation})",
-        "threshold": f"{d.threshold_value:g} (fixed)",
+        "threshold": threshold_origin(protocol),
         "model arms": arms,
         "reader groups": ", ".join(protocol.reader_groups) or "none",
         "reference arm": protocol.analyses.reference or "none (every model arm vs every other arm)",

@@ -14,18 +14,19 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
+from studykit.analysis import youden_on_validation
 from studykit.cohort import PairStore, Splits, ingest, load_or_make_splits
 from studykit.cohort.synth import synthesize
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
-from studykit.protocol.study import StudyProtocol, load_protocol
+from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
 from studykit.study import outputs
-from studykit.study.layout import Layout, atomic_write_text
+from studykit.study.layout import Layout, atomic_write_json, atomic_write_text
 from studykit.study.provenance import input_hashes, lock_document, read_lock
 from studykit.study.summary import RunSummary, UnitResult
 from studykit.train import UnitConflictError, fit, predict
@@ -150,7 +151,8 @@ def _splits(protocol: StudyProtocol, store: PairStore, manifest: pd.DataFrame, l
 
 
 def _train_unit(
-    unit: Unit, store: PairStore, splits: Splits, layout: Layout, device: str, progress: Progress
+    unit: Unit, store: PairStore, splits: Splits, layout: Layout, device: str, progress: Progress,
+    threshold_rule: str = "fixed", fallback: float = 0.5,
 ) -> UnitResult:
     """Fit (or skip, or resume) one unit, then predict its test fold when not done yet."""
     start = time.perf_counter()
@@ -169,7 +171,27 @@ def _train_unit(
         progress(unit.arm.epochs, unit.arm.epochs, label)
     if _needs_prediction(unit, layout):
         predict(unit.arm, store, fold, result.best_checkpoint, device=device, out_dir=out)
+    if threshold_rule == "youden_inner_val" and _needs_threshold(unit, layout):
+        _choose_threshold(unit, store, fold, result.best_checkpoint, layout, device, fallback)
     return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
+
+
+def _needs_threshold(unit: Unit, layout: Layout) -> bool:
+    """True when the unit's ``threshold.json`` is absent or older than its ``done.json``."""
+    done = layout.unit_file(unit.arm.name, unit.fold, "done")
+    path = layout.unit_file(unit.arm.name, unit.fold, "threshold")
+    return not path.is_file() or path.stat().st_mtime_ns < done.stat().st_mtime_ns
+
+
+def _choose_threshold(unit: Unit, store: PairStore, fold, checkpoint: Path, layout: Layout, device: str,
+                      fallback: float) -> None:
+    """Predict the fold's inner-validation patients and freeze the Youden threshold of their
+    patient-level probabilities to ``threshold.json`` (the test fold is not looked at)."""
+    val = predict(unit.arm, store, replace(fold, test=fold.val), checkpoint, device=device)
+    value, origin = youden_on_validation(val, rule=unit.arm.aggregation, fallback=fallback)
+    record = {"rule": "youden_inner_val", "value": value, "origin": origin,
+              "n_val_patients": len(fold.val), "aggregation": unit.arm.aggregation}
+    atomic_write_json(layout.unit_file(unit.arm.name, unit.fold, "threshold"), record)
 
 
 def _needs_prediction(unit: Unit, layout: Layout) -> bool:
@@ -251,7 +273,7 @@ def run(
     splits = _splits(protocol, store, manifest, layout)
     hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
     atomic_write_text(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
-    done_units = _train_all(units, store, splits, layout, device, progress)
+    done_units = _train_all(units, store, splits, layout, device, progress, protocol.design)
     t0 = _timed(stages, "train", t0)
     summary = outputs.build(
         protocol,
@@ -277,13 +299,15 @@ def _reader_files(protocol: StudyProtocol, cohort_dir: Path) -> list[Path]:
 
 
 def _train_all(
-    units: list[Unit], store: PairStore, splits: Splits, layout: Layout, device: str, progress: Progress
+    units: list[Unit], store: PairStore, splits: Splits, layout: Layout, device: str, progress: Progress,
+    design: DesignSpec,
 ) -> list[UnitResult]:
     results = []
     progress(0, len(units), "units")
     for i, unit in enumerate(units):
         try:
-            results.append(_train_unit(unit, store, splits, layout, device, progress))
+            results.append(_train_unit(unit, store, splits, layout, device, progress, design.threshold,
+                                       design.threshold_value))
         except StudyError as exc:
             exc.message = f"unit {unit.arm.name} fold {unit.fold}: {exc.message}"
             exc.args = (exc._render(),)

@@ -9,8 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -248,3 +251,46 @@ def test_fresh_forgets_trained_units(finished, tmp_path):
     assert out.exit_code == 0, out.output
     assert "units: 1 trained" in out.output and "missing units (3)" in out.output
     assert not (tmp_path / "results" / "tiny_study" / "arms" / "muf_net").exists()
+
+
+def test_youden_threshold_is_chosen_on_inner_validation_patients(finished, tmp_path):
+    """threshold: youden_inner_val freezes, per unit, the Youden threshold of the fold's
+    inner-validation patients (recomputed here independently) and applies it to the test fold;
+    switching the rule on a finished study trains nothing."""
+    from studykit import stats
+    from studykit.cohort import PairStore, Splits
+    from studykit.protocol import load_protocol
+    from studykit.train import aggregate_patients, predict
+
+    _, results = finished
+    shutil.copytree(results, tmp_path / "results")
+    data = tiny_protocol()
+    data["design"] = {**data["design"], "threshold": "youden_inner_val"}
+    path = write_protocol(tmp_path, data)
+    summary = run(path, results=tmp_path / "results", device="cpu")
+    assert {u.status for u in summary.units} == {"skipped"}
+    root = tmp_path / "results" / "tiny_study"
+    protocol = load_protocol(path)
+    splits = Splits.from_json((root / "cohort" / "splits.json").read_text())
+    store = PairStore(next(p for p in (root / "cohort" / "store").iterdir() if p.is_dir()))
+    predictions = pd.read_csv(root / "predictions.csv", dtype={"patient_id": str, "image_id": str})
+    for arm in protocol.arm_specs:
+        for fold in splits.folds:
+            unit = root / "arms" / arm.name / f"fold-{fold.index}"
+            frozen = json.loads((unit / "threshold.json").read_text())
+            val = predict(arm, store, replace(fold, test=fold.val), unit / "checkpoint-best.pt", device="cpu")
+            patients = aggregate_patients(val, arm.aggregation)
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                expected = stats.youden_threshold(patients["label"], patients["prob_malignant"])
+            if np.isfinite(expected):
+                assert frozen["value"] == pytest.approx(expected, rel=1e-12)
+                assert frozen["origin"].startswith("Youden on")
+            else:  # no threshold beats calling everyone alike on these few patients: the fallback
+                assert frozen["value"] == 0.5 and "Youden undefined" in frozen["origin"]
+            assert frozen["n_val_patients"] == len(fold.val) and not set(fold.val) & set(fold.test)
+            used = predictions[(predictions["arm"] == arm.name) & (predictions["fold"] == fold.index)]
+            assert (used["threshold"] == frozen["value"]).all()
+    table3 = pd.read_csv(root / "tables" / "table3_performance.csv")
+    model_rows = table3[table3["arm"].isin([a.name for a in protocol.arm_specs])]
+    assert (model_rows["threshold_origin"] == "Youden on each fold's inner-validation patients").all()
