@@ -24,7 +24,7 @@ Selvaraju RR et al. (2017). Grad-CAM. ICCV, 618–626. doi:10.1109/ICCV.2017.74
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import matplotlib
 
@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 
 from studykit import stats
 from studykit.errors import InputError
+from studykit.report._format import require_columns
 from studykit.report.style import DOUBLE_COLUMN, OKABE_ITO, SINGLE_COLUMN, figure_style
 
 __all__ = [
@@ -52,16 +53,6 @@ __all__ = [
 GRADCAM_KEYS = ("bmode", "ceus", "cam_bmode", "cam_ceus", "image_ids", "labels")
 _READER_COLORS = ("#CC79A7", "#000000", "#E69F00", "#56B4E9")
 _READER_MARKERS = ("D", "s", "^", "v")
-
-
-def _columns(frame: pd.DataFrame, what: str, needed: Sequence[str]) -> None:
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{what} lacks required column(s) {', '.join(map(repr, missing))}; "
-            f"it has {', '.join(map(str, frame.columns))}",
-            field=missing[0],
-        )
 
 
 def roc_band(
@@ -132,8 +123,8 @@ def reader_points(
     ``group, reader_id, majority`` (bool), ``sensitivity, sens_ci_low, sens_ci_high,
     specificity, spec_ci_low, spec_ci_high, n``.
     """
-    _columns(reads, "reads", ["reader_id", "group", "patient_id", "call"])
-    _columns(truth, "truth", ["patient_id", "label"])
+    require_columns(reads, "reads", ["reader_id", "group", "patient_id", "call"])
+    require_columns(truth, "truth", ["patient_id", "label"])
     label = truth.set_index("patient_id")["label"]
     rows = []
     for group, part in reads.groupby("group", sort=False):
@@ -195,7 +186,7 @@ def roc_figure(
         "auc"`` and ``unit == "patient"`` when those columns exist) for the legend;
         computed with :func:`studykit.stats.roc_auc` (DeLong) when not given.
     """
-    _columns(scores, "scores", [arm, label, score])
+    require_columns(scores, "scores", [arm, label, score])
     names = dict(arm_labels or {})
     legend_auc = _legend_aucs(scores, aucs, arm, label, score, confidence)
     with figure_style():
@@ -320,7 +311,7 @@ def calibration_figure(
     A point is (mean predicted probability, observed fraction malignant) of one bin; bins
     with no cases are skipped. The lower panel shows how many cases fall in each bin.
     """
-    _columns(scores, "scores", [arm, label, score])
+    require_columns(scores, "scores", [arm, label, score])
     names = dict(arm_labels or {})
     edges = np.linspace(0, 1, n_bins + 1)
     with figure_style():

@@ -18,7 +18,7 @@ import pandas as pd
 
 from studykit.errors import InputError
 from studykit.report._display import DisplayTable
-from studykit.report._format import fmt_ci, fmt_count, fmt_number, fmt_p, percent_decimals
+from studykit.report._format import fmt_ci, fmt_count, fmt_number, fmt_p, percent_decimals, require_columns
 from studykit.report._io import write_text, write_with
 from studykit.stats import columns as C
 
@@ -61,14 +61,8 @@ class TableStyle:
 
 
 def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"table '{name}' lacks required column(s) {', '.join(map(repr, missing))}; "
-            f"it has {', '.join(map(str, frame.columns))}",
-            field=missing[0],
-            hint=f"build '{name}' with studykit.analysis, which adds them",
-        )
+    require_columns(frame, f"table '{name}'", columns,
+                    hint=f"build '{name}' with studykit.analysis, which adds them")
 
 
 def _sections(frame: pd.DataFrame, column: str = C.UNIT) -> list[tuple[str | None, pd.DataFrame]]:

@@ -21,20 +21,10 @@ from click.testing import CliRunner
 from conftest import copy_cohort, tiny_protocol, write_protocol
 
 from studykit.cli import cli
+from studykit.protocol.study import ANALYSIS_TABLES
 from studykit.study import report, run, validate
 
-TABLES = (
-    "table1_cohort",
-    "table2_histology",
-    "table3_performance",
-    "comparisons",
-    "icc",
-    "agreement_kappa",
-    "calibration",
-    "folds",
-    "ceiling",
-    "mrmc",
-)
+TABLES = ANALYSIS_TABLES
 FIGURES = ("roc", "calibration", "flow", "gradcam")
 
 
