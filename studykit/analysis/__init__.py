@@ -22,7 +22,7 @@ from studykit.analysis._study import TABLES, AnalysisOptions
 from studykit.analysis.aggregate import AGGREGATIONS, aggregate_patients, check_predictions, list_aggregations
 from studykit.analysis.agreement import icc_table, kappa_table
 from studykit.analysis.calibration import brier_score, calibration_table
-from studykit.analysis.ceiling import ceiling_table, matching_posterior
+from studykit.analysis.ceiling import ceiling_table, matching_posterior, posterior_column
 from studykit.analysis.cohort import histology_table, included_patients, table1_cohort
 from studykit.analysis.comparisons import compare_arms
 from studykit.analysis.folds import fold_table
@@ -49,6 +49,7 @@ __all__ = [
     "matching_posterior",
     "mrmc_table",
     "performance_table",
+    "posterior_column",
     "run_analyses",
     "table1_cohort",
     "youden_on_validation",
@@ -98,8 +99,10 @@ def run_analyses(predictions: pd.DataFrame, reads: pd.DataFrame | None = None,
     index : DataFrame, optional
         Pair-store index (``image_id, patient_id``) for Table 2's image counts.
     truth : DataFrame, optional
-        ``truth.csv`` of a synthetic cohort (``patient_id, posterior_bmode, posterior_ceus,
-        posterior_both``).
+        ``truth.csv`` of a synthetic cohort: ``patient_id`` and the nine exact posteriors
+        ``posterior_{level}_{modality}``, level ``frame|video|all`` (evidence of one frame, of
+        the whole video, every latent), modality ``bmode|ceus|both``
+        (:data:`studykit.analysis.ceiling.POSTERIORS`).
 
     Returns
     -------

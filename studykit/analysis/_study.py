@@ -44,8 +44,9 @@ class AnalysisOptions:
     reader_rating : what represents a reader group in the DeLong comparisons: ``call`` (the
         majority vote, as the reference study) or ``score`` (the panel's mean score).
     n_bins : reliability-curve bins (equal count).
-    ceiling_match : arm → ``posterior_bmode|posterior_ceus|posterior_both``; unmatched arms are
-        guessed from their names (bmode, ceus, else both).
+    ceiling_match : arm → a ``truth.csv`` posterior column ``posterior_{frame|video|all}_{bmode|ceus|both}``;
+        unmatched model arms get the ``frame`` level with the modality guessed from their names
+        (bmode, ceus, else both), unmatched reader groups ``posterior_video_both``.
     mrmc_cov, mrmc_analysis : covariance estimator and analyses of :func:`stats.model_vs_readers`.
     """
 

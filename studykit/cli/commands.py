@@ -106,12 +106,16 @@ def _print_synth_summary(summary) -> None:
     stdout.print(f"[bold]{summary.out_dir}[/]: {summary.patients} patients + {summary.excluded} excluded, "
                  f"{summary.frames} frames of {summary.frame_shape[0]}×{summary.frame_shape[1]} px, "
                  f"{summary.annotated_frames} annotated frames, {summary.bytes_written / 1e6:.1f} MB {verb}.")
-    table = Table(title="Bayes-optimal patient-level AUC (the ceiling for model arms)")
-    for name in ("cues", "this cohort", "population (Monte-Carlo)"):
-        table.add_column(name)
-    for cue in ("bmode", "ceus", "both"):
-        table.add_row(cue, f"{getattr(summary.bayes_auc, cue):.3f}",
-                      f"{getattr(summary.bayes_auc_population, cue):.3f}")
+    table = Table(title="Bayes-optimal patient-level AUC by evidence level "
+                        "(per-frame arms: frame; readers: video)",
+                  caption="this cohort (pop. = population, Monte-Carlo)")
+    modalities = ("bmode", "ceus", "both")
+    for name in ("evidence", *modalities):
+        table.add_column(name, justify="left" if name == "evidence" else "right")
+    for level, label in (("frame", "single frame"), ("video", "video"), ("all", "all latents")):
+        table.add_row(label, *(f"{getattr(summary.bayes_auc, f'{level}_{m}'):.3f} "
+                               f"(pop. {getattr(summary.bayes_auc_population, f'{level}_{m}'):.3f})"
+                               for m in modalities))
     stdout.print(table)
     readers = Table(title="Simulated reader panels (majority vote)")
     for name in ("group", "sensitivity", "specificity", "ICC(2,1) of scores"):
@@ -169,18 +173,21 @@ def _folds(value: str | None) -> list[int] | None:
 @click.option("--arms", default=None, help="Model arms to train, comma-separated (default: all).")
 @click.option("--folds", default=None, help="Folds to train, comma-separated 0-based (default: all).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch CPU threads for this run; overrides the protocol's runtime.threads "
+                   "(default: the protocol's value, 2 unless it says otherwise).")
 @click.option("--fresh", is_flag=True, help="Forget trained units and outputs first (cohort cache kept).")
 @click.option("--results", "results", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Results root; the run writes RESULTS/<protocol name>/.")
-def run_command(protocol: Path, arms: str | None, folds: str | None, device: str, fresh: bool,
-                results: Path) -> None:
+def run_command(protocol: Path, arms: str | None, folds: str | None, device: str, threads: int | None,
+                fresh: bool, results: Path) -> None:
     """Run the study of PROTOCOL: train every (arm, fold) unit, analyse, write tables, figures, report."""
     from studykit.cli.progress import progress_bar
     from studykit.study import run
 
     with progress_bar() as hook:
-        summary = run(protocol, arms=_split_list(arms), folds=_folds(folds), device=device, fresh=fresh,
-                      results=results, progress=hook)
+        summary = run(protocol, arms=_split_list(arms), folds=_folds(folds), device=device, threads=threads,
+                      fresh=fresh, results=results, progress=hook)
     _print_summary(summary)
 
 

@@ -207,13 +207,13 @@ def _quantile_mask(field: np.ndarray, inside: np.ndarray, fraction: float) -> np
     return _soft(field - cut, 0.15)
 
 
-def _lesion_maps(x, y, layout: Layout, cues: dict[str, float], rng: np.random.Generator,
-                 grid: PolarGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _lesion_maps(x, y, layout: Layout, cues: dict[str, float], rng: np.random.Generator, grid: PolarGrid,
+                 rim_width_cm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Lesion mask, its B-mode level (dB re cortex), rim mask and enhancement gain map."""
     inside, _ = _lesion_distance(x, y, layout)
     width = 0.03 + 0.35 * (1.0 - cues["margin_sharpness"])
     mask = _soft(inside, width / 4.0)
-    rim = mask * _soft(0.22 - inside, 0.04)
+    rim = mask * _soft(rim_width_cm - inside, 0.04)
     necrosis_field = _smooth_field(x.shape, 0.45 / grid.dr, rng)
     cystic = _quantile_mask(necrosis_field, mask, cues["cystic_fraction"])
     echo_texture = _smooth_field(x.shape, 0.2 / grid.dr, rng)
@@ -227,11 +227,11 @@ def _lesion_maps(x, y, layout: Layout, cues: dict[str, float], rng: np.random.Ge
 
 
 def build_anatomy(layout: Layout, grid: PolarGrid, cues: dict[str, float],
-                  rng: np.random.Generator) -> Anatomy:
-    """Tissue and perfusion maps of one patient on the polar canvas."""
+                  rng: np.random.Generator, *, rim_width_cm: float = 0.32) -> Anatomy:
+    """Tissue and perfusion maps of one patient on the polar canvas (rim thickness in cm)."""
     x, y = grid.physical()
     tissue_db, masks = _tissue_db(x, y, layout, rng, grid)
-    lesion, lesion_db, rim, gain = _lesion_maps(x, y, layout, cues, rng, grid)
+    lesion, lesion_db, rim, gain = _lesion_maps(x, y, layout, cues, rng, grid, rim_width_cm)
     outside = 1.0 - lesion
     bmode_db = tissue_db * outside + lesion_db * lesion
     perfusion = {name: (m * outside).astype(np.float32) for name, m in masks.items()}

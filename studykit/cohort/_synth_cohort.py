@@ -33,7 +33,7 @@ PHASE_TIMING = {"cortex_arrival_s": (10.0, 15.0), "medullary_delay_s": (20.0, 30
                 "medullary_start_s": (30.0, 45.0)}
 
 # Stream numbers of the random generators (see :func:`stream`).
-STREAM_MANIFEST, STREAM_LATENTS, STREAM_READERS, STREAM_TIMING = 1, 2, 3, 4
+STREAM_MANIFEST, STREAM_LATENTS, STREAM_READERS, STREAM_TIMING, STREAM_PERCEPTION = 1, 2, 3, 4, 5
 
 
 class CohortTables(NamedTuple):
@@ -138,17 +138,26 @@ def _timing(n: int, seed: int) -> dict[str, np.ndarray]:
 
 def _truth(included: pd.DataFrame, params: model.SynthParams, seed: int,
            prior: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """Truth table (latent features, phase timing, exact posteriors) and the log-odds."""
+    """Truth table and the video-level log-odds from both modalities (what the readers perceive).
+
+    Columns: the latent features, the phase timing, the bolus timing as the readers perceive it
+    (``seen_arrival_delay_s``, ``seen_time_to_peak_s``: the video level's evidence) and the
+    exact posteriors ``posterior_{frame,video,all}_{bmode,ceus,both}``.
+    """
     index = included["subtype"].map({s: i for i, s in enumerate(model.SUBTYPES)}).to_numpy()
     z = model.draw_liabilities(index, params, stream(seed, STREAM_LATENTS))
-    x = model.features_from_liabilities(z)
+    seen = model.perceive_timing(z, params, stream(seed, STREAM_PERCEPTION))
+    x = model.features_from_liabilities(z, params)
     truth = included[["patient_id", "label", "subtype"]].reset_index(drop=True)
     truth[list(model.FEATURE_NAMES)] = x
     for key, value in _timing(len(truth), seed).items():
         truth[key] = value
-    for modality in ("bmode", "ceus", "both"):
-        truth[f"posterior_{modality}"] = model.posterior(z, prior, params, modality)
-    return truth, model.log_odds(z, prior, params, "both")
+    seen_x = model.features_from_liabilities(seen, params)
+    for k in model.TEMPORAL:
+        truth[f"seen_{model.FEATURE_NAMES[k]}"] = seen_x[:, k]
+    for name, values in model.posteriors(z, seen, prior, params).items():
+        truth[name] = values
+    return truth, model.log_odds(seen, prior, params, "both", "video")
 
 
 def draw_tables(patients: int, seed: int, params: model.SynthParams) -> CohortTables:

@@ -29,8 +29,20 @@ from scipy.ndimage import gaussian_filter
 
 from studykit.cohort._synth_anatomy import PROBE_HALF_ANGLE, PROBE_RADIUS_CM, Anatomy
 
-__all__ = ["SCANNERS", "Panel", "ScanMap", "ScannerProfile", "gamma_variate", "lesion_box", "render_video",
-           "scan_coordinates", "tic"]
+__all__ = [
+    "SCANNERS",
+    "Panel",
+    "ScanMap",
+    "ScannerProfile",
+    "gamma_variate",
+    "harmonised",
+    "lesion_box",
+    "render_video",
+    "rim_curve",
+    "scan_coordinates",
+    "speckle_shares",
+    "tic",
+]
 
 GAMMA_ALPHA = 3.0  # shape of the gamma-variate first pass
 WASHOUT_WINDOW_S = 30.0  # the wash-out fraction is measured this long after the peak
@@ -52,6 +64,7 @@ class ScannerProfile(NamedTuple):
     tissue_suppression_db: float
     gamma: float
     smoothing: float  # σ (samples) of the post-log speckle reduction filter
+    ceus_gamma: float | None = None  # display gamma of the contrast image (None: ``gamma``)
 
 
 SCANNERS = {
@@ -62,6 +75,20 @@ SCANNERS = {
     "philips_iu22": ScannerProfile("Philips Medical Systems", "iU22", 1.1, 2.1, 62.0, -1.5, -62.0, 0.1,
                                    36.0, -1.0, 32.0, 1.15, 1.0),
 }
+
+
+def harmonised(scanner: ScannerProfile, spread: float) -> ScannerProfile:
+    """The profile with its CEUS display gain, dynamic range and gamma pulled towards the vendors'
+    mean: ``mean + spread·(own − mean)`` (1 = the vendor's own settings, 0 = all alike)."""
+    if spread == 1.0:
+        return scanner
+
+    def pull(field: str) -> float:
+        mean = float(np.mean([getattr(s, field) for s in SCANNERS.values()]))
+        return mean + spread * (getattr(scanner, field) - mean)
+
+    return scanner._replace(ceus_gain_db=pull("ceus_gain_db"), ceus_range_db=pull("ceus_range_db"),
+                            ceus_gamma=pull("gamma"))
 
 
 class Curve(NamedTuple):
@@ -97,18 +124,32 @@ def tic(t: np.ndarray, curve: Curve) -> np.ndarray:
     return curve.peak * ((1.0 - w) * plateau + w * g)
 
 
-def compartment_curves(cues: dict[str, float], cortex_arrival: float) -> dict[str, Curve]:
+def rim_curve(lesion: Curve, rim_db: float, style: str) -> Curve:
+    """TIC of the pseudocapsule rim, whose late level is ``rim_db`` above the late core.
+
+    ``"v2"``: the rim enhances with the lesion and washes out less, to ``rim_db`` dB above the
+    washed-out core (the late-phase perilesional rim of Bertolotto et al. 2018; never darker
+    than the core). ``"v1"`` (first generator): a sustained curve peaking at that late level,
+    darker than the core early on.
+    """
+    late_rim = lesion.peak * (1.0 - lesion.washout) * 10.0 ** (rim_db / 10.0)
+    if style == "v1":
+        return Curve(lesion.arrival, lesion.ttp, late_rim, 0.0)
+    peak = max(lesion.peak, late_rim)
+    return Curve(lesion.arrival, lesion.ttp, peak, float(np.clip(1.0 - late_rim / peak, 0.0, 1.0)))
+
+
+def compartment_curves(cues: dict[str, float], cortex_arrival: float,
+                       rim_style: str = "v2") -> dict[str, Curve]:
     """TICs of the perfusion compartments (peaks relative to the cortical peak = 1)."""
     lesion = Curve(cortex_arrival + cues["arrival_delay_s"], cues["time_to_peak_s"],
                    10.0 ** (cues["peak_enhancement_db"] / 10.0), cues["washout"])
-    late_core = lesion.peak * (1.0 - lesion.washout)
-    rim_peak = late_core * 10.0 ** (cues["rim_enhancement_db"] / 10.0)
     t0 = cortex_arrival
     return {
         "cortex": Curve(t0, 6.0, 1.0, 0.55), "medulla": Curve(t0 + 6.0, 20.0, 0.85, 0.2),
         "sinus": Curve(t0 + 2.0, 8.0, 0.2, 0.5), "liver": Curve(t0 + 8.0, 30.0, 0.12, 0.1),
         "fat": Curve(t0 + 5.0, 20.0, 0.01, 0.1), "muscle": Curve(t0 + 5.0, 25.0, 0.03, 0.1),
-        "lesion": lesion, "rim": Curve(lesion.arrival, lesion.ttp, rim_peak, 0.0),
+        "lesion": lesion, "rim": rim_curve(lesion, cues["rim_enhancement_db"], rim_style),
     }
 
 
@@ -223,9 +264,11 @@ class _Chain(NamedTuple):
     depth_db: np.ndarray  # (n_r, 1): residual depth gain after TGC, dB
     noise_amp: np.ndarray  # (n_r, 1): electronic noise amplitude after TGC
     gain_db: float
+    decorrelation: float  # amplitude share of fresh speckle per frame
+    fixed: float  # amplitude share of tissue-fixed speckle
 
 
-def _chain(scanner: ScannerProfile, grid, rng: np.random.Generator) -> _Chain:
+def _chain(scanner: ScannerProfile, grid, rng: np.random.Generator, speckle: tuple[float, float]) -> _Chain:
     """Imaging constants: PSF, TGC residual and depth-amplified noise, per-patient gain."""
     depth = (np.arange(grid.n_r)[:, None] + 0.5) * grid.dr
     attenuation_db = 0.5 * 3.5 * 2.0 * depth  # 0.5 dB/cm/MHz at 3.5 MHz, round trip
@@ -234,7 +277,7 @@ def _chain(scanner: ScannerProfile, grid, rng: np.random.Generator) -> _Chain:
     bubble_sigma = (0.8 * sigma[0], 0.7 * sigma[1])
     return _Chain(sigma, _psf_gain(sigma), bubble_sigma, _psf_gain(bubble_sigma),
                   -scanner.tgc_slope_db_cm * depth, noise.astype(np.float32),
-                  scanner.bmode_gain_db + rng.normal(0.0, 1.5))
+                  scanner.bmode_gain_db + rng.normal(0.0, 1.5), speckle[1], speckle[0])
 
 
 def _to_display(level_db: np.ndarray, range_db: float, reference: float, gamma: float) -> np.ndarray:
@@ -259,9 +302,10 @@ def _render_frame(anatomy: Anatomy, maps: tuple[np.ndarray, np.ndarray, np.ndarr
     db = _window(bmode_db, grid, frame.shift, static_rows)
     shape = db.shape
     amplitude = 10.0 ** (db / 20.0)
-    spread = np.sqrt((0.31 * amplitude) ** 2 + chain.noise_amp ** 2)  # fresh scatterers + electronic noise
+    fresh = chain.decorrelation
+    spread = np.sqrt((fresh * amplitude) ** 2 + chain.noise_amp ** 2)  # fresh scatterers + electronic noise
     fixed = _window(scatter, grid, frame.shift, static_rows)
-    field = 0.95 * amplitude * fixed + spread * _complex_noise(shape, rng)
+    field = chain.fixed * amplitude * fixed + spread * _complex_noise(shape, rng)
     tissue = _blur(field, chain.sigma) / chain.norm
     level = 20.0 * np.log10(np.abs(tissue) + 1e-6) + chain.depth_db + chain.gain_db
     bmode = _to_display(gaussian_filter(level, scanner.smoothing), scanner.bmode_range_db, 0.5, scanner.gamma)
@@ -272,7 +316,8 @@ def _render_frame(anatomy: Anatomy, maps: tuple[np.ndarray, np.ndarray, np.ndarr
     echo = _blur(bubbles, chain.bubble_sigma) / chain.bubble_norm + tissue * suppression
     ceus_db = 20.0 * np.log10(np.abs(echo) + 1e-6) + scanner.ceus_gain_db + chain.gain_db / 2.0
     ceus_db = gaussian_filter(ceus_db, 0.5 * scanner.smoothing)
-    return bmode, _to_display(ceus_db, scanner.ceus_range_db, 0.75, scanner.gamma)
+    gamma = scanner.gamma if scanner.ceus_gamma is None else scanner.ceus_gamma
+    return bmode, _to_display(ceus_db, scanner.ceus_range_db, 0.75, gamma)
 
 
 def _scan(image: np.ndarray, scan: ScanMap) -> np.ndarray:
@@ -299,9 +344,21 @@ def _decorate(video: np.ndarray, spec: VideoSpec, depth_cm: float) -> None:
             video[f, bar // 2 - 1: bar // 2 + 1, width + 4: width + 4 + length] = 150
 
 
+def speckle_shares(decorrelation: float, style: str) -> tuple[float, float]:
+    """(tissue-fixed, fresh) amplitude shares of the B-mode speckle per frame.
+
+    ``"v2"``: (√(1 − d²), d), unit total power; ``"v1"`` (first generator): (0.95, 0.31).
+    """
+    return (0.95, 0.31) if style == "v1" else (float(np.sqrt(1.0 - decorrelation ** 2)), float(decorrelation))
+
+
 def render_video(anatomy: Anatomy, scanner: ScannerProfile, spec: VideoSpec, curves: dict[str, Curve],
-                 motion_cm: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                 motion_cm: float, rng: np.random.Generator,
+                 speckle: tuple[float, float] = (0.8, 0.6)) -> tuple[np.ndarray, np.ndarray]:
     """Dual-display video (B-mode left, CEUS right) and the per-frame tissue shifts.
+
+    ``speckle`` is (tissue-fixed, fresh) amplitude shares of the B-mode speckle
+    (:func:`speckle_shares`).
 
     Returns
     -------
@@ -310,7 +367,7 @@ def render_video(anatomy: Anatomy, scanner: ScannerProfile, spec: VideoSpec, cur
         Canvas shift (range, angle samples) of the moving tissue in each frame.
     """
     grid, panel = anatomy.grid, spec.panel
-    chain = _chain(scanner, grid, rng)
+    chain = _chain(scanner, grid, rng, speckle)
     scan = scan_coordinates(panel, grid)
     names = list(curves)
     maps = (anatomy.bmode_db, _complex_noise(grid.shape, rng), [anatomy.perfusion[n] for n in names])

@@ -130,7 +130,7 @@ from studykit.cohort import _synth_anatomy as anatomy_mod
 from studykit.cohort import _synth_dicom as dicom
 from studykit.cohort import _synth_render as render
 from studykit.cohort._synth_cohort import CohortTables, draw_tables, stream
-from studykit.cohort._synth_model import FEATURE_NAMES, SUBTYPES, SynthParams, auc, bayes_auc_mc
+from studykit.cohort._synth_model import FEATURE_NAMES, PRESETS, SUBTYPES, SynthParams, auc, bayes_auc_mc
 from studykit.cohort._synth_readers import ReaderGroupSummary, summarize_reads
 from studykit.errors import InputError, StudyError
 
@@ -157,7 +157,7 @@ MIN_SIDE, MAX_SIDE = 48, 1_024
 VIDEO_START_S, VIDEO_END_S = -4.0, 88.0  # relative to the injection
 MEDULLARY_WINDOW_S = 30.0  # annotated part of the medullary phase
 OVERSAMPLE = 1.5  # polar canvas samples per display pixel
-SYNTH_FORMAT = 1  # bump when the generator's output changes for the same arguments
+SYNTH_FORMAT = 2  # bump when the generator's output changes for the same arguments
 MARKER = "synth.json"
 STREAM_RENDER, STREAM_IDENTITY, STREAM_ANNOTATOR = 10, 11, 12
 ANNOTATION_COLUMNS = ("patient_id", "file", "frame", "phase", "bmode_box", "ceus_box")
@@ -166,11 +166,22 @@ ProgressHook = Callable[[int, int], None]
 
 
 class BayesAUC(NamedTuple):
-    """Bayes-optimal AUCs (of the exact posteriors) from B-mode, CEUS and both."""
+    """Bayes-optimal AUCs (of the exact posteriors) by evidence level and block.
 
-    bmode: float
-    ceus: float
-    both: float
+    ``frame_*``: what single frames show (the ceiling of per-frame model arms); ``video_*``:
+    plus the bolus timing as perceived from the video (the readers' ceiling); ``all_*``:
+    every latent exactly. B-mode has no temporal cues, so its three values are equal.
+    """
+
+    frame_bmode: float
+    frame_ceus: float
+    frame_both: float
+    video_bmode: float
+    video_ceus: float
+    video_both: float
+    all_bmode: float
+    all_ceus: float
+    all_both: float
 
 
 @dataclass(frozen=True)
@@ -271,7 +282,10 @@ _RANGES = {  # parameter: (low, high, low inclusive, high inclusive)
     "modality_correlation": (-1.0, 1.0, False, False),
     "excluded_fraction": (0.0, 1.0, True, True), "jpeg_fraction": (0.0, 1.0, True, True),
     "rle_fraction": (0.0, 1.0, True, True), "score_step": (0.0, math.inf, False, False),
-    "respiratory_motion_cm": (0.0, 3.0, True, True), "annotator_jitter_px": (0.0, 10.0, True, True),
+    "respiratory_motion_cm": (0.0, 3.0, True, True), "speckle_decorrelation": (0.0, 1.0, True, False),
+    "rim_width_cm": (0.0, 2.0, False, True), "ceus_vendor_spread": (0.0, 1.0, True, True),
+    "selection_delay_s": (0.0, 10.0, True, True),
+    "annotator_jitter_px": (0.0, 10.0, True, True),
     "junior_threshold": (-math.inf, math.inf, False, False),
     "senior_threshold": (-math.inf, math.inf, False, False),
 }
@@ -291,15 +305,28 @@ def _check_param(name: str, value: Any) -> float:
     return number
 
 
+def _preset_arg(name: Any, field: str = "preset") -> str:
+    """A known preset name (``PRESETS``), else InputError naming it."""
+    if name not in PRESETS:
+        raise InputError(f"unknown synthetic-cohort preset {name!r}.", field=field,
+                         hint=f"known presets: {', '.join(PRESETS)} (v2: the current generator, v1: the "
+                              "settings of the first one, cohort format 1).")
+    return str(name)
+
+
 def _params(model_params: dict[str, Any]) -> SynthParams:
     """SynthParams from keyword arguments, with did-you-mean for unknown names."""
-    known = [f.name for f in dataclasses.fields(SynthParams)]
+    known = [f.name for f in dataclasses.fields(SynthParams)] + ["preset"]
     for name in model_params:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known parameters: {', '.join(known)}."
             raise InputError(f"unknown model parameter {name!r}.", field=name, hint=hint)
-    params = SynthParams(**{k: _check_param(k, v) for k, v in model_params.items()})
+    model_params = dict(model_params)
+    preset = _preset_arg(model_params.pop("preset", "v2"))
+    if "latent_model" in model_params:
+        preset = _preset_arg(model_params.pop("latent_model"), field="latent_model")
+    params = SynthParams.named(preset, **{k: _check_param(k, v) for k, v in model_params.items()})
     if params.jpeg_fraction + params.rle_fraction > 1.0:
         raise InputError(f"jpeg_fraction + rle_fraction must be ≤ 1; got {params.jpeg_fraction:g} + "
                          f"{params.rle_fraction:g}.", field="rle_fraction",
@@ -454,7 +481,7 @@ def render_patient(patient_id: str, *, patients: int | None = None, seed: int = 
 def _population(params: SynthParams) -> BayesAUC:
     """Cached :func:`population_bayes_auc`."""
     values = bayes_auc_mc(params)
-    return BayesAUC(values["bmode"], values["ceus"], values["both"])
+    return BayesAUC(*(values[name] for name in BayesAUC._fields))
 
 
 # --------------------------------------------------------------------------- output folder
@@ -495,10 +522,15 @@ def frame_times(frames: int) -> tuple[np.ndarray, int]:
     return VIDEO_START_S + np.arange(frames) * interval_ms / 1000.0, interval_ms
 
 
-def phases(times: np.ndarray, cortex_arrival: float, medullary_start: float) -> np.ndarray:
-    """Phase of each frame: ``cortical``, ``medullary`` (first 30 s) or ``""`` (not annotated)."""
+def phases(times: np.ndarray, cortex_arrival: float, medullary_start: float,
+           delay: float = 0.0) -> np.ndarray:
+    """Phase of each frame: ``cortical``, ``medullary`` (first 30 s) or ``""`` (not annotated).
+
+    Cortical frames are annotated from ``delay`` s after the cortical arrival (the annotator
+    skips the first wash-in frames, where the lesion has not yet enhanced).
+    """
     out = np.full(times.shape, "", dtype=object)
-    out[(times >= cortex_arrival) & (times < medullary_start)] = "cortical"
+    out[(times >= cortex_arrival + delay) & (times < medullary_start)] = "cortical"
     out[(times >= medullary_start) & (times <= medullary_start + MEDULLARY_WINDOW_S)] = "medullary"
     return out
 
@@ -530,11 +562,14 @@ def _render_patient(row: dict, truth: dict, config: _Config, number: int) -> _Vi
     panel = render.panel_geometry(height, width, layout.depth_cm)
     motion = config.params.respiratory_motion_cm
     grid = anatomy_mod.polar_grid(layout.depth_cm, panel.pixel_cm, 1.6 * motion + 0.2, OVERSAMPLE)
-    anatomy = anatomy_mod.build_anatomy(layout, grid, cues, rng)
-    curves = render.compartment_curves(cues, float(truth["cortex_arrival_s"]))
+    style = config.params.latent_model
+    anatomy = anatomy_mod.build_anatomy(layout, grid, cues, rng, rim_width_cm=config.params.rim_width_cm)
+    curves = render.compartment_curves(cues, float(truth["cortex_arrival_s"]), style)
     times, interval_ms = frame_times(config.frames)
     spec = render.VideoSpec(times, panel, max(8, height // 12))
-    pixels, shifts = render.render_video(anatomy, render.SCANNERS[row["scanner"]], spec, curves, motion, rng)
+    scanner = render.harmonised(render.SCANNERS[row["scanner"]], config.params.ceus_vendor_spread)
+    pixels, shifts = render.render_video(anatomy, scanner, spec, curves, motion, rng,
+                                        render.speckle_shares(config.params.speckle_decorrelation, style))
     geometry = dicom.VideoGeometry(height, width, spec.bar, panel.pixel_cm, -panel.top_cm / panel.pixel_cm,
                                    interval_ms)
     boxes = _annotations(row["patient_id"], truth, anatomy, spec, shifts, config, number)
@@ -556,7 +591,8 @@ def _annotations(pid: str, truth: dict, anatomy, spec: render.VideoSpec, shifts:
                  config: _Config, number: int) -> list[dict[str, Any]]:
     """Annotation rows of one patient: selected frames, phases and both panels' boxes."""
     rng = stream(config.seed, STREAM_ANNOTATOR, number)
-    phase = phases(spec.times, float(truth["cortex_arrival_s"]), float(truth["medullary_start_s"]))
+    phase = phases(spec.times, float(truth["cortex_arrival_s"]), float(truth["medullary_start_s"]),
+                   config.params.selection_delay_s)
     rows = []
     for f in np.flatnonzero(phase != ""):
         tight = render.lesion_box(anatomy, spec.panel, tuple(shifts[f]))
@@ -651,7 +687,7 @@ def _paths(out: Path) -> dict[str, Path]:
 def _cohort_auc(truth: pd.DataFrame) -> BayesAUC:
     """Empirical AUC of each posterior column on the cohort."""
     y = truth["label"].eq("malignant").to_numpy()
-    return BayesAUC(*(auc(y, truth[f"posterior_{m}"].to_numpy()) for m in ("bmode", "ceus", "both")))
+    return BayesAUC(*(auc(y, truth[f"posterior_{name}"].to_numpy()) for name in BayesAUC._fields))
 
 
 def _summary(out: Path, staging: Path, tables: CohortTables, config: _Config, n_annotated: int,

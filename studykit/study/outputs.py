@@ -33,7 +33,8 @@ __all__ = ["analysis_options", "build", "merge_predictions", "read_manifest", "w
 
 Progress = Callable[[int, int, str], None]
 HEADLINE_METRICS = ("auc", "sensitivity", "specificity")
-_POSTERIOR = {"bmode": "posterior_bmode", "ceus": "posterior_ceus", None: "posterior_both"}
+#: Model arm's modality → its ceiling: the per-frame posterior (model arms classify single frames).
+_POSTERIOR = {modality: f"posterior_frame_{modality or 'both'}" for modality in ("bmode", "ceus", None)}
 
 
 def read_manifest(protocol: StudyProtocol, cohort_dir: Path) -> pd.DataFrame | None:
@@ -349,8 +350,13 @@ def provenance_block(
     device: str | None,
     stages: dict[str, float] | None,
     wall_s: float | None,
+    runtime: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Versions, git commit, seeds, input hashes, device and timings (JSON-ready)."""
+    """Versions, git commit, seeds, input hashes, device, runtime and timings (JSON-ready).
+
+    ``runtime``: torch's settings in force (:func:`studykit.train.configure_runtime`:
+    ``threads``, ``interop_threads``, ``deterministic``, ``cublas_workspace_config``).
+    """
     seeds = {
         "splits": protocol.design.seed,
         "analyses": protocol.analyses.seed,
@@ -363,6 +369,8 @@ def provenance_block(
         "seeds": seeds,
         "device": device or "unknown",
     }
+    if runtime:
+        block["runtime"] = dict(runtime)
     if hashes:
         block["inputs_sha256"] = hashes
     if stages:
@@ -381,10 +389,11 @@ def write_provenance(
     stages: dict[str, float],
     units: list[Any],
     wall_s: float,
+    runtime: dict[str, Any] | None = None,
 ) -> Path:
     """``provenance.json``: :func:`provenance_block` plus what each unit did."""
     block = provenance_block(
-        protocol, hashes=hashes, device=_device_name(device), stages=stages, wall_s=wall_s
+        protocol, hashes=hashes, device=_device_name(device), stages=stages, wall_s=wall_s, runtime=runtime
     )
     block["units"] = [
         {"arm": u.arm, "fold": u.fold, "status": u.status, "seconds": round(u.seconds, 1)} for u in units
@@ -412,8 +421,12 @@ def build(
     stages: dict[str, float],
     hashes: dict[str, str] | None = None,
     device: str | None = None,
+    runtime: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Merge predictions, write reads.csv, run the analyses, write tables, figures and report.md."""
+    """Merge predictions, write reads.csv, run the analyses, write tables, figures and report.md.
+
+    ``runtime`` (torch threads and determinism in force) goes into report.md's provenance.
+    """
     t0 = time.perf_counter()
     predictions, missing = merge_predictions(protocol, layout)
     if len(predictions):
@@ -447,7 +460,9 @@ def build(
     progress(2, 3, "analyses")
     stages["analyses and outputs"] = time.perf_counter() - t0
     wall = sum(stages.values()) if stages else None
-    block = provenance_block(protocol, hashes=hashes, device=device, stages=stages, wall_s=wall)
+    block = provenance_block(
+        protocol, hashes=hashes, device=device, stages=stages, wall_s=wall, runtime=runtime
+    )
     path = _report(
         protocol, layout, tables, figures, manifest, None if store is None else len(store), missing, block
     )

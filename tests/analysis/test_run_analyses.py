@@ -14,9 +14,10 @@ OPTIONS = AnalysisOptions(continuous=["age"], categorical=["sex"], n_boot=300, s
 
 
 def _truth():
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(3)  # no posterior separates the classes perfectly (DeLong CI defined)
     y = np.r_[np.ones(5), np.zeros(5)]
-    names = ("posterior_bmode", "posterior_ceus", "posterior_both")
+    names = [f"posterior_{level}_{modality}" for level in ("frame", "video", "all")
+             for modality in ("bmode", "ceus", "both")]
     noisy = {name: np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, 0.4, 10), 0, 1) for name in names}
     return pd.DataFrame({"patient_id": PATIENTS, **noisy})
 
@@ -27,6 +28,7 @@ def test_every_table_and_shape(predictions, reads, manifest):
     for name, table in tables.items():
         assert list(table.columns[:4]) == ["estimate", "ci_low", "ci_high", "p"], name
         assert "unit" in table.columns and "metric" in table.columns, name
+    assert {"ceiling", "level", "modality"} <= set(tables["ceiling"].columns)
 
 
 def test_deterministic(predictions, reads, manifest):
