@@ -62,11 +62,18 @@ class OptimizerSpec(_Strict):
 
 
 class ScheduleSpec(_Strict):
-    """Step decay: lr × ``gamma`` every ``step_epochs`` epochs (or constant)."""
+    """Learning-rate schedule, stepped once per epoch.
 
-    kind: Literal["step", "constant"] = "step"
+    ``step`` (the reference): lr × ``gamma`` every ``step_epochs`` epochs. ``cosine``: linear
+    warm-up over ``warmup_epochs``, then half a cosine down to ``min_lr_ratio`` × lr at the
+    last epoch, so the decay scales with ``epochs``. ``constant``: no decay.
+    """
+
+    kind: Literal["step", "constant", "cosine"] = "step"
     step_epochs: Annotated[int, Field(ge=1)] = 10
     gamma: Annotated[float, Field(gt=0, le=1)] = 0.5
+    warmup_epochs: Annotated[int, Field(ge=0)] = 0
+    min_lr_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
 class SamplerSpec(_Strict):
@@ -106,13 +113,16 @@ class AugmentSpec(_Strict):
 
 
 class SelectionSpec(_Strict):
-    """Which checkpoint is kept: best ``metric`` on the inner validation patients.
+    """Which checkpoint is kept: best ``metric`` on the inner validation patients, or the last.
 
-    ``split: test_fold`` reproduces the reference study (selection on the reported fold);
-    it is optimistic and labelled as such in every output.
+    ``accuracy`` (the reference study's) or ``auc`` of the patient-level probabilities on the
+    validation split (ties: the earlier epoch); ``last`` keeps the final epoch, which suits
+    small validation splits where the best epoch is mostly noise. ``split: test_fold``
+    reproduces the reference study (selection on the reported fold); it is optimistic and
+    labelled as such in every output.
     """
 
-    metric: Literal["accuracy", "auc"] = "accuracy"
+    metric: Literal["accuracy", "auc", "last"] = "accuracy"
     split: Literal["inner_val", "test_fold"] = "inner_val"
 
 
@@ -128,6 +138,7 @@ class ArmSpec(_Strict):
     backbone: str = "efficientnet_b3"
     pretrained: str = "none"
     input_size: Annotated[int, Field(ge=16, le=1024)] = 300
+    drop_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0  # dropout before the classifier head(s)
     epochs: Annotated[int, Field(ge=1)] = 100
     batch_size: Annotated[int, Field(ge=1)] = 32
     loss: LossSpec = LossSpec()

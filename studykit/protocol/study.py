@@ -6,7 +6,8 @@ crop size, aggregation, threshold rule), the arms (model arms referencing ``mode
 with overrides; reader arms referencing reader CSVs), the reader options, the analyses (each
 switchable) and the outputs. Paths are relative to the protocol file; the string
 ``{cohort}`` at the start of a reader path stands for the cohort folder (the raw folder, or
-the synthetic cohort's cache).
+the synthetic cohort's cache). ``runtime`` fixes torch's thread count and deterministic
+kernels, so a protocol gives the same numbers on any machine.
 
 Every mistake is one :class:`~studykit.errors.ProtocolError` naming the file, the YAML path
 (``arms[2].model``), its line, what was expected, and a close match for misspelt names.
@@ -36,6 +37,7 @@ __all__ = [
     "OutputsSpec",
     "ReaderArm",
     "ReadersSpec",
+    "RuntimeSpec",
     "StudyProtocol",
     "SyntheticSpec",
     "TablesSpec",
@@ -197,8 +199,25 @@ class OutputsSpec(_Strict):
     gradcam: bool = True
 
 
+class RuntimeSpec(_Strict):
+    """How torch runs the units: intra-op CPU threads and deterministic kernels.
+
+    ``threads`` (a count, >= 1) is torch's intra-op thread pool
+    (``torch.set_num_threads``). It is a fixed number, 2 by default, rather than "all
+    cores": float sums split over a different number of threads round differently, so the
+    same protocol gives the same numbers on machines with different core counts only when
+    the count is fixed. ``studykit run --threads N`` overrides it for one run.
+    ``deterministic`` asks torch for deterministic kernels
+    (``torch.use_deterministic_algorithms(..., warn_only=True)``; on CUDA it also sets
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when that is unset).
+    """
+
+    threads: Annotated[int, Field(ge=1, strict=True)] = 2
+    deterministic: Annotated[bool, Field(strict=True)] = True
+
+
 class StudyProtocol(_Strict):
-    """One study: cohort, column roles, design, arms, reader options, analyses, outputs.
+    """One study: cohort, column roles, design, arms, reader options, analyses, outputs, runtime.
 
     After :func:`load_protocol`, ``source`` is the protocol file, ``cohort.dir`` and every
     arm path are absolute, and ``arm_specs`` holds the loaded model arm specs (overrides
@@ -215,6 +234,7 @@ class StudyProtocol(_Strict):
     readers: ReadersSpec = ReadersSpec()
     analyses: AnalysesSpec = AnalysesSpec()
     outputs: OutputsSpec = OutputsSpec()
+    runtime: RuntimeSpec = RuntimeSpec()
     source: str | None = Field(default=None, exclude=True)
     arm_specs: tuple[ArmSpec, ...] = Field(default=(), exclude=True)
 

@@ -6,7 +6,9 @@ skipped; an interrupted unit resumes from ``checkpoint-last.pt``; a unit whose i
 changed is trained again. ``predictions.csv`` is merged from every finished unit (not only
 the selected ones), so cluster jobs that run one unit each (``arms``, ``folds``) and a final
 :func:`studykit.study.report` give the whole study. Tables are always recomputed from
-``predictions.csv`` and ``reads.csv``. Every file is written atomically.
+``predictions.csv`` and ``reads.csv``. Every file is written atomically. Before anything is
+trained, torch's thread count and deterministic mode are set from the protocol's ``runtime``
+(:func:`studykit.train.configure_runtime`, process-wide) and recorded in ``provenance.json``.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from studykit.study import outputs
 from studykit.study.layout import Layout, atomic_write_json, atomic_write_text
 from studykit.study.provenance import input_hashes, lock_document, read_lock
 from studykit.study.summary import RunSummary, UnitResult
-from studykit.train import UnitConflictError, fit, predict
+from studykit.train import UnitConflictError, configure_runtime, fit, predict
 
 __all__ = [
     "RunSummary",
     "Unit",
     "UnitResult",
+    "apply_runtime",
     "plan_units",
     "prepare_cohort",
     "protocol_from_lock",
@@ -218,6 +221,16 @@ def _fresh(layout: Layout) -> None:
         path.unlink(missing_ok=True)
 
 
+def apply_runtime(protocol: StudyProtocol, threads: int | None = None) -> dict[str, int | bool | str | None]:
+    """Set torch's intra-op threads and deterministic kernels from the protocol's ``runtime``.
+
+    ``threads`` (a count, >= 1), when given, overrides ``runtime.threads`` (``--threads``).
+    Returns what is in force (:func:`studykit.train.configure_runtime`), for ``provenance.json``.
+    """
+    spec = protocol.runtime
+    return configure_runtime(spec.threads if threads is None else threads, spec.deterministic)
+
+
 def _timed(stages: dict[str, float], name: str, start: float) -> float:
     now = time.perf_counter()
     stages[name] = stages.get(name, 0.0) + now - start
@@ -230,6 +243,7 @@ def run(
     arms: Sequence[str] | None = None,
     folds: Sequence[int] | None = None,
     device: str = "auto",
+    threads: int | None = None,
     fresh: bool = False,
     results: str | Path = "results",
     progress: Progress | None = None,
@@ -245,6 +259,9 @@ def run(
         from every finished unit; the rest are listed in ``RunSummary.missing``.
     device : ``auto``, ``cpu``, ``cuda``
         Training device for every unit.
+    threads : int >= 1, optional
+        torch intra-op CPU threads for this run, overriding the protocol's
+        ``runtime.threads`` (default 2). Set process-wide before training.
     fresh : bool
         Forget trained units, splits and outputs first (the cached cohort and store stay).
     results : path
@@ -260,6 +277,7 @@ def run(
     protocol = protocol if isinstance(protocol, StudyProtocol) else load_protocol(protocol)
     progress = progress or _noop
     units = plan_units(protocol, arms=arms, folds=folds)
+    runtime = apply_runtime(protocol, threads)
     layout = Layout.of(results, protocol.name)
     start = t0 = time.perf_counter()
     stages: dict[str, float] = {}
@@ -285,11 +303,13 @@ def run(
         stages=stages,
         hashes=hashes,
         device=device,
+        runtime=runtime,
     )
     summary.units = done_units
     summary.wall_s = time.perf_counter() - start
     outputs.write_provenance(
-        protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units, wall_s=summary.wall_s
+        protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units,
+        wall_s=summary.wall_s, runtime=runtime,
     )
     return summary
 

@@ -15,7 +15,7 @@ Multi-GPU data parallel training of one unit::
 
 from .aggregate import AGGREGATIONS, aggregate_patients
 from .augment import AugmentConfig, PairAugmenter
-from .device import resolve_device
+from .device import configure_runtime, resolve_device
 from .fit import HISTORY_COLUMNS, FitResult, NonFiniteLossError, UnitConflictError, fit
 from .gradcam import gradcam
 from .paths import unit_dir
@@ -34,6 +34,7 @@ __all__ = [
     "PairAugmenter",
     "UnitConflictError",
     "aggregate_patients",
+    "configure_runtime",
     "fit",
     "gradcam",
     "predict",

@@ -203,6 +203,7 @@ def fit(arm: ArmSpec, store: PairStore, fold: Fold, out_dir: str | Path, *,
                     "metric": arm.selection.metric, "split": arm.selection.split,
                     "optimistic": arm.optimistic,
                     "device": str(unit.device), "world_size": ctx.world_size,
+                    "threads": torch.get_num_threads(),
                     "train_seconds": float(history["seconds"].sum())}, out_dir / DONE)
     barrier(ctx)
     return _result(out_dir, arm, history, unit.best_epoch, unit.best_metric)
@@ -240,10 +241,27 @@ _OPTIMIZERS: dict[str, Callable[[Any, Any], torch.optim.Optimizer]] = {
                                              weight_decay=o.weight_decay, nesterov=o.nesterov),
     "adamw": lambda params, o: torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay),
 }
-#: Learning-rate schedules by ``schedule.kind`` (stepped once per epoch).
-_SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, Any], Any]] = {
-    "step": lambda opt, s: torch.optim.lr_scheduler.StepLR(opt, step_size=s.step_epochs, gamma=s.gamma),
-    "constant": lambda opt, s: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=1.0),
+def cosine_factor(epoch: int, epochs: int, warmup_epochs: int, min_factor: float) -> float:
+    """Learning-rate multiplier of epoch ``epoch`` (0-based) under warm-up + cosine decay.
+
+    Linear warm-up over the first ``warmup_epochs`` epochs (from 1/(w + 1) up to 1), then
+    half a cosine from 1 down to ``min_factor`` at the last epoch (Loshchilov & Hutter 2017,
+    SGDR without restarts): the schedule scales with ``epochs``, unlike a fixed step decay.
+    """
+    if epoch < warmup_epochs:
+        return (epoch + 1) / (warmup_epochs + 1)
+    span = max(epochs - 1 - warmup_epochs, 1)
+    progress = min((epoch - warmup_epochs) / span, 1.0)
+    return min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+#: Learning-rate schedules by ``schedule.kind`` (stepped once per epoch; ``epochs`` is the
+#: arm's number of epochs).
+_SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, Any, int], Any]] = {
+    "step": lambda opt, s, n: torch.optim.lr_scheduler.StepLR(opt, step_size=s.step_epochs, gamma=s.gamma),
+    "constant": lambda opt, s, n: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=1.0),
+    "cosine": lambda opt, s, n: torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: cosine_factor(e, n, s.warmup_epochs, s.min_lr_ratio)),
 }
 #: (β, γ) of the class-balanced focal loss by ``loss.kind``.
 _LOSS_PARAMS: dict[str, Callable[[Any], tuple[float, float]]] = {
@@ -284,7 +302,8 @@ def _build(arm: ArmSpec, store: PairStore, fold: Fold, device: torch.device, ctx
     augmenter = PairAugmenter(AugmentConfig(**arm.augment.model_dump()), seed=arm.seed + 7919 * ctx.rank)
     return _Unit(arm=arm, store=store, device=device, ctx=ctx, net=net, model=model,
                  criterion=_criterion(arm, sampler.class_counts).to(device), optimizer=optimizer,
-                 scheduler=_SCHEDULES[arm.schedule.kind](optimizer, arm.schedule), sampler=sampler,
+                 scheduler=_SCHEDULES[arm.schedule.kind](optimizer, arm.schedule, arm.epochs),
+                 sampler=sampler,
                  augmenter=augmenter, train_rows=train_rows, train_labels=labels, val_rows=val_rows)
 
 
@@ -366,12 +385,18 @@ def _validate(unit: _Unit) -> tuple[float, float]:
     return patient_accuracy(labels, scores), patient_auc(labels, scores)
 
 
+#: History column each ``selection.metric`` compares (``last`` keeps every new epoch and
+#: reports its validation AUC).
+_SELECTION_COLUMN = {"accuracy": "val_accuracy", "auc": "val_auc", "last": "val_auc"}
+
+
 def _select(unit: _Unit, row: dict[str, Any], out_dir: Path, inputs: dict[str, Any]) -> None:
     """Record the epoch's row; keep its weights as the best when its metric beats the best so far."""
     unit.history.append(row)
-    value = row["val_accuracy" if unit.arm.selection.metric == "accuracy" else "val_auc"]
+    metric = unit.arm.selection.metric
+    value = row[_SELECTION_COLUMN[metric]]
     best = unit.best_metric if math.isfinite(unit.best_metric) else -math.inf
-    improved = unit.best_epoch == 0 or (math.isfinite(value) and value > best)
+    improved = unit.best_epoch == 0 or metric == "last" or (math.isfinite(value) and value > best)
     if not improved:
         return
     unit.best_epoch, unit.best_metric = row["epoch"], float(value)

@@ -47,7 +47,8 @@ def build_model(arm: ArmSpec, *, pretrained: str | None = None) -> nn.Module:
     """The arm's network (``studykit.nets.create_model``), weights from the spec unless overridden."""
     weights = arm.pretrained if pretrained is None else pretrained
     extra = _MODEL_ARGS[arm.kind](arm)
-    return create_model(arm.kind, backbone_name=arm.backbone, pretrained=weights, **extra)
+    return create_model(arm.kind, backbone_name=arm.backbone, pretrained=weights, drop_rate=arm.drop_rate,
+                        **extra)
 
 
 def forward(model: nn.Module, x: torch.Tensor) -> MUFNetOutput | torch.Tensor:

@@ -28,6 +28,15 @@ def test_version_and_help():
     assert result.exit_code == 0 and "diagnostic-accuracy study" in result.output and "auc" in result.output
 
 
+def test_run_help_documents_threads_and_rejects_zero():
+    result = run("run", "--help")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "--threads" in text
+    assert "overrides the protocol's runtime.threads (default: the protocol's value, 2 unless" in text
+    result = run("run", "protocol.yaml", "--threads", "0")
+    assert result.exit_code == 2 and "'--threads': 0 is not in the range x>=1" in result.output
+
+
 def test_console_script_error_exits_2_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "from studykit.cli import main; main()", "auc",
                            str(tmp_path / "missing.csv"), "--label", "y", "--score", "p"],

@@ -126,6 +126,26 @@ def test_missing_reader_file(tmp_path):
         load_protocol(write_protocol(tmp_path, data))
 
 
+def test_runtime_defaults_to_two_threads_and_deterministic_kernels(tmp_path):
+    protocol = load_protocol(write_protocol(tmp_path, tiny_protocol()))
+    assert protocol.runtime.threads == 2 and protocol.runtime.deterministic is True
+    demo = load_protocol(PROTOCOLS / "renal_ceus_demo.yaml")
+    assert demo.runtime.threads == 2 and demo.runtime.deterministic is True
+
+
+@pytest.mark.parametrize(
+    ("runtime", "message"),
+    [
+        ({"threads": 0}, r"runtime\.threads \(line \d+\): Input should be greater than or equal to 1; got 0"),
+        ({"threads": True}, r"runtime\.threads \(line \d+\): Input should be a valid integer; got True"),
+        ({"threds": 2}, r"runtime\.threds \(line \d+\): unknown key; did you mean 'threads'\?"),
+    ],
+)
+def test_runtime_errors_name_their_yaml_path(tmp_path, runtime, message):
+    with pytest.raises(ProtocolError, match=message):
+        load_protocol(write_protocol(tmp_path, tiny_protocol(runtime=runtime)))
+
+
 def test_paths_are_relative_to_the_protocol_file(tmp_path, monkeypatch):
     data = tiny_protocol()
     shutil.copytree(MODELS, tmp_path / "models")

@@ -86,6 +86,36 @@ def test_run_writes_every_output(finished):
     assert f"readers − model {rrrc['estimate']:.3f}" in text  # the paragraph quotes the table
 
 
+def test_provenance_and_done_json_record_the_runtime_in_force(finished):
+    """The tiny protocol gives no runtime section: the defaults (2 threads, deterministic) are
+    set before training and recorded in provenance.json, report.md and every done.json."""
+    _, results = finished
+    root = results / "tiny_study"
+    runtime = json.loads((root / "provenance.json").read_text())["runtime"]
+    assert runtime["threads"] == 2 and runtime["deterministic"] is True
+    assert runtime["cublas_workspace_config"] == ":4096:8" and runtime["interop_threads"] >= 1
+    for done in sorted((root / "arms").glob("*/fold-*/done.json")):
+        assert json.loads(done.read_text())["threads"] == 2, done
+    assert "- **runtime**:\n  - **threads**: `2`" in (root / "report.md").read_text()
+
+
+def test_threads_option_overrides_the_protocol_runtime(finished, tmp_path):
+    """runtime.threads of the protocol is used, `--threads` overrides it; neither is a unit
+    input, so a finished study trains nothing again."""
+    _, results = finished
+    shutil.copytree(results, tmp_path / "results")
+    protocol = write_protocol(tmp_path, tiny_protocol(runtime={"threads": 3, "deterministic": True}))
+    provenance = tmp_path / "results" / "tiny_study" / "provenance.json"
+    summary = run(protocol, results=tmp_path / "results", device="cpu")
+    assert {u.status for u in summary.units} == {"skipped"}
+    assert json.loads(provenance.read_text())["runtime"]["threads"] == 3
+    out = _cli("run", protocol, "--results", tmp_path / "results", "--device", "cpu", "--threads", "1")
+    assert out.exit_code == 0, out.output
+    assert json.loads(provenance.read_text())["runtime"]["threads"] == 1
+    out = _cli("run", protocol, "--results", tmp_path / "results", "--threads", "0")
+    assert out.exit_code == 2 and "'--threads': 0 is not in the range x>=1" in out.output
+
+
 def test_rerun_trains_nothing(finished):
     protocol, results = finished
     before = _checkpoints(results)

@@ -98,9 +98,10 @@ def easy_cohort(tmp_path_factory) -> Cohort:
 
 def easy_arm(name: str = "muf_net", **overrides) -> ArmSpec:
     """A tiny arm at the easy store's size, no augmentation, selected by AUC."""
-    settings = {"input_size": EASY_SIZE, "epochs": 6, "augment": {k: 0 for k in (
-        "rotation_deg", "scale", "translate", "hflip_p", "elastic_px", "gain", "contrast", "gamma", "speckle",
-        "noise")}, "selection": {"metric": "auc"}, "schedule": {"kind": "constant"},
+    settings = {"input_size": EASY_SIZE, "epochs": 6, "batch_size": 16, "drop_rate": 0.0,
+                "augment": {k: 0 for k in (
+        "rotation_deg", "scale", "translate", "hflip_p", "vflip_p", "elastic_px", "gain", "contrast", "gamma",
+        "speckle", "noise")}, "selection": {"metric": "auc"}, "schedule": {"kind": "constant"},
         "optimizer": {"kind": "sgd", "lr": 0.02, "momentum": 0.9, "weight_decay": 1e-4}}
     return tiny_arm(name, **{**settings, **overrides})
 

@@ -44,7 +44,8 @@ def crash_after(epochs: int):
 
 
 def test_fit_writes_the_unit_files(tiny_cohort, tmp_path):
-    arm = tiny_arm(epochs=3, schedule={"kind": "step", "step_epochs": 2, "gamma": 0.5})
+    arm = tiny_arm(epochs=3, schedule={"kind": "step", "step_epochs": 2, "gamma": 0.5},
+                   optimizer={"kind": "sgd", "lr": 0.05}, selection={"metric": "accuracy"})
     seen = []
     result = fit(arm, tiny_cohort.store, tiny_cohort.folds[0], tmp_path, progress=lambda *a: seen.append(a))
     names = {p.name for p in tmp_path.iterdir()}
@@ -57,10 +58,25 @@ def test_fit_writes_the_unit_files(tiny_cohort, tmp_path):
     assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)] and "epoch 3/3" in seen[-1][2]
     done = json.loads((tmp_path / "done.json").read_text())
     assert done["best_epoch"] == result.best_epoch and done["optimistic"] is False
+    assert done["threads"] == torch.get_num_threads()  # the intra-op thread count the unit trained with
     assert set(done["fingerprint"]) == {"arm_sha256", "store_key", "fold", "fold_ids_sha256"}
     best = history.loc[history["epoch"] == result.best_epoch, "val_accuracy"].item()
     assert best == history["val_accuracy"].max() == result.best_metric
     assert result.best_epoch == history["epoch"][history["val_accuracy"] == best].min()  # ties → earlier
+
+
+def test_cosine_schedule_scales_with_the_epochs_and_last_selection_keeps_the_final_epoch(tiny_cohort,
+                                                                                       tmp_path):
+    arm = tiny_arm(epochs=4, schedule={"kind": "cosine", "warmup_epochs": 1, "min_lr_ratio": 0.1},
+                   optimizer={"kind": "adamw", "lr": 0.004}, selection={"metric": "last"})
+    result = fit(arm, tiny_cohort.store, tiny_cohort.folds[0], tmp_path)
+    # warm-up 1/2, then 0.1 + 0.9·½(1 + cos(π·k/2)) for k = 0, 1, 2 (Loshchilov & Hutter 2017)
+    expected = [0.004 * f for f in (0.5, 1.0, 0.1 + 0.9 * 0.5, 0.1)]
+    np.testing.assert_allclose(result.history["lr"], expected, rtol=1e-12)
+    assert result.best_epoch == 4 and result.metric == "last"
+    assert result.best_metric == pytest.approx(result.history["val_auc"].iloc[-1], nan_ok=True)
+    best, last = _weights(result.best_checkpoint), _weights(result.last_checkpoint)
+    assert all(torch.equal(best[k], last[k]) for k in best)
 
 
 def _weights(path):
