@@ -91,8 +91,11 @@ def bench_default(root: Path) -> None:
           f"→ rendering and writing are {seconds / tables:.0f} × that")
     print(f"  per video: {seconds / summary.patients * 1e3:.0f} ms")
     pop, coh = summary.bayes_auc_population, summary.bayes_auc
-    print(f"  Bayes AUC population (Monte-Carlo, 200 000): B-mode {pop.bmode:.3f}, CEUS {pop.ceus:.3f}, "
-          f"both {pop.both:.3f}; this cohort: {coh.bmode:.3f}, {coh.ceus:.3f}, {coh.both:.3f}")
+    for level in ("frame", "video", "all"):
+        values = [(getattr(pop, f"{level}_{m}"), getattr(coh, f"{level}_{m}"))
+                  for m in ("bmode", "ceus", "both")]
+        print(f"  Bayes AUC, {level} level — population (Monte-Carlo, 200 000) / this cohort: "
+              + ", ".join(f"{m} {p:.3f} / {c:.3f}" for m, (p, c) in zip(("B-mode", "CEUS", "both"), values)))
     for group in summary.readers:
         print(f"  {group.group}: majority sens {group.sensitivity:.3f}, spec {group.specificity:.3f}, "
               f"ICC(2,1) {group.icc:.3f}")

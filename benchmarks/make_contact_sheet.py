@@ -62,7 +62,8 @@ def contact_sheet(seed: int = 0) -> Image.Image:
             x += tile.width + 4
         ImageDraw.Draw(strip).multiline_text(
             (6, tiles[0].height // 2 - 20),
-            f"{subtype}\n{row['label']}\n{row['patient_id']}\nP(mal) = {row['posterior_both']:.2f}",
+            f"{subtype}\n{row['label']}\n{row['patient_id']}\n"
+            f"P(mal | frames) = {row['posterior_frame_both']:.2f}",
             fill=(235, 235, 235))
         rows.append(strip)
     sheet = Image.new("RGB", (rows[0].width, sum(r.height + 4 for r in rows)), (0, 0, 0))

@@ -233,8 +233,8 @@ class SynthParams:
     senior_noise: float = 0.4
     junior_shared_noise: float = 2.0
     senior_shared_noise: float = 0.3
-    junior_threshold: float = -1.5
-    senior_threshold: float = -1.25
+    junior_threshold: float = -1.6
+    senior_threshold: float = -1.35
     reader_threshold_sd: float = 0.3
     score_step: float = 1.5
     score_noise: float = 1.2

@@ -1,8 +1,8 @@
 """Synthetic renal-tumour CEUS cohort: DICOM videos, annotations, manifest, reads and truth.
 
 Real patient data cannot ship with studykit, so :func:`synthesize` writes a raw cohort in
-exactly the formats real users bring (``/tmp/cohort_contract.md``; DESIGN.md "File
-formats") from a documented generative model whose Bayes-optimal accuracy is known.
+exactly the formats real users bring (DESIGN.md "File formats") from a documented
+generative model whose Bayes-optimal accuracy is known.
 
 Generative model
 ----------------
@@ -20,52 +20,64 @@ in both classes so that size carries no class information into the images; sympt
 Resona 7, Philips iU22), independent of the class.
 
 **Latent lesion features.** Ten standardised liabilities z ~ N(μ_s, Σ) per patient, μ_s
-by subtype s (table ``MEANS`` in ``_synth_model``), Σ with unit variances and
-within-subtype couplings ±ρ (``modality_correlation``) between paired B-mode and CEUS
-cues. Each liability maps monotonically to a physical feature:
+by subtype s (table ``SUBTYPE_MEANS`` in ``_synth_model``, per latent-model version), Σ with
+unit variances and within-subtype couplings ±ρ (``modality_correlation``) between paired
+B-mode and CEUS cues. Each liability maps monotonically to a physical feature:
 
-======================  ======  ============================================================
-feature                 block   meaning
-======================  ======  ============================================================
-echogenicity_db         B-mode  lesion echo level relative to renal cortex, dB
-heterogeneity_db        B-mode  SD of the lesion's echo texture, dB
-margin_sharpness        B-mode  0–1; sets the width of the lesion's edge
-cystic_fraction         B-mode  anechoic (cystic/necrotic) fraction of the lesion
-peak_enhancement_db     CEUS    lesion peak enhancement relative to the cortical peak, dB
-arrival_delay_s         CEUS    lesion arrival after cortical arrival, s
-time_to_peak_s          CEUS    arrival to peak, s
-washout                 CEUS    fraction of peak lost 30 s after the peak
-rim_enhancement_db      CEUS    pseudocapsule rim above the late lesion core, dB
-nonenhancing_fraction   CEUS    non-enhancing fraction (and enhancement heterogeneity)
-======================  ======  ============================================================
+======================  ======  ======  =====================================================
+feature                 block   seen    meaning
+======================  ======  ======  =====================================================
+echogenicity_db         B-mode  frame   lesion echo level relative to renal cortex, dB
+heterogeneity_db        B-mode  frame   SD of the lesion's echo texture, dB
+margin_sharpness        B-mode  frame   0–1; sets the width of the lesion's edge
+cystic_fraction         B-mode  frame   anechoic (cystic/necrotic) fraction of the lesion
+peak_enhancement_db     CEUS    frame   lesion peak enhancement relative to the cortical peak, dB
+arrival_delay_s         CEUS    video   lesion arrival after cortical arrival, s
+time_to_peak_s          CEUS    video   arrival to peak, s
+washout                 CEUS    frame   fraction of peak lost 30 s after the peak
+rim_enhancement_db      CEUS    frame   pseudocapsule rim above the late lesion core, dB
+nonenhancing_fraction   CEUS    frame   non-enhancing fraction (and enhancement heterogeneity)
+======================  ======  ======  =====================================================
 
 The subtype patterns follow the EFSUMB CEUS guidelines and the renal CEUS literature
-(Bertolotto et al. 2018; Sidhu et al. 2018): typical AML is markedly hyperechoic (fat,
-≈ +11 dB) and homogeneous with slow, homogeneous, sustained enhancement; atypical
-(fat-poor) AML resembles RCC on B-mode but shares AML's slow wash-in, sustained enhancement
-and lack of a rim; ccRCC is hyper-enhancing, heterogeneous (necrosis), early and fast
-washing out, with a rim; pRCC is hypo-echoic and hypo-enhancing with late arrival; chRCC is
-intermediate. The B-mode and CEUS cues are partly independent, so fusion helps.
+(Bertolotto et al. 2018; Sidhu et al. 2018): typical AML is markedly hyperechoic (fat) and
+homogeneous with sustained enhancement; atypical (fat-poor) AML resembles RCC on B-mode but
+shows sustained, homogeneous enhancement without a rim or wash-out on CEUS; ccRCC is
+heterogeneous (necrosis, cystic areas), hyper-enhancing, early and fast washing out, with a
+pseudocapsule rim; pRCC is hypo-echoic and hypo-enhancing with late arrival; chRCC is
+intermediate. The B-mode and CEUS cues are complementary (B-mode finds the fat, CEUS tells the
+fat-poor AML from RCC), so fusion helps. In latent model v2 the class evidence sits in cues a
+single frame shows at the demo's resolution (margin sharpness carries none: its edge width
+is not visible in 64-px crops), and the physical effect of one liability unit is large
+enough to stand out of speckle, scanner gain and anatomy.
 
-**Bayes posterior.** With Σ shared, the posterior of malignancy given a modality's block of
-z is exact: log-odds = logsumexp_{s malignant}(log π_s − ½ d²_s) − logsumexp_{s benign}(…),
-d²_s the Mahalanobis distance to μ_s under that block of Σ and π_s the cohort's subtype
-shares (the reference study's at n = 181). The features are bijective transforms of z, so
-this is also the posterior given the features. ``truth.csv`` holds them
-(``posterior_bmode, posterior_ceus, posterior_both``). Bayes AUCs are reported twice: on
-the cohort's own patients (empirical AUC of the posteriors; varies with the seed by about
-±0.03 at n = 181) and for the population, by Monte-Carlo integration over 200 000 patients
-drawn with a fixed seed (SE ≈ 0.001). At the defaults the population AUCs are 0.80 (B-mode),
-0.80 (CEUS) and 0.915 (both).
+**Bayes posterior at three evidence levels.** With Σ shared, the posterior of malignancy
+given what a level shows of a block of z is exact: log-odds = logsumexp_{s malignant}(log π_s
+− ½ d²_s) − logsumexp_{s benign}(…), d²_s the Mahalanobis distance to μ_s of the observed
+liabilities and π_s the cohort's subtype shares. ``frame``: the static liabilities (all but
+the bolus timing); ``video``: plus the timing as a reader perceives it from the video, with
+independent N(0, ``timing_noise``²) errors (the observed liabilities stay Gaussian within a
+subtype, covariance Σ + diag(τ²) on the timing, so this too is exact); ``all``: every
+liability exactly. The features are bijective transforms of z, so these are also the
+posteriors given the features. ``truth.csv`` holds the nine posteriors
+``posterior_{frame,video,all}_{bmode,ceus,both}`` and the perceived timing
+(``seen_arrival_delay_s``, ``seen_time_to_peak_s``). Bayes AUCs are reported twice: on the
+cohort's own patients (empirical AUC of the posteriors; varies with the seed by about ±0.03
+at n = 181) and for the population, by Monte-Carlo integration over 200 000 patients drawn
+with a fixed seed (SE ≈ 0.001). At the defaults the population AUCs are frame 0.823
+(B-mode) / 0.824 (CEUS) / 0.918 (both) — the reference study's per-frame arms reached 0.820
+and 0.815 — video 0.849 / 0.931 and all latents 0.855 / 0.934 (CEUS / both).
 
-**Readers.** See ``_synth_readers``: each reader perceives the exact log-odds plus group-shared
-and own Gaussian noise, calls malignant above a personal threshold and scores 1–5
-consistently with the call. Defaults make seed 0's majority votes junior sens 0.89 /
-spec 0.58, senior 0.96 / 0.63, ICC(2,1) of the scores 0.80 / 0.81 (reference study: 0.89 /
-0.59, 0.96 / 0.63, ICC 0.81 / 0.83); in the population (40 000 simulated patients) they
-are 0.91 / 0.61 and 0.97 / 0.63, ICC 0.84 / 0.79. The senior operating point lies close
-to the Bayes ROC curve (specificity 0.67 at sensitivity 0.96): that is why the fused
-Bayes AUC is 0.915 rather than 0.90.
+**Readers.** See ``_synth_readers``: each reader perceives the video-level log-odds (what the
+whole video shows) plus group-shared and own Gaussian noise, calls malignant above a
+personal threshold and scores 1–5 consistently with the call. In the population (20 000
+simulated patients) the majority votes are junior sens 0.894 / spec 0.600, senior 0.952 /
+0.658, ICC(2,1) of the scores 0.83 / 0.84 (reference study: 0.893 / 0.587, 0.959 / 0.629,
+ICC 0.81 / 0.83); at n = 181 they vary with the seed (seed 0: 0.88 / 0.54 and 0.95 / 0.68).
+
+**Presets.** ``SynthParams.named("v1")`` (``preset="v1"``) gives the first generator's
+settings (cohort format 1: its latent model, rim rendering, speckle, vendor presets and
+reader calibration), whose tables and lossless pixels it reproduces byte for byte.
 
 **Images.** ``_synth_anatomy`` and ``_synth_render``: a convex probe's fan over body wall,
 liver (with vessels), perirenal fat, kidney (cortex, medullary pyramids, sinus) and the
@@ -76,9 +88,9 @@ and log compression; CEUS as microbubble speckle whose power follows gamma-varia
 time–intensity curves (Madsen 1992; Strouthos et al. 2010) per compartment over a
 suppressed tissue background; respiratory motion across frames; scanner-dependent PSF,
 gain, dynamic range, noise and smoothing. Frames run from 4 s before injection to 88 s
-after it at a reduced frame rate; annotated frames are those of the cortical phase
-(cortical arrival at 10–15 s up to the medullary phase, 30–45 s) and the first 30 s of the
-medullary phase.
+after it at a reduced frame rate; annotated frames are those of the cortical phase (from
+``selection_delay_s`` = 6 s after the cortical arrival at 10–15 s, once the lesion has
+enhanced, up to the medullary phase, 30–45 s) and the first 30 s of the medullary phase.
 
 References
 ----------

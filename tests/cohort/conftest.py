@@ -1,4 +1,4 @@
-"""Tiny contract-conformant raw cohorts for the ingestion tests (/tmp/cohort_contract.md).
+"""Tiny contract-conformant raw cohorts for the ingestion tests (DESIGN.md "File formats").
 
 Every video is an Ultrasound Multi-frame DICOM with a dual display: B-mode panel on the
 left half, CEUS on the right, a Sequence of Ultrasound Regions giving both, frame timing
