@@ -90,10 +90,12 @@ def _features(scales: dict[str, tuple[float, float, float]]) -> tuple[Feature, .
 
 
 #: (loc, scale, upper) of each feature, per latent-model version. Version 2 widens the
-#: physical effect of one liability unit (echogenicity 3 → 5 dB, peak enhancement 3 → 5 dB,
-#: rim up to 8 dB, larger cystic/non-enhancing areas and wash-out contrast) so that what a
-#: liability says is visible above speckle, scanner gain and anatomy at the demo's
-#: resolution. The transforms are bijective, so this changes no Bayes AUC.
+#: physical effect of one liability unit for the cues that carry its class evidence
+#: (echogenicity 3 → 5 dB, rim up to 12 dB, larger cystic/non-enhancing areas and wash-out
+#: contrast) so that what a liability says is visible above speckle, scanner gain and
+#: anatomy at the demo's resolution, and narrows peak enhancement (3 → 2.5 dB), whose
+#: brightness otherwise masks the wash-out. The transforms are bijective, so this changes
+#: no Bayes AUC.
 FEATURE_SCALES = {
     "v1": {"echogenicity_db": (0.0, 3.0, 1.0), "heterogeneity_db": (0.0, 0.35, 2.5),
            "margin_sharpness": (0.5, 1.0, 1.0), "cystic_fraction": (-2.6, 0.9, 1.0),
@@ -150,7 +152,7 @@ SUBTYPE_MEANS = {
         [-0.134, 0.000, 0.0, 0.000, 0.000, 0.10, 0.00, 0.252, 0.252, 0.000],  # chRCC
     ]),
 }
-MEANS = SUBTYPE_MEANS["v2"]
+#: Names of the latent-model versions (``SynthParams.latent_model``).
 LATENT_MODELS = tuple(SUBTYPE_MEANS)
 
 

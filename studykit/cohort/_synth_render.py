@@ -354,7 +354,7 @@ def speckle_shares(decorrelation: float, style: str) -> tuple[float, float]:
 
 def render_video(anatomy: Anatomy, scanner: ScannerProfile, spec: VideoSpec, curves: dict[str, Curve],
                  motion_cm: float, rng: np.random.Generator,
-                 speckle: tuple[float, float] = (0.8, 0.6)) -> tuple[np.ndarray, np.ndarray]:
+                 speckle: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Dual-display video (B-mode left, CEUS right) and the per-frame tissue shifts.
 
     ``speckle`` is (tissue-fixed, fresh) amplitude shares of the B-mode speckle

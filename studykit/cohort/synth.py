@@ -142,7 +142,15 @@ from studykit.cohort import _synth_anatomy as anatomy_mod
 from studykit.cohort import _synth_dicom as dicom
 from studykit.cohort import _synth_render as render
 from studykit.cohort._synth_cohort import CohortTables, draw_tables, stream
-from studykit.cohort._synth_model import FEATURE_NAMES, PRESETS, SUBTYPES, SynthParams, auc, bayes_auc_mc
+from studykit.cohort._synth_model import (
+    FEATURE_NAMES,
+    LATENT_MODELS,
+    PRESETS,
+    SUBTYPES,
+    SynthParams,
+    auc,
+    bayes_auc_mc,
+)
 from studykit.cohort._synth_readers import ReaderGroupSummary, summarize_reads
 from studykit.errors import InputError, StudyError
 
@@ -317,13 +325,12 @@ def _check_param(name: str, value: Any) -> float:
     return number
 
 
-def _preset_arg(name: Any, field: str = "preset") -> str:
-    """A known preset name (``PRESETS``), else InputError naming it."""
-    if name not in PRESETS:
-        raise InputError(f"unknown synthetic-cohort preset {name!r}.", field=field,
-                         hint=f"known presets: {', '.join(PRESETS)} (v2: the current generator, v1: the "
-                              "settings of the first one, cohort format 1).")
-    return str(name)
+def _choice_arg(field: str, value: Any, allowed: tuple[str, ...], what: str, hint: str) -> str:
+    """``value`` when it is one of ``allowed``, else InputError naming ``field``."""
+    if value not in allowed:
+        raise InputError(f"unknown {what} {value!r}.", field=field,
+                         hint=f"known {what}s: {', '.join(allowed)}{hint}")
+    return str(value)
 
 
 def _params(model_params: dict[str, Any]) -> SynthParams:
@@ -335,10 +342,13 @@ def _params(model_params: dict[str, Any]) -> SynthParams:
             hint = f"did you mean '{close[0]}'?" if close else f"known parameters: {', '.join(known)}."
             raise InputError(f"unknown model parameter {name!r}.", field=name, hint=hint)
     model_params = dict(model_params)
-    preset = _preset_arg(model_params.pop("preset", "v2"))
-    if "latent_model" in model_params:
-        preset = _preset_arg(model_params.pop("latent_model"), field="latent_model")
-    params = SynthParams.named(preset, **{k: _check_param(k, v) for k, v in model_params.items()})
+    preset = _choice_arg("preset", model_params.pop("preset", "v2"), tuple(PRESETS),
+                         "synthetic-cohort preset",
+                         " (v2: the current generator, v1: the settings of the first one, cohort format 1).")
+    values = {k: (_choice_arg(k, v, LATENT_MODELS, "latent model",
+                              "; `preset` sets every parameter of a generator version at once.")
+                  if k == "latent_model" else _check_param(k, v)) for k, v in model_params.items()}
+    params = SynthParams.named(preset, **values)
     if params.jpeg_fraction + params.rle_fraction > 1.0:
         raise InputError(f"jpeg_fraction + rle_fraction must be ≤ 1; got {params.jpeg_fraction:g} + "
                          f"{params.rle_fraction:g}.", field="rle_fraction",

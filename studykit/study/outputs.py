@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from studykit import readers, report
-from studykit.analysis import AnalysisOptions, aggregate_patients, run_analyses
+from studykit.analysis import AnalysisOptions, aggregate_patients, posterior_column, run_analyses
 from studykit.cohort import PairStore
 from studykit.errors import StudyError, UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
@@ -34,7 +34,7 @@ __all__ = ["analysis_options", "build", "merge_predictions", "read_manifest", "w
 Progress = Callable[[int, int, str], None]
 HEADLINE_METRICS = ("auc", "sensitivity", "specificity")
 #: Model arm's modality → its ceiling: the per-frame posterior (model arms classify single frames).
-_POSTERIOR = {modality: f"posterior_frame_{modality or 'both'}" for modality in ("bmode", "ceus", None)}
+_POSTERIOR = {modality: posterior_column("frame", modality or "both") for modality in ("bmode", "ceus", None)}
 
 
 def read_manifest(protocol: StudyProtocol, cohort_dir: Path) -> pd.DataFrame | None:

@@ -105,13 +105,12 @@ def baseline_predictions(store: PairStore, splits: Splits, *, channels: Sequence
     per_patient = per_patient.fillna(per_patient.mean())  # a patient without frames of one phase
     labels = index.groupby(index["patient_id"].astype(str))["label"].first()
     frames = []
-    for k in range(len(splits.folds)):
-        fold = splits.fold(k)
+    for fold in splits.folds:
         fit_ids = [str(p) for p in (*fold.train, *fold.val)]
         test_ids = [str(p) for p in fold.test]
         model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
         model.fit(per_patient.loc[fit_ids].to_numpy(), labels.loc[fit_ids].to_numpy())
         prob = model.predict_proba(per_patient.loc[test_ids].to_numpy())[:, 1]
-        frames.append(pd.DataFrame({"arm": arm, "fold": k, "patient_id": test_ids,
+        frames.append(pd.DataFrame({"arm": arm, "fold": fold.index, "patient_id": test_ids,
                                     "label": labels.loc[test_ids].to_numpy(), "prob_malignant": prob}))
     return pd.concat(frames, ignore_index=True)

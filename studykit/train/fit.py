@@ -385,7 +385,7 @@ def _validate(unit: _Unit) -> tuple[float, float]:
     return patient_accuracy(labels, scores), patient_auc(labels, scores)
 
 
-#: History column each ``selection.metric`` compares (``last`` keeps every new epoch and
+#: History column each ``selection.metric`` compares (``last`` keeps the final epoch and
 #: reports its validation AUC).
 _SELECTION_COLUMN = {"accuracy": "val_accuracy", "auc": "val_auc", "last": "val_auc"}
 
@@ -396,7 +396,10 @@ def _select(unit: _Unit, row: dict[str, Any], out_dir: Path, inputs: dict[str, A
     metric = unit.arm.selection.metric
     value = row[_SELECTION_COLUMN[metric]]
     best = unit.best_metric if math.isfinite(unit.best_metric) else -math.inf
-    improved = unit.best_epoch == 0 or metric == "last" or (math.isfinite(value) and value > best)
+    if metric == "last":  # written once, at the final epoch (equal to checkpoint-last.pt)
+        improved = row["epoch"] == unit.arm.epochs
+    else:
+        improved = unit.best_epoch == 0 or (math.isfinite(value) and value > best)
     if not improved:
         return
     unit.best_epoch, unit.best_metric = row["epoch"], float(value)

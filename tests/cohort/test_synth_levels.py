@@ -121,6 +121,22 @@ def test_unknown_preset_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match=r"'preset': unknown synthetic-cohort preset 'v9'"):
         synth.synthesize(tmp_path / "x", tiny=True, preset="v9")
     assert synth.SynthParams.named("v1", junior_noise=1.0).junior_noise == 1.0
+    with pytest.raises(InputError, match=r"(?s)'latent_model': unknown latent model 'v9'.*known latent "
+                                         r"models: v1, v2"):
+        synth.synthesize(tmp_path / "y", tiny=True, latent_model="v9")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_latent_model_alone_changes_only_the_latent_model():
+    """``latent_model="v1"`` swaps the means and scales but keeps v2's other settings;
+    ``preset="v1"`` brings the whole first generator."""
+    only = synth.draw_cohort(patients=40, seed=0, latent_model="v1")
+    whole = synth.draw_cohort(patients=40, seed=0, preset="v1")
+    assert not only.reads.equals(whole.reads)  # v2 reader calibration kept
+    np.testing.assert_array_equal(only.truth["posterior_all_both"], whole.truth["posterior_all_both"])
+    # v2's timing noise kept: the video level differs from all latents; v1 has none
+    assert not np.allclose(only.truth["posterior_video_both"], only.truth["posterior_all_both"])
+    np.testing.assert_array_equal(whole.truth["posterior_video_both"], whole.truth["posterior_all_both"])
 
 
 # ------------------------------------------------------------------ per-frame cues in pixels
