@@ -23,9 +23,16 @@ from .backbones import (
     read_state_dict,
 )
 from .fusion import AttentionFusion, ConcatFusion, FusionOutput, MeanFusion, create_fusion, list_fusions
-from .losses import ClassBalancedFocalLoss, MUFNetLoss, MUFNetLossOutput, class_balanced_weights
+from .losses import (
+    ClassBalancedFocalLoss,
+    MUFNetLoss,
+    MUFNetLossOutput,
+    MUFNetLossParts,
+    SingleLossParts,
+    class_balanced_weights,
+)
 from .mufnet import MUFNet, MUFNetOutput
-from .registry import create_model, list_models, register_model
+from .registry import ModelKind, create_model, list_models, model_kind, register_model
 from .single import SingleModalityNet
 
 __all__ = [
@@ -40,8 +47,11 @@ __all__ = [
     "MUFNet",
     "MUFNetLoss",
     "MUFNetLossOutput",
+    "MUFNetLossParts",
     "MUFNetOutput",
     "MeanFusion",
+    "ModelKind",
+    "SingleLossParts",
     "SingleModalityNet",
     "class_balanced_weights",
     "create_backbone",
@@ -51,6 +61,7 @@ __all__ = [
     "list_backbones",
     "list_fusions",
     "list_models",
+    "model_kind",
     "read_state_dict",
     "register_model",
 ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +28,12 @@ from torch import nn
 from studykit.errors import InputError
 
 from ._checks import check_fraction
-from .mufnet import MUFNetOutput
 
-__all__ = ["ClassBalancedFocalLoss", "MUFNetLoss", "MUFNetLossOutput", "class_balanced_weights"]
+if TYPE_CHECKING:  # the nets import their criteria from here
+    from .mufnet import MUFNetOutput
+
+__all__ = ["ClassBalancedFocalLoss", "MUFNetLoss", "MUFNetLossOutput", "MUFNetLossParts", "SingleLossParts",
+           "class_balanced_weights"]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -158,6 +161,44 @@ class MUFNetLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"weights={self.weights}"
+
+
+class SingleLossParts(nn.Module):
+    """Loss parts ``[total, fused, bmode, ceus]`` of a single-modality net: its class-balanced
+    focal loss as total and fused part, NaN auxiliary parts (it has no auxiliary heads).
+
+    ``weights`` (the arm spec's fused/B-mode/CEUS weights) are accepted for a uniform factory
+    signature and not used: the one loss is the total.
+    """
+
+    leaves_unused_parameters = False
+
+    def __init__(self, class_counts: Sequence[int] | torch.Tensor, *,
+                 weights: tuple[float, float, float] = (1.0, 0.5, 0.5), beta: float = 0.999,
+                 gamma: float = 2.0) -> None:
+        super().__init__()
+        self.criterion = ClassBalancedFocalLoss(class_counts, beta=beta, gamma=gamma)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Shape (4,): the loss twice, then two NaNs."""
+        loss = self.criterion(logits, target)
+        nan = torch.full_like(loss, float("nan"))
+        return torch.stack((loss, loss, nan, nan))
+
+
+class MUFNetLossParts(MUFNetLoss):
+    """:class:`MUFNetLoss` as a tensor of parts ``[total, fused, bmode, ceus]``, shape (4,).
+
+    ``leaves_unused_parameters``: an auxiliary weight of 0 leaves that head without gradient
+    (DistributedDataParallel must then be told to look for unused parameters).
+    """
+
+    @property
+    def leaves_unused_parameters(self) -> bool:
+        return min(self.weights[1:]) == 0
+
+    def forward(self, output: MUFNetOutput, target: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return torch.stack(tuple(super().forward(output, target)))
 
 
 def _check_counts(class_counts: Sequence[int] | torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from torch import nn
 from ._checks import check_fraction, check_num_classes
 from .backbones import DEFAULT_BACKBONE, create_encoder
 from .fusion import DEFAULT_ATTENTION_HIDDEN, create_fusion
+from .losses import MUFNetLossParts
 from .registry import register_model
 
 __all__ = ["MUFNet", "MUFNetOutput"]
@@ -48,7 +49,7 @@ class MUFNetOutput(NamedTuple):
     w_ceus: torch.Tensor
 
 
-@register_model("mufnet")
+@register_model("mufnet", criterion=MUFNetLossParts, modalities=("bmode", "ceus"), options=("fusion",))
 class MUFNet(nn.Module):
     """Two backbones, shared-attention fusion, a fused head and two auxiliary heads.
 

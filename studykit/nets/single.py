@@ -16,12 +16,13 @@ from torch import nn
 
 from ._checks import check_fraction, check_num_classes
 from .backbones import DEFAULT_BACKBONE, create_encoder
+from .losses import SingleLossParts
 from .registry import register_model
 
 __all__ = ["SingleModalityNet"]
 
 
-@register_model("single")
+@register_model("single", criterion=SingleLossParts)
 class SingleModalityNet(nn.Module):
     """Backbone → global average pooling → dropout → linear head.
 

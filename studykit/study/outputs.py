@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studykit import readers, report
+from studykit import readers, report, train
 from studykit.analysis import AnalysisOptions, aggregate_patients, posterior_column, run_analyses
 from studykit.cohort import PairStore
 from studykit.errors import StudyError, UndefinedStatisticWarning
@@ -198,7 +198,7 @@ def _reader_points(reads_csv: pd.DataFrame | None, labels: pd.DataFrame) -> pd.D
 
 def _gradcam_data(protocol: StudyProtocol, layout: Layout) -> dict[str, np.ndarray] | None:
     """Grad-CAM maps of the first MUF-Net arm, pooled over its folds, in the report's key names."""
-    fused = [a for a in protocol.arm_specs if a.kind == "mufnet"]
+    fused = [a for a in protocol.arm_specs if len(train.arm_modalities(a)) > 1]
     if not fused:
         return None
     parts = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -190,7 +190,7 @@ def _choose_threshold(unit: Unit, store: PairStore, fold, checkpoint: Path, layo
                       fallback: float) -> None:
     """Predict the fold's inner-validation patients and freeze the Youden threshold of their
     patient-level probabilities to ``threshold.json`` (the test fold is not looked at)."""
-    val = predict(unit.arm, store, replace(fold, test=fold.val), checkpoint, device=device)
+    val = predict(unit.arm, store, fold, checkpoint, device=device, patients=fold.val)
     value, origin = youden_on_validation(val, rule=unit.arm.aggregation, fallback=fallback)
     record = {"rule": "youden_inner_val", "value": value, "origin": origin,
               "n_val_patients": len(fold.val), "aggregation": unit.arm.aggregation}

@@ -15,6 +15,7 @@ Multi-GPU data parallel training of one unit::
 
 from .aggregate import AGGREGATIONS, aggregate_patients
 from .augment import AugmentConfig, PairAugmenter
+from .data import arm_modalities
 from .device import configure_runtime, resolve_device
 from .fit import HISTORY_COLUMNS, FitResult, NonFiniteLossError, UnitConflictError, fit
 from .gradcam import gradcam
@@ -34,6 +35,7 @@ __all__ = [
     "PairAugmenter",
     "UnitConflictError",
     "aggregate_patients",
+    "arm_modalities",
     "configure_runtime",
     "fit",
     "gradcam",

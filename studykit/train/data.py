@@ -24,17 +24,23 @@ import torch.nn.functional as F
 
 from studykit.cohort import PairStore
 from studykit.errors import DataError
+from studykit.nets import model_kind
 from studykit.protocol.arms import ArmSpec
 
-__all__ = ["CHANNELS", "arm_channels", "load_batch", "store_rows"]
+__all__ = ["CHANNELS", "arm_channels", "arm_modalities", "load_batch", "store_rows"]
 
 #: Store channel of each modality.
 CHANNELS = {"bmode": 0, "ceus": 1}
 
 
+def arm_modalities(arm: ArmSpec) -> tuple[str, ...]:
+    """Modalities an arm's net reads, in its input order (its kind's, :class:`studykit.nets.ModelKind`)."""
+    return model_kind(arm.kind).inputs(arm.modality)
+
+
 def arm_channels(arm: ArmSpec) -> tuple[int, ...]:
-    """Store channels an arm reads: both for MUF-Net, its modality's for a single arm."""
-    return (0, 1) if arm.kind == "mufnet" else (CHANNELS[str(arm.modality)],)
+    """Store channels an arm reads, one per modality of :func:`arm_modalities`."""
+    return tuple(CHANNELS[m] for m in arm_modalities(arm))
 
 
 def store_rows(store: PairStore, patients: Sequence[str], *, split: str = "train") -> np.ndarray:

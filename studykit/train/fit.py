@@ -49,7 +49,7 @@ from torch import nn
 
 from studykit.cohort import Fold, PairStore
 from studykit.errors import StudyError
-from studykit.nets import ClassBalancedFocalLoss, MUFNetLoss
+from studykit.nets import model_kind
 from studykit.protocol.arms import ArmSpec
 
 from .aggregate import aggregate_patients, patient_accuracy, patient_auc
@@ -273,10 +273,8 @@ _LOSS_PARAMS: dict[str, Callable[[Any], tuple[float, float]]] = {
 def _criterion(arm: ArmSpec, class_counts: np.ndarray) -> nn.Module:
     beta, gamma = _LOSS_PARAMS[arm.loss.kind](arm.loss)
     counts = [int(c) for c in class_counts]
-    if arm.kind == "mufnet":
-        weights = (arm.loss.weight_fused, arm.loss.weight_bmode, arm.loss.weight_ceus)
-        return MUFNetLoss(counts, weights=weights, beta=beta, gamma=gamma)
-    return ClassBalancedFocalLoss(counts, beta=beta, gamma=gamma)
+    weights = (arm.loss.weight_fused, arm.loss.weight_bmode, arm.loss.weight_ceus)
+    return model_kind(arm.kind).criterion(counts, weights=weights, beta=beta, gamma=gamma)
 
 
 def _build(arm: ArmSpec, store: PairStore, fold: Fold, device: torch.device, ctx: DistContext) -> _Unit:
@@ -286,22 +284,23 @@ def _build(arm: ArmSpec, store: PairStore, fold: Fold, device: torch.device, ctx
     val_rows = store_rows(store, fold.test if arm.optimistic else fold.val,
                           split="test" if arm.optimistic else "validation")
     labels = store.index["label"].to_numpy()[train_rows].astype(np.int64)
+    sampler = ClassBalancedSampler(labels, q=arm.sampler.q, epoch_length=arm.sampler.epoch_length,
+                                   seed=arm.seed, num_classes=2, num_replicas=ctx.world_size, rank=ctx.rank)
+    criterion = _criterion(arm, sampler.class_counts).to(device)
     net = build_model(arm).to(device)
     if device.type == "cuda" and arm.channels_last:
         net = net.to(memory_format=torch.channels_last)
     model = net
     if ctx.distributed:
-        unused = arm.kind == "mufnet" and min(arm.loss.weight_bmode, arm.loss.weight_ceus) == 0
         model = nn.parallel.DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused)
+            net, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=bool(criterion.leaves_unused_parameters))
     if arm.compile:
         model = torch.compile(model)
     optimizer = _OPTIMIZERS[arm.optimizer.kind](net.parameters(), arm.optimizer)
-    sampler = ClassBalancedSampler(labels, q=arm.sampler.q, epoch_length=arm.sampler.epoch_length,
-                                   seed=arm.seed, num_classes=2, num_replicas=ctx.world_size, rank=ctx.rank)
     augmenter = PairAugmenter(AugmentConfig(**arm.augment.model_dump()), seed=arm.seed + 7919 * ctx.rank)
     return _Unit(arm=arm, store=store, device=device, ctx=ctx, net=net, model=model,
-                 criterion=_criterion(arm, sampler.class_counts).to(device), optimizer=optimizer,
+                 criterion=criterion, optimizer=optimizer,
                  scheduler=_SCHEDULES[arm.schedule.kind](optimizer, arm.schedule, arm.epochs),
                  sampler=sampler,
                  augmenter=augmenter, train_rows=train_rows, train_labels=labels, val_rows=val_rows)
@@ -352,11 +351,7 @@ def _train_epoch(unit: _Unit, epoch: int) -> list[float]:
 
 def _loss_parts(unit: _Unit, output: Any, y: torch.Tensor) -> torch.Tensor:
     """``[total, fused, bmode, ceus]`` (NaN auxiliary parts for a single arm)."""
-    if unit.arm.kind == "mufnet":
-        return torch.stack(tuple(unit.criterion(output, y)))
-    loss = unit.criterion(output, y)
-    nan = torch.full_like(loss, float("nan"))
-    return torch.stack((loss, loss, nan, nan))
+    return unit.criterion(output, y)
 
 
 def _check_finite(parts: torch.Tensor, unit: _Unit, epoch: int, step: int, steps: int) -> None:

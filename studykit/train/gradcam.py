@@ -35,7 +35,7 @@ from studykit.nets import MUFNetOutput
 from studykit.protocol.arms import ArmSpec
 
 from .checkpoint import atomic_write
-from .data import arm_channels, load_batch
+from .data import arm_channels, arm_modalities, load_batch
 from .paths import GRADCAM
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def save_gradcam(model: nn.Module, arm: ArmSpec, store: PairStore, frame: pd.Dat
     x = load_batch(store, rows[chosen], device, channels=arm_channels(arm), size=arm.input_size)
     x = x.float().div(255.0) if x.dtype == torch.uint8 else x
     cams = gradcam(model, *(x[:, c:c + 1] for c in range(x.shape[1])))
-    names = ("bmode", "ceus") if arm.kind == "mufnet" else (str(arm.modality),)
+    names = arm_modalities(arm)
     crops = x.cpu().numpy()
     data: dict[str, np.ndarray] = {}
     for c, (name, cam) in enumerate(zip(names, cams, strict=True)):

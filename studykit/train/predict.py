@@ -15,6 +15,7 @@ never used to pick it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from torch import nn
 
 from studykit.cohort import Fold, PairStore
 from studykit.errors import DataError
-from studykit.nets import MUFNetOutput, create_model
+from studykit.nets import MUFNetOutput, create_model, model_kind
 from studykit.protocol.arms import ArmSpec
 
 from .checkpoint import load_checkpoint, write_csv
@@ -39,14 +40,10 @@ DEFAULT_THRESHOLD = 0.5
 PREDICTION_COLUMNS = ("arm", "fold", "patient_id", "image_id", "label", "prob_malignant", "w_bmode", "w_ceus",
                       "threshold")
 
-#: Extra ``create_model`` arguments per arm kind.
-_MODEL_ARGS = {"single": lambda arm: {}, "mufnet": lambda arm: {"fusion": arm.fusion}}
-
-
 def build_model(arm: ArmSpec, *, pretrained: str | None = None) -> nn.Module:
     """The arm's network (``studykit.nets.create_model``), weights from the spec unless overridden."""
     weights = arm.pretrained if pretrained is None else pretrained
-    extra = _MODEL_ARGS[arm.kind](arm)
+    extra = {name: getattr(arm, name) for name in model_kind(arm.kind).options}
     return create_model(arm.kind, backbone_name=arm.backbone, pretrained=weights, drop_rate=arm.drop_rate,
                         **extra)
 
@@ -85,8 +82,9 @@ def infer(model: nn.Module, arm: ArmSpec, store: PairStore, rows: np.ndarray,
 
 
 def predict(arm: ArmSpec, store: PairStore, fold: Fold, checkpoint_path: str | Path, *,
-            device: str | torch.device | None = None, out_dir: str | Path | None = None) -> pd.DataFrame:
-    """Predict every test image of ``fold`` with the weights of ``checkpoint_path``.
+            device: str | torch.device | None = None, out_dir: str | Path | None = None,
+            patients: Sequence[str] | None = None) -> pd.DataFrame:
+    """Predict every test image of ``fold`` (or of ``patients``) with the weights of ``checkpoint_path``.
 
     Parameters
     ----------
@@ -95,7 +93,7 @@ def predict(arm: ArmSpec, store: PairStore, fold: Fold, checkpoint_path: str | P
     store
         The pair store.
     fold
-        The fold; its ``test`` patients are predicted.
+        The fold; its ``test`` patients are predicted unless ``patients`` is given.
     checkpoint_path
         ``checkpoint-best.pt`` (or ``-last``) written by :func:`studykit.train.fit`.
     device
@@ -104,6 +102,9 @@ def predict(arm: ArmSpec, store: PairStore, fold: Fold, checkpoint_path: str | P
         When given (the unit folder), ``predictions.csv`` and ``gradcam.npz`` (Grad-CAM of
         ``arm.gradcam_images`` test images, :func:`studykit.train.gradcam.save_gradcam`)
         are written there, atomically.
+    patients
+        Predict these patients instead of the test fold (e.g. ``fold.val``, to choose a
+        threshold on the inner validation split); the ``fold`` column still names ``fold``.
 
     Returns
     -------
@@ -112,7 +113,8 @@ def predict(arm: ArmSpec, store: PairStore, fold: Fold, checkpoint_path: str | P
     """
     dev = resolve_device(device if device is not None else arm.device)
     model = _load_model(arm, Path(checkpoint_path), dev)
-    rows = store_rows(store, fold.test, split="test")
+    rows = (store_rows(store, fold.test, split="test") if patients is None
+            else store_rows(store, patients, split="prediction"))
     result = infer(model, arm, store, rows, dev)
     index = store.index.iloc[rows]
     frame = pd.DataFrame({"arm": arm.name, "fold": int(fold.index),

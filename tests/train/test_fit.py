@@ -15,7 +15,7 @@ import torch
 from conftest import tiny_arm
 
 from studykit.errors import InputError, StudyError
-from studykit.nets import ClassBalancedFocalLoss, MUFNetLoss, class_balanced_weights
+from studykit.nets import ClassBalancedFocalLoss, MUFNetLoss, SingleLossParts, class_balanced_weights
 from studykit.train import (
     HISTORY_COLUMNS,
     NonFiniteLossError,
@@ -153,19 +153,20 @@ def test_a_fold_patient_missing_from_the_store_is_an_error(tiny_cohort):
         store_rows(tiny_cohort.store, ["NOPE"], split="train")
 
 
-@pytest.mark.parametrize(("name", "kind"), [("muf_net", MUFNetLoss), ("bmode_net", ClassBalancedFocalLoss)])
+@pytest.mark.parametrize(("name", "kind"), [("muf_net", MUFNetLoss), ("bmode_net", SingleLossParts)])
 def test_the_loss_is_the_nets_loss_with_the_training_class_counts(tiny_cohort, name, kind):
     arm, store, fold = tiny_arm(name), tiny_cohort.store, tiny_cohort.folds[0]
     unit = _build(arm, store, fold, torch.device("cpu"), DistContext())
     counts = np.bincount(store.index["label"].to_numpy()[store_rows(store, fold.train)], minlength=2)
     assert isinstance(unit.criterion, kind)
-    weights = unit.criterion.criterion.class_weights if kind is MUFNetLoss else unit.criterion.class_weights
+    assert isinstance(unit.criterion.criterion, ClassBalancedFocalLoss)
+    weights = unit.criterion.criterion.class_weights
     assert torch.equal(weights, class_balanced_weights(counts.tolist(), beta=0.999))
     if kind is MUFNetLoss:
         assert unit.criterion.weights == (1.0, 0.5, 0.5)
     ce_arm = tiny_arm(name, loss={"kind": "cross_entropy"})
     ce = _build(ce_arm, store, fold, torch.device("cpu"), DistContext())
-    focal = ce.criterion.criterion if kind is MUFNetLoss else ce.criterion
+    focal = ce.criterion.criterion
     assert (focal.beta, focal.gamma) == (0.0, 0.0)
 
 

@@ -53,6 +53,20 @@ def test_one_row_per_test_image_with_the_design_columns(tiny_cohort, trained, tm
     assert set(loaded["labels"]) <= {0, 1} and loaded["probs"].shape == (2,)
 
 
+def test_patients_predicts_the_named_patients_with_the_test_folds_probabilities(tiny_cohort, trained):
+    arm, result = trained["muf_net"]
+    store, fold = tiny_cohort.store, tiny_cohort.folds[0]
+    val = predict(arm, store, fold, result.best_checkpoint, patients=fold.val)
+    assert val["image_id"].tolist() == store.index["image_id"].iloc[store_rows(store, fold.val)].tolist()
+    assert (val["fold"] == 0).all()
+    both = predict(arm, store, fold, result.best_checkpoint, patients=[*fold.test, *fold.val])
+    test = predict(arm, store, fold, result.best_checkpoint)
+    merged = both.set_index("image_id").loc[test["image_id"], "prob_malignant"].to_numpy()
+    np.testing.assert_allclose(merged, test["prob_malignant"].to_numpy(), rtol=1e-6)
+    with pytest.raises(DataError, match="1 prediction patient"):
+        predict(arm, store, fold, result.best_checkpoint, patients=["NOPE"])
+
+
 def test_single_arms_have_nan_fusion_weights(tiny_cohort, trained, tmp_path):
     arm, result = trained["bmode_net"]
     table = predict(arm, tiny_cohort.store, tiny_cohort.folds[0], result.best_checkpoint, out_dir=tmp_path)
