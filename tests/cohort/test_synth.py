@@ -13,9 +13,9 @@ import pytest
 from scipy import stats as sps
 from scipy.special import expit
 
-from studykit.cohort import _synth_model as model
 from studykit.cohort import synth
-from studykit.cohort._synth_readers import icc2_1, summarize_reads
+from studykit.cohort.synth import model
+from studykit.cohort.synth.readers import icc2_1, summarize_reads
 from studykit.errors import InputError, StudyError
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
@@ -91,8 +91,8 @@ def test_a_crash_leaves_no_cohort_behind(tmp_path, monkeypatch):
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    real = synth._write_video
-    monkeypatch.setattr(synth, "_write_video", broken)
+    real = synth.generate._write_video
+    monkeypatch.setattr(synth.generate, "_write_video", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         synth.synthesize(tmp_path / "out", tiny=True)
     assert list(tmp_path.iterdir()) == []  # neither the cohort nor its staging folder

@@ -11,8 +11,8 @@ import pydicom
 import pytest
 from scipy import stats as sps
 
-from studykit.cohort import _synth_model as model
 from studykit.cohort import synth
+from studykit.cohort.synth import model
 
 LEVELS_MODALITIES = [(lv, m) for lv in model.LEVELS for m in model.MODALITIES]
 

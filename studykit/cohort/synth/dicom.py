@@ -36,7 +36,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from studykit.cohort._synth_render import ScannerProfile
+from .render import ScannerProfile
 
 __all__ = ["SYNTAXES", "Identity", "VideoGeometry", "build_dataset", "draw_identity", "encode"]
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from studykit.cohort import _synth_model as model
-from studykit.cohort._synth_readers import simulate_reads
+from . import model
+from .readers import simulate_reads
 
 __all__ = ["MANIFEST_COLUMNS", "CohortTables", "allocate", "draw_tables", "stream"]
 

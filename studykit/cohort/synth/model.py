@@ -13,6 +13,10 @@ a reader perceives it, with Gaussian error ``timing_noise``: still exact, as the
 liabilities stay Gaussian within a subtype) and ``all`` (every liability exactly).
 
 See :mod:`studykit.cohort.synth` for the full description and the references.
+
+Longer than ~400 lines on purpose: the subtype means, the feature transforms and the closed-form
+posterior are one definition (a change to one must change the others), and a third of the
+file is the calibration tables and their sources.
 """
 
 from __future__ import annotations

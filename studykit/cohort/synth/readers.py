@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from studykit.cohort._synth_model import SynthParams
+from .model import SynthParams
 
 __all__ = ["GROUPS", "ReaderGroupSummary", "icc2_1", "simulate_reads", "summarize_reads"]
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from studykit.cohort._synth_anatomy import PROBE_HALF_ANGLE, PROBE_RADIUS_CM, Anatomy
+from .anatomy import PROBE_HALF_ANGLE, PROBE_RADIUS_CM, Anatomy
 
 __all__ = [
     "SCANNERS",
