@@ -172,9 +172,9 @@ def test_failed_build_leaves_nothing(cohort, tmp_path, monkeypatch):
         if len(calls) == 2:
             raise DataError("simulated decode failure.", file=job.name)
         return real(job, out, size)
-    ingest_module = importlib.import_module("studykit.cohort.ingest")  # the package re-exports the function
-    real = ingest_module._run_job
-    monkeypatch.setattr(ingest_module, "_run_job", crash_on_second)
+    jobs_module = importlib.import_module("studykit.cohort.crop_jobs")
+    real = jobs_module.run_job
+    monkeypatch.setattr(jobs_module, "run_job", crash_on_second)
     with pytest.raises(DataError, match="simulated"):
         _ingest(cohort, store_root=tmp_path / "store")
     assert len(calls) == 2 and list((tmp_path / "store").iterdir()) == []
@@ -653,7 +653,7 @@ def test_rle_fast_path_is_pydicoms_decode_or_declines():
 def test_resize_into_equals_pillow_resize(shape):
     import importlib
 
-    module = importlib.import_module("studykit.cohort.ingest")  # the module, not the function
+    module = importlib.import_module("studykit.cohort.crop_jobs")
     assert module._CORE_RESIZE  # the core-image path is the one under test here
     rng = np.random.default_rng(shape[0])
     gray = rng.integers(0, 256, (shape[0] + 3, shape[1] + 2), np.uint8)[2:-1, 1:-1]  # a non-contiguous view
