@@ -49,7 +49,6 @@ from torch import nn
 
 from studykit.cohort import Fold, PairStore
 from studykit.errors import StudyError
-from studykit.nets import model_kind
 from studykit.protocol.arms import ArmSpec
 
 from .aggregate import aggregate_patients, patient_accuracy, patient_auc
@@ -68,6 +67,8 @@ from .data import arm_channels, load_batch, store_rows
 from .device import DistContext, autocast, barrier, dist_context, resolve_device, seed_everything
 from .paths import BEST, DONE, HISTORY, LAST
 from .predict import build_model, forward, infer
+from .recipe import OPTIMIZERS, SCHEDULES
+from .recipe import criterion as make_criterion
 from .sampler import ClassBalancedSampler
 
 __all__ = ["HISTORY_COLUMNS", "FitResult", "NonFiniteLossError", "UnitConflictError", "fit"]
@@ -235,48 +236,6 @@ def _check_inputs(saved: Any, current: dict[str, Any], path: Path) -> None:
                                  "fit(..., resume=False) to overwrite this one.")
 
 
-#: Optimisers by ``optimizer.kind``.
-_OPTIMIZERS: dict[str, Callable[[Any, Any], torch.optim.Optimizer]] = {
-    "sgd": lambda params, o: torch.optim.SGD(params, lr=o.lr, momentum=o.momentum,
-                                             weight_decay=o.weight_decay, nesterov=o.nesterov),
-    "adamw": lambda params, o: torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay),
-}
-def cosine_factor(epoch: int, epochs: int, warmup_epochs: int, min_factor: float) -> float:
-    """Learning-rate multiplier of epoch ``epoch`` (0-based) under warm-up + cosine decay.
-
-    Linear warm-up over the first ``warmup_epochs`` epochs (from 1/(w + 1) up to 1), then
-    half a cosine from 1 down to ``min_factor`` at the last epoch (Loshchilov & Hutter 2017,
-    SGDR without restarts): the schedule scales with ``epochs``, unlike a fixed step decay.
-    """
-    if epoch < warmup_epochs:
-        return (epoch + 1) / (warmup_epochs + 1)
-    span = max(epochs - 1 - warmup_epochs, 1)
-    progress = min((epoch - warmup_epochs) / span, 1.0)
-    return min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-#: Learning-rate schedules by ``schedule.kind`` (stepped once per epoch; ``epochs`` is the
-#: arm's number of epochs).
-_SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, Any, int], Any]] = {
-    "step": lambda opt, s, n: torch.optim.lr_scheduler.StepLR(opt, step_size=s.step_epochs, gamma=s.gamma),
-    "constant": lambda opt, s, n: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=1.0),
-    "cosine": lambda opt, s, n: torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda e: cosine_factor(e, n, s.warmup_epochs, s.min_lr_ratio)),
-}
-#: (β, γ) of the class-balanced focal loss by ``loss.kind``.
-_LOSS_PARAMS: dict[str, Callable[[Any], tuple[float, float]]] = {
-    "class_balanced_focal": lambda spec: (spec.beta, spec.gamma),
-    "cross_entropy": lambda spec: (0.0, 0.0),
-}
-
-
-def _criterion(arm: ArmSpec, class_counts: np.ndarray) -> nn.Module:
-    beta, gamma = _LOSS_PARAMS[arm.loss.kind](arm.loss)
-    counts = [int(c) for c in class_counts]
-    weights = (arm.loss.weight_fused, arm.loss.weight_bmode, arm.loss.weight_ceus)
-    return model_kind(arm.kind).criterion(counts, weights=weights, beta=beta, gamma=gamma)
-
-
 def _build(arm: ArmSpec, store: PairStore, fold: Fold, device: torch.device, ctx: DistContext) -> _Unit:
     """Seed, then build the net, loss, optimiser, schedule, sampler and augmenter."""
     seed_everything(arm.seed)
@@ -286,7 +245,7 @@ def _build(arm: ArmSpec, store: PairStore, fold: Fold, device: torch.device, ctx
     labels = store.index["label"].to_numpy()[train_rows].astype(np.int64)
     sampler = ClassBalancedSampler(labels, q=arm.sampler.q, epoch_length=arm.sampler.epoch_length,
                                    seed=arm.seed, num_classes=2, num_replicas=ctx.world_size, rank=ctx.rank)
-    criterion = _criterion(arm, sampler.class_counts).to(device)
+    criterion = make_criterion(arm, sampler.class_counts).to(device)
     net = build_model(arm).to(device)
     if device.type == "cuda" and arm.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -297,11 +256,11 @@ def _build(arm: ArmSpec, store: PairStore, fold: Fold, device: torch.device, ctx
             find_unused_parameters=bool(criterion.leaves_unused_parameters))
     if arm.compile:
         model = torch.compile(model)
-    optimizer = _OPTIMIZERS[arm.optimizer.kind](net.parameters(), arm.optimizer)
+    optimizer = OPTIMIZERS[arm.optimizer.kind](net.parameters(), arm.optimizer)
     augmenter = PairAugmenter(AugmentConfig(**arm.augment.model_dump()), seed=arm.seed + 7919 * ctx.rank)
     return _Unit(arm=arm, store=store, device=device, ctx=ctx, net=net, model=model,
                  criterion=criterion, optimizer=optimizer,
-                 scheduler=_SCHEDULES[arm.schedule.kind](optimizer, arm.schedule, arm.epochs),
+                 scheduler=SCHEDULES[arm.schedule.kind](optimizer, arm.schedule, arm.epochs),
                  sampler=sampler,
                  augmenter=augmenter, train_rows=train_rows, train_labels=labels, val_rows=val_rows)
 
