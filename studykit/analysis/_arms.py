@@ -9,33 +9,29 @@ import numpy as np
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import (
+from studykit.analysis._common import MODEL, READERS, Arm, binary_label, listed
+from studykit.analysis.aggregate import aggregate_patients
+from studykit.errors import InputError
+from studykit.vocab import (
     ARM,
     CALL,
     GROUP,
     LABEL,
-    MODEL,
     PATIENT,
     PROB,
-    READ_COLUMNS,
     READER,
-    READERS,
+    REQUIRED_READ_COLUMNS,
     SCORE,
     THRESHOLD,
-    Arm,
-    binary_label,
-    listed,
     require_columns,
 )
-from studykit.analysis.aggregate import aggregate_patients
-from studykit.errors import InputError
 
 
 def check_reads(reads: pd.DataFrame | None) -> pd.DataFrame | None:
     """The validated long reads with call as int and score as float (NaN when absent)."""
     if reads is None or len(reads) == 0:
         return None
-    require_columns(reads, READ_COLUMNS, table="reads")
+    require_columns(reads, REQUIRED_READ_COLUMNS, table="reads")
     out = reads.copy()
     calls = pd.to_numeric(out[CALL], errors="coerce")
     if not calls.isin([0, 1]).all():

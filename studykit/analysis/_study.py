@@ -9,14 +9,10 @@ from typing import Any
 import pandas as pd
 
 from studykit.analysis._arms import check_reads, model_arms, patient_labels, reader_arms
-from studykit.analysis._common import UNITS, Arm, check_option, common_patients
-from studykit.analysis.aggregate import AGGREGATIONS, check_predictions
+from studykit.analysis._common import Arm, check_option, common_patients
+from studykit.analysis.aggregate import check_predictions
 from studykit.errors import InputError
-
-#: Output tables in the order :func:`studykit.analysis.run_analyses` computes them.
-TABLES = ("table1_cohort", "table2_histology", "table3_performance", "comparisons", "icc",
-          "agreement_kappa", "calibration", "folds", "ceiling", "mrmc")
-ICC_FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
+from studykit.vocab import AGGREGATIONS, ICC_FORMS, READER_RATINGS, TABLES, UNITS
 
 
 @dataclass(frozen=True)
@@ -25,7 +21,7 @@ class AnalysisOptions:
 
     Attributes
     ----------
-    analyses : tables to compute (names of :data:`TABLES`); default all.
+    analyses : tables to compute (names of :data:`studykit.vocab.TABLES`); default all.
     reference : arm compared with every other arm; ``None``: every model arm vs every other arm.
     comparisons : explicit ``(arm_a, arm_b)`` pairs; overrides ``reference``.
     aggregation : image → patient rule (``mean``, ``median``, ``max``, ``logit_mean``).
@@ -79,7 +75,7 @@ class AnalysisOptions:
             check_option("units", unit, UNITS)
         check_option("aggregation", self.aggregation, AGGREGATIONS)
         check_option("icc_form", self.icc_form, ICC_FORMS)
-        check_option("reader_rating", self.reader_rating, ("call", "score"))
+        check_option("reader_rating", self.reader_rating, READER_RATINGS)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"must be a non-negative integer; got {self.seed!r}.", field="seed")
         if not isinstance(self.n_bins, int) or self.n_bins < 1:

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import IMAGE, LABEL, PATIENT, binary_label, order_columns, require_columns
+from studykit.analysis._common import binary_label, order_columns
 from studykit.analysis._study import AnalysisOptions
 from studykit.errors import InputError
 from studykit.stats import columns as C
+from studykit.vocab import IMAGE, LABEL, PATIENT, require_columns
 
 __all__ = ["histology_table", "included_patients", "table1_cohort"]
 

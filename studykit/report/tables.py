@@ -19,8 +19,8 @@ import pandas as pd
 from studykit.errors import InputError
 from studykit.report._display import DisplayTable
 from studykit.report._format import fmt_ci, fmt_count, fmt_number, fmt_p, percent_decimals, require_columns
-from studykit.report._io import write_text, write_with
 from studykit.stats import columns as C
+from studykit.vocab import atomic_write
 
 __all__ = ["FORMATTERS", "PERCENT_METRICS", "TableStyle", "format_table", "list_formatters", "write_table"]
 
@@ -377,7 +377,7 @@ def write_table(
     display = format_table(frame, name, TableStyle(decimals, tuple(percent_metrics), arm_labels, shown))
     if caption is None:
         caption = FORMATTERS.get(name, (None, ""))[1] or name.replace("_", " ")
-    tables = Path(out_dir) / "tables"
-    csv = write_with(tables / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
-    tex = write_text(tables / f"{name}.tex", display.to_latex(caption=caption, label=label or f"tab:{name}"))
-    return csv, tex
+    out = Path(out_dir) / "tables"
+    latex = display.to_latex(caption=caption, label=label or f"tab:{name}")
+    csv = atomic_write(out / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    return csv, atomic_write(out / f"{name}.tex", latex)

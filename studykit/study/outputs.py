@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,13 @@ from studykit.analysis import AnalysisOptions, aggregate_patients, posterior_col
 from studykit.cohort import PairStore
 from studykit.errors import StudyError, UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
-from studykit.study.layout import Layout, atomic_write_json, atomic_write_text, atomic_write_with
+from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.provenance import git_commit, versions
 from studykit.study.summary import RunSummary
-from studykit.train import PREDICTION_COLUMNS
+from studykit.vocab import PREDICTION_COLUMNS, THRESHOLD_FIXED, Progress, atomic_write
 
 __all__ = ["analysis_options", "build", "merge_predictions", "read_manifest", "write_provenance"]
 
-Progress = Callable[[int, int, str], None]
 HEADLINE_METRICS = ("auc", "sensitivity", "specificity")
 #: Model arm's modality → its ceiling: the per-frame posterior (model arms classify single frames).
 _POSTERIOR = {modality: posterior_column("frame", modality or "both") for modality in ("bmode", "ceus", None)}
@@ -69,7 +68,7 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout) -> tuple[pd.DataF
 def _unit_threshold(protocol: StudyProtocol, layout: Layout, arm: str, fold: int) -> float | None:
     """The unit's decision threshold: the protocol's fixed value, or the Youden threshold
     frozen from its inner-validation patients (None while that file is missing)."""
-    if protocol.design.threshold == "fixed":
+    if protocol.design.threshold == THRESHOLD_FIXED:
         return protocol.design.threshold_value
     path = layout.unit_file(arm, fold, "threshold")
     return float(json.loads(path.read_text())["value"]) if path.is_file() else None
@@ -78,13 +77,13 @@ def _unit_threshold(protocol: StudyProtocol, layout: Layout, arm: str, fold: int
 def threshold_origin(protocol: StudyProtocol) -> str:
     """Where the thresholds come from, in words (Table 3's ``threshold_origin``)."""
     d = protocol.design
-    if d.threshold == "fixed":
+    if d.threshold == THRESHOLD_FIXED:
         return f"{d.threshold_value:g} (fixed by the protocol)"
     return "Youden on each fold's inner-validation patients"
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_with(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
 
 
 def build_reads(
@@ -340,7 +339,7 @@ def _report(
     sections.append(report.figures_section({_CAPTIONS[k]: layout.relative(v) for k, v in figures.items()}))
     sections.append(report.provenance_section(provenance))
     text = report.render_report(protocol.title or protocol.name, *sections)
-    return atomic_write_text(layout.report, text)
+    return atomic_write(layout.report, text)
 
 
 def provenance_block(
