@@ -44,13 +44,13 @@ def check_reads(reads: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def patient_labels(predictions: pd.DataFrame, manifest: pd.DataFrame | None, *,
-                   positive: Any = "malignant") -> pd.Series:
+                   pos_label: Any = "malignant") -> pd.Series:
     """patient_id → label (0/1) from predictions, checked against the manifest when given."""
     labels = predictions.drop_duplicates(PATIENT).set_index(PATIENT)[LABEL].astype(int)
     if manifest is None:
         return labels
     require_columns(manifest, (PATIENT, LABEL), table="manifest")
-    truth = binary_label(manifest.set_index(PATIENT)[LABEL], positive=positive, field="manifest.label")
+    truth = binary_label(manifest.set_index(PATIENT)[LABEL], pos_label=pos_label, field="manifest.label")
     unknown = labels.index.difference(truth.index)
     if len(unknown):
         raise InputError(f"has {len(unknown)} patient(s) absent from the manifest: {listed(unknown)}.",

@@ -30,21 +30,21 @@ def listed(ids: Iterable[Any], show: int = 5) -> str:
     return ", ".join(ids[:show]) + more
 
 
-def binary_label(values: pd.Series, *, positive: Any, field: str) -> pd.Series:
-    """Labels as 0/1 integers: 0/1 (or bool) as they are, else 1 where equal to ``positive``."""
+def binary_label(values: pd.Series, *, pos_label: Any, field: str) -> pd.Series:
+    """Labels as 0/1 integers: 0/1 (or bool) as they are, else 1 where equal to ``pos_label``."""
     vals = values.dropna().unique()
     if values.isna().any():
         raise InputError(f"has {int(values.isna().sum())} missing label(s).", field=field,
                          hint="every patient needs its reference-standard label.")
     if set(pd.Series(vals).map(_plain)) <= {0, 1}:
         return values.astype(int)
-    if positive is None or positive not in set(vals):
+    if pos_label is None or pos_label not in set(vals):
         raise InputError(f"holds labels {listed(sorted(map(str, vals)))} that are not 0/1 and the positive "
-                         f"label {positive!r} is not among them.", field=field,
-                         hint="set positive_label to the malignant label (e.g. 'malignant').")
+                         f"label {pos_label!r} is not among them.", field=field,
+                         hint="set pos_label to the malignant label (e.g. 'malignant').")
     if len(vals) > 2:
         raise InputError(f"holds more than two labels: {listed(sorted(map(str, vals)))}.", field=field)
-    return (values == positive).astype(int)
+    return (values == pos_label).astype(int)
 
 
 def _plain(value: Any) -> Any:

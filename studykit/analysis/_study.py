@@ -29,7 +29,7 @@ class AnalysisOptions:
         Default ICC2: two-way random effects, absolute agreement, single rater — readers are
         a sample of radiologists and each reads every patient (Koo & Li 2016).
     continuous, categorical : manifest columns of Table 1 by kind.
-    positive_label : the manifest's malignant label when labels are not 0/1.
+    pos_label : the manifest's malignant label when labels are not 0/1.
     units : ``("patient", "image")``; patient is primary, image secondary (model arms only).
     seed, confidence, n_boot : random seed, two-sided level, bootstrap replicates.
     proportion_method : ``wilson`` or ``exact`` (Clopper–Pearson) CIs of proportions.
@@ -53,7 +53,7 @@ class AnalysisOptions:
     icc_form: str = "ICC2"
     continuous: Sequence[str] = ()
     categorical: Sequence[str] = ()
-    positive_label: Any = "malignant"
+    pos_label: Any = "malignant"
     units: Sequence[str] = UNITS
     seed: int = 0
     confidence: float = 0.95
@@ -110,7 +110,7 @@ def prepare(predictions: pd.DataFrame, reads: pd.DataFrame | None, manifest: pd.
             options: AnalysisOptions) -> Study:
     """Validate the inputs and build every arm at patient level on the common patients."""
     preds = check_predictions(predictions)
-    labels = patient_labels(preds, manifest, positive=options.positive_label)
+    labels = patient_labels(preds, manifest, pos_label=options.pos_label)
     checked = check_reads(reads)
     arms = model_arms(preds, rule=options.aggregation, origin=options.threshold_origin)
     arms += reader_arms(checked, labels, tie=options.tie)

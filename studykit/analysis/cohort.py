@@ -45,7 +45,7 @@ def included_patients(manifest: pd.DataFrame, *, options: AnalysisOptions | None
         reason = manifest[EXCLUDED]
         keep = manifest[reason.isna() | (reason.astype(str).str.strip() == "")]
     out = keep.copy()
-    labels = binary_label(out[LABEL], positive=options.positive_label, field="manifest.label")
+    labels = binary_label(out[LABEL], pos_label=options.pos_label, field="manifest.label")
     out[LABEL] = labels.map(LABEL_NAMES)
     return out.reset_index(drop=True)
 

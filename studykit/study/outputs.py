@@ -131,7 +131,7 @@ def analysis_options(
         icc_form=a.icc_form,
         continuous=[k for k, v in kinds.items() if v == "continuous"],
         categorical=[k for k, v in kinds.items() if v == "categorical"],
-        positive_label=c.positive,
+        pos_label=c.positive,
         units=list(a.units),
         seed=a.seed,
         confidence=a.confidence,
@@ -251,7 +251,7 @@ def _figures(
     if manifest is not None:
         c = protocol.columns
         counts = report.flow_counts(
-            manifest, positive=c.positive, negative_name=c.negative, positive_name=c.positive
+            manifest, pos_label=c.positive, negative_name=c.negative, positive_name=c.positive
         )
         out["flow"] = _save(report.flow_figure(counts), layout, "flow", formats)
     data = _gradcam_data(protocol, layout) if protocol.outputs.gradcam else None
@@ -323,7 +323,7 @@ def _report(
     if manifest is not None:
         c = protocol.columns
         counts = report.flow_counts(
-            manifest, positive=c.positive, negative_name=c.negative, positive_name=c.positive
+            manifest, pos_label=c.positive, negative_name=c.negative, positive_name=c.positive
         )
         sections.append(report.cohort_section(counts, n_images=n_images))
     sections.append(report.design_section(_design(protocol, missing)))
