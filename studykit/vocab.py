@@ -71,6 +71,7 @@ __all__ = [
     "W_CEUS",
     "Progress",
     "atomic_write",
+    "ci_label",
     "closest",
     "did_you_mean",
     "fsync_dir",
@@ -197,6 +198,11 @@ def unit_dir(results: str | os.PathLike[str], arm: str, fold: int) -> Path:
 #: The one progress hook: ``progress(done, total, description)`` as work completes; the CLI
 #: draws it (library code never prints).
 Progress = Callable[[int, int, str], None]
+
+
+def ci_label(confidence: float) -> str:
+    """``"95% CI"`` for ``confidence=0.95`` (``"97.5% CI"``, ``"90% CI"`` …)."""
+    return f"{round(float(confidence) * 100, 6):g}% CI"
 
 
 # --- near misses and required columns ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The shared vocabulary: one aggregation registry, atomic writes, near-miss hints."""
+"""The shared vocabulary: one aggregation registry, atomic writes, near-miss hints, labels."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from studykit.vocab import (
     AGGREGATION_EPS,
     AGGREGATIONS,
     atomic_write,
+    ci_label,
     did_you_mean,
     require_columns,
 )
@@ -90,7 +91,7 @@ def test_atomic_write_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
 
 
-# ---------------------------------------------------------------- hints and columns
+# ---------------------------------------------------------------- hints, columns, labels
 def test_did_you_mean():
     assert did_you_mean("maen", AGGREGATIONS) == "did you mean 'mean'?"
     assert did_you_mean("zzz", AGGREGATIONS) is None
@@ -105,6 +106,12 @@ def test_require_columns_names_the_missing_one():
         require_columns(frame, ("arm", "prob_malignant"), table="predictions")
     with pytest.raises(InputError, match=r"must be a pandas DataFrame; got dict"):
         require_columns({}, ("arm",), table="predictions")
+
+
+@pytest.mark.parametrize(("level", "label"), [(0.95, "95% CI"), (0.9, "90% CI"), (0.975, "97.5% CI"),
+                                              (0.99, "99% CI")])
+def test_ci_label(level, label):
+    assert ci_label(level) == label
 
 
 # ---------------------------------------------------------------- the code knows every name

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from studykit.cli.app import cli, stdout
 from studykit.errors import DataError
+from studykit.vocab import ci_label
 
 
 @cli.command("auc")
@@ -30,7 +31,7 @@ def auc_command(csv_file: Path, label_col: str, score_cols: tuple[str, ...], pos
     rows = [stats.roc_auc(label_col, col, data=data, cluster=cluster_col, pos_label=pos_label,
                           confidence=confidence).assign(score=col) for col in score_cols]
     table = Table(title=f"AUC — {csv_file.name}")
-    for name in ("score", "AUC", f"{confidence:.0%} CI", "n pos / neg", "method"):
+    for name in ("score", "AUC", ci_label(confidence), "n pos / neg", "method"):
         table.add_column(name)
     for row in rows:
         r = row.iloc[0]
@@ -48,7 +49,7 @@ def _print_comparisons(data, label_col, score_cols, pos_label, cluster_col, conf
     result = stats.compare_aucs(data[label_col], {c: data[c] for c in score_cols}, cluster=cluster,
                                 confidence=confidence, pos_label=pos_label)
     table = Table(title="Paired DeLong comparisons (Holm-adjusted p)")
-    for name in ("A", "B", "difference", f"{confidence:.0%} CI", "z", "p", "p (Holm)"):
+    for name in ("A", "B", "difference", ci_label(confidence), "z", "p", "p (Holm)"):
         table.add_column(name)
     for _, r in result.iterrows():
         table.add_row(r["arm_a"], r["arm_b"], f"{r['estimate']:+.4f}",
@@ -234,7 +235,8 @@ def _print_summary(summary) -> None:
 
 
 def _print_headline(headline) -> None:
-    table = Table(title="Table 3 (patient level): AUC, sensitivity, specificity with 95% CI")
+    level = headline["ci_level"].iloc[0] if "ci_level" in headline and len(headline) else 0.95
+    table = Table(title=f"Table 3 (patient level): AUC, sensitivity, specificity with {ci_label(level)}")
     for name in ("arm", "AUC", "sensitivity", "specificity"):
         table.add_column(name)
     for arm, rows in headline.groupby("arm", sort=False):

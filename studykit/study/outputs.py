@@ -27,7 +27,7 @@ from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.provenance import git_commit, versions
 from studykit.study.summary import RunSummary
-from studykit.vocab import PREDICTION_COLUMNS, THRESHOLD_FIXED, Progress, atomic_write
+from studykit.vocab import PREDICTION_COLUMNS, THRESHOLD_FIXED, Progress, atomic_write, ci_label
 
 __all__ = ["analysis_options", "build", "merge_predictions", "read_manifest", "write_provenance"]
 
@@ -260,8 +260,9 @@ def _figures(
     return out
 
 
+#: Figure captions; ``{ci}`` is the CI of the protocol's confidence level ("95% CI").
 _CAPTIONS = {
-    "roc": "ROC curves of the model arms (patient level, 95% CI bands) with the readers' operating points",
+    "roc": "ROC curves of the model arms (patient level, {ci} bands) with the readers' operating points",
     "calibration": "Calibration (reliability) of the model arms",
     "flow": "Patient flow (STARD)",
     "gradcam": "Grad-CAM of the MUF-Net arm: B-mode and CEUS",
@@ -336,7 +337,9 @@ def _report(
         sections.append(report.comparisons_section(key, decimals=dec, arm_labels=labels))
     if tables.get("mrmc") is not None and not tables["mrmc"].empty:
         sections.append(report.mrmc_section(tables["mrmc"], decimals=dec, arm_labels=labels))
-    sections.append(report.figures_section({_CAPTIONS[k]: layout.relative(v) for k, v in figures.items()}))
+    ci = ci_label(protocol.analyses.confidence)
+    sections.append(report.figures_section({_CAPTIONS[k].format(ci=ci): layout.relative(v)
+                                            for k, v in figures.items()}))
     sections.append(report.provenance_section(provenance))
     text = report.render_report(protocol.title or protocol.name, *sections)
     return atomic_write(layout.report, text)
