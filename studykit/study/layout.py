@@ -81,10 +81,6 @@ class Layout:
     def report(self) -> Path:
         return self.root / "report.md"
 
-    @property
-    def analysis_stamp(self) -> Path:
-        return self.root / "tables" / ".inputs.json"
-
     def unit(self, arm: str, fold: int) -> Path:
         """The folder of unit (``arm``, ``fold``)."""
         return unit_dir(self.root, arm, fold)

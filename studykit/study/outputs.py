@@ -508,7 +508,3 @@ def _old_reads(layout: Layout) -> pd.DataFrame | None:
         return None
     return pd.read_csv(layout.reads, dtype={"patient_id": str, "reader_id": str, "group": str})
 
-
-def load_json(path: Path) -> dict[str, Any]:
-    """A JSON file's content."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
