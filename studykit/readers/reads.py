@@ -1,6 +1,6 @@
 """Import and validate the readers' calls: long CSV files, one row per (reader, patient).
 
-A reader CSV (DESIGN.md, "File formats") has the columns ``reader_id, group, patient_id,
+A reader CSV (README, "Your own data") has the columns ``reader_id, group, patient_id,
 call`` and optionally ``score``; other columns are ignored. Several files may be given
 (e.g. one per reader group); they are concatenated in the order given. Cells are read as
 text (ids such as ``0007`` stay strings) with surrounding white space stripped.
