@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from studykit.analysis._study import TABLES, AnalysisOptions
-from studykit.analysis.aggregate import AGGREGATIONS, aggregate_patients, check_predictions, list_aggregations
+from studykit.analysis._study import AnalysisOptions
+from studykit.analysis.aggregate import aggregate_patients, check_predictions, list_aggregations
 from studykit.analysis.agreement import icc_table, kappa_table
 from studykit.analysis.calibration import brier_score, calibration_table
 from studykit.analysis.ceiling import ceiling_table, matching_posterior, posterior_column
@@ -29,6 +29,7 @@ from studykit.analysis.folds import fold_table
 from studykit.analysis.mrmc import mrmc_table
 from studykit.analysis.performance import performance_table
 from studykit.analysis.threshold import youden_on_validation
+from studykit.vocab import AGGREGATIONS, TABLES
 
 __all__ = [
     "AGGREGATIONS",

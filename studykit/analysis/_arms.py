@@ -9,33 +9,29 @@ import numpy as np
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import (
+from studykit.analysis._common import MODEL, READERS, Arm, binary_label, listed
+from studykit.analysis.aggregate import aggregate_patients
+from studykit.errors import InputError
+from studykit.vocab import (
     ARM,
     CALL,
     GROUP,
     LABEL,
-    MODEL,
     PATIENT,
     PROB,
-    READ_COLUMNS,
     READER,
-    READERS,
+    REQUIRED_READ_COLUMNS,
     SCORE,
     THRESHOLD,
-    Arm,
-    binary_label,
-    listed,
     require_columns,
 )
-from studykit.analysis.aggregate import aggregate_patients
-from studykit.errors import InputError
 
 
 def check_reads(reads: pd.DataFrame | None) -> pd.DataFrame | None:
     """The validated long reads with call as int and score as float (NaN when absent)."""
     if reads is None or len(reads) == 0:
         return None
-    require_columns(reads, READ_COLUMNS, table="reads")
+    require_columns(reads, REQUIRED_READ_COLUMNS, table="reads")
     out = reads.copy()
     calls = pd.to_numeric(out[CALL], errors="coerce")
     if not calls.isin([0, 1]).all():
@@ -48,13 +44,13 @@ def check_reads(reads: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def patient_labels(predictions: pd.DataFrame, manifest: pd.DataFrame | None, *,
-                   positive: Any = "malignant") -> pd.Series:
+                   pos_label: Any = "malignant") -> pd.Series:
     """patient_id → label (0/1) from predictions, checked against the manifest when given."""
     labels = predictions.drop_duplicates(PATIENT).set_index(PATIENT)[LABEL].astype(int)
     if manifest is None:
         return labels
     require_columns(manifest, (PATIENT, LABEL), table="manifest")
-    truth = binary_label(manifest.set_index(PATIENT)[LABEL], positive=positive, field="manifest.label")
+    truth = binary_label(manifest.set_index(PATIENT)[LABEL], pos_label=pos_label, field="manifest.label")
     unknown = labels.index.difference(truth.index)
     if len(unknown):
         raise InputError(f"has {len(unknown)} patient(s) absent from the manifest: {listed(unknown)}.",

@@ -1,12 +1,11 @@
-"""Shared pieces of the analyses: column names, input checks, arms on common patients.
+"""Shared pieces of the analyses: output column names, input checks, arms on common patients.
 
 Result columns come from :mod:`studykit.stats` (defined once there); the names of the input
-tables' columns (``predictions.csv``, ``reads.csv``, the manifest) are defined here.
+tables' columns (``predictions.csv``, ``reads.csv``, the manifest) from :mod:`studykit.vocab`.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,31 +16,11 @@ import pandas as pd
 from studykit.errors import InputError
 from studykit.stats import columns as C
 from studykit.stats._validation import check_option as check_option  # shared by the analysis modules
-
-# --- input columns -----------------------------------------------------------------------
-ARM, FOLD, PATIENT, IMAGE, LABEL = "arm", "fold", "patient_id", "image_id", "label"
-PROB, THRESHOLD, W_BMODE, W_CEUS = "prob_malignant", "threshold", "w_bmode", "w_ceus"
-READER, GROUP, CALL, SCORE = "reader_id", "group", "call", "score"
-PREDICTION_COLUMNS = (ARM, FOLD, PATIENT, IMAGE, LABEL, PROB, THRESHOLD)
-READ_COLUMNS = (READER, GROUP, PATIENT, CALL)
+from studykit.vocab import PATIENT
 
 # --- output columns (beyond stats' result columns) ---------------------------------------
 ARM_A, ARM_B, ARM_KIND = "arm_a", "arm_b", "arm_kind"
 MODEL, READERS = "model", "readers"
-UNITS = ("patient", "image")
-PATIENT_UNIT, IMAGE_UNIT = UNITS
-
-
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, table: str) -> None:
-    """Raise naming the first missing column of ``table`` (and a close match)."""
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"must be a pandas DataFrame; got {type(frame).__name__}.", field=table)
-    for name in columns:
-        if name not in frame.columns:
-            close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"{table} needs columns {', '.join(columns)}."
-            raise InputError(f"has no column '{name}' (columns: {', '.join(map(str, frame.columns))}).",
-                             field=table, hint=hint)
 
 
 def listed(ids: Iterable[Any], show: int = 5) -> str:
@@ -51,21 +30,21 @@ def listed(ids: Iterable[Any], show: int = 5) -> str:
     return ", ".join(ids[:show]) + more
 
 
-def binary_label(values: pd.Series, *, positive: Any, field: str) -> pd.Series:
-    """Labels as 0/1 integers: 0/1 (or bool) as they are, else 1 where equal to ``positive``."""
+def binary_label(values: pd.Series, *, pos_label: Any, field: str) -> pd.Series:
+    """Labels as 0/1 integers: 0/1 (or bool) as they are, else 1 where equal to ``pos_label``."""
     vals = values.dropna().unique()
     if values.isna().any():
         raise InputError(f"has {int(values.isna().sum())} missing label(s).", field=field,
                          hint="every patient needs its reference-standard label.")
     if set(pd.Series(vals).map(_plain)) <= {0, 1}:
         return values.astype(int)
-    if positive is None or positive not in set(vals):
+    if pos_label is None or pos_label not in set(vals):
         raise InputError(f"holds labels {listed(sorted(map(str, vals)))} that are not 0/1 and the positive "
-                         f"label {positive!r} is not among them.", field=field,
-                         hint="set positive_label to the malignant label (e.g. 'malignant').")
+                         f"label {pos_label!r} is not among them.", field=field,
+                         hint="set pos_label to the malignant label (e.g. 'malignant').")
     if len(vals) > 2:
         raise InputError(f"holds more than two labels: {listed(sorted(map(str, vals)))}.", field=field)
-    return (values == positive).astype(int)
+    return (values == pos_label).astype(int)
 
 
 def _plain(value: Any) -> Any:

@@ -9,14 +9,10 @@ from typing import Any
 import pandas as pd
 
 from studykit.analysis._arms import check_reads, model_arms, patient_labels, reader_arms
-from studykit.analysis._common import UNITS, Arm, check_option, common_patients
-from studykit.analysis.aggregate import AGGREGATIONS, check_predictions
+from studykit.analysis._common import Arm, check_option, common_patients
+from studykit.analysis.aggregate import check_predictions
 from studykit.errors import InputError
-
-#: Output tables in the order :func:`studykit.analysis.run_analyses` computes them.
-TABLES = ("table1_cohort", "table2_histology", "table3_performance", "comparisons", "icc",
-          "agreement_kappa", "calibration", "folds", "ceiling", "mrmc")
-ICC_FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
+from studykit.vocab import AGGREGATIONS, ICC_FORMS, READER_RATINGS, TABLES, UNITS
 
 
 @dataclass(frozen=True)
@@ -25,7 +21,7 @@ class AnalysisOptions:
 
     Attributes
     ----------
-    analyses : tables to compute (names of :data:`TABLES`); default all.
+    analyses : tables to compute (names of :data:`studykit.vocab.TABLES`); default all.
     reference : arm compared with every other arm; ``None``: every model arm vs every other arm.
     comparisons : explicit ``(arm_a, arm_b)`` pairs; overrides ``reference``.
     aggregation : image → patient rule (``mean``, ``median``, ``max``, ``logit_mean``).
@@ -33,7 +29,7 @@ class AnalysisOptions:
         Default ICC2: two-way random effects, absolute agreement, single rater — readers are
         a sample of radiologists and each reads every patient (Koo & Li 2016).
     continuous, categorical : manifest columns of Table 1 by kind.
-    positive_label : the manifest's malignant label when labels are not 0/1.
+    pos_label : the manifest's malignant label when labels are not 0/1.
     units : ``("patient", "image")``; patient is primary, image secondary (model arms only).
     seed, confidence, n_boot : random seed, two-sided level, bootstrap replicates.
     proportion_method : ``wilson`` or ``exact`` (Clopper–Pearson) CIs of proportions.
@@ -57,7 +53,7 @@ class AnalysisOptions:
     icc_form: str = "ICC2"
     continuous: Sequence[str] = ()
     categorical: Sequence[str] = ()
-    positive_label: Any = "malignant"
+    pos_label: Any = "malignant"
     units: Sequence[str] = UNITS
     seed: int = 0
     confidence: float = 0.95
@@ -79,7 +75,7 @@ class AnalysisOptions:
             check_option("units", unit, UNITS)
         check_option("aggregation", self.aggregation, AGGREGATIONS)
         check_option("icc_form", self.icc_form, ICC_FORMS)
-        check_option("reader_rating", self.reader_rating, ("call", "score"))
+        check_option("reader_rating", self.reader_rating, READER_RATINGS)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"must be a non-negative integer; got {self.seed!r}.", field="seed")
         if not isinstance(self.n_bins, int) or self.n_bins < 1:
@@ -114,7 +110,7 @@ def prepare(predictions: pd.DataFrame, reads: pd.DataFrame | None, manifest: pd.
             options: AnalysisOptions) -> Study:
     """Validate the inputs and build every arm at patient level on the common patients."""
     preds = check_predictions(predictions)
-    labels = patient_labels(preds, manifest, positive=options.positive_label)
+    labels = patient_labels(preds, manifest, pos_label=options.pos_label)
     checked = check_reads(reads)
     arms = model_arms(preds, rule=options.aggregation, origin=options.threshold_origin)
     arms += reader_arms(checked, labels, tie=options.tie)

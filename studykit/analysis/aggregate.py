@@ -1,7 +1,8 @@
 """Image → patient aggregation of predicted probabilities, and the checks on ``predictions.csv``.
 
 The primary unit of analysis is the patient (DESIGN.md): each (arm, fold, patient)'s image
-probabilities are combined by one rule of the :data:`AGGREGATIONS` registry. The patient
+probabilities are combined by one rule of the :data:`~studykit.vocab.AGGREGATIONS` registry
+(the one the train layer selects checkpoints with). The patient
 inherits the label and the fold (every patient is in exactly one test fold per arm) and the
 fold's decision threshold, which applies to the aggregate.
 
@@ -13,48 +14,28 @@ Obuchowski NA (1997). Nonparametric analysis of clustered ROC curve data. Biomet
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
 import pandas as pd
 
-from studykit.analysis._common import (
+from studykit.analysis._common import check_option, listed
+from studykit.errors import InputError
+from studykit.vocab import (
+    AGGREGATIONS,
     ARM,
     FOLD,
     IMAGE,
     LABEL,
     PATIENT,
-    PREDICTION_COLUMNS,
     PROB,
+    REQUIRED_PREDICTION_COLUMNS,
     THRESHOLD,
     W_BMODE,
     W_CEUS,
-    check_option,
-    listed,
     require_columns,
 )
-from studykit.errors import InputError
 
 __all__ = ["AGGREGATIONS", "aggregate_patients", "check_predictions", "list_aggregations"]
 
 N_IMAGES = "n_images"
-_EPS = 1e-6
-
-
-def _logit_mean(p: np.ndarray) -> float:
-    """Inverse logit of the mean logit (probabilities clipped to [1e-6, 1 − 1e-6])."""
-    q = np.clip(p, _EPS, 1 - _EPS)
-    z = float(np.mean(np.log(q / (1 - q))))
-    return float(1.0 / (1.0 + np.exp(-z)))
-
-
-#: Patient-level aggregation rules: name → function of one patient's image probabilities.
-AGGREGATIONS: dict[str, Callable[[np.ndarray], float]] = {
-    "mean": lambda p: float(np.mean(p)),
-    "median": lambda p: float(np.median(p)),
-    "max": lambda p: float(np.max(p)),
-    "logit_mean": _logit_mean,
-}
 
 
 def list_aggregations() -> list[str]:
@@ -74,7 +55,7 @@ def check_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     InputError
         Naming the column and the offending ids.
     """
-    require_columns(predictions, PREDICTION_COLUMNS, table="predictions")
+    require_columns(predictions, REQUIRED_PREDICTION_COLUMNS, table="predictions")
     if len(predictions) == 0:
         raise InputError("has no rows.", field="predictions", hint="run the model arms first.")
     out = predictions.copy()

@@ -28,20 +28,11 @@ import pandas as pd
 
 from studykit import stats
 from studykit.analysis._arms import check_reads
-from studykit.analysis._common import (
-    ARM,
-    CALL,
-    GROUP,
-    PATIENT,
-    PATIENT_UNIT,
-    READER,
-    SCORE,
-    concat,
-    order_columns,
-)
+from studykit.analysis._common import concat, order_columns
 from studykit.analysis._study import AnalysisOptions
 from studykit.errors import InputError
 from studykit.stats import columns as C
+from studykit.vocab import ARM, CALL, GROUP, PATIENT, PATIENT_UNIT, READER, SCORE
 
 __all__ = ["icc_table", "kappa_table"]
 

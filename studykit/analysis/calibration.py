@@ -28,19 +28,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from studykit.analysis._common import (
-    ARM,
-    LABEL,
-    PATIENT,
-    PATIENT_UNIT,
-    SCORE,
-    concat,
-    order_columns,
-    restrict,
-)
+from studykit.analysis._common import concat, order_columns, restrict
 from studykit.analysis._study import AnalysisOptions, prepare
 from studykit.stats import columns as C
 from studykit.stats import wilson_interval
+from studykit.vocab import ARM, LABEL, PATIENT, PATIENT_UNIT, SCORE
 
 __all__ = ["brier_score", "calibration_table"]
 

@@ -46,26 +46,20 @@ import pandas as pd
 
 from studykit import stats
 from studykit.analysis._common import (
-    ARM,
     ARM_KIND,
-    CALL,
-    LABEL,
     MODEL,
-    PATIENT,
-    PATIENT_UNIT,
     READERS,
-    SCORE,
     Arm,
     check_option,
     concat,
     listed,
     order_columns,
-    require_columns,
     restrict,
 )
 from studykit.analysis._study import AnalysisOptions, prepare
 from studykit.errors import InputError
 from studykit.stats import columns as C
+from studykit.vocab import ARM, CALL, LABEL, PATIENT, PATIENT_UNIT, SCORE, require_columns
 
 __all__ = ["LEVELS", "MODALITIES", "POSTERIORS", "ceiling_table", "matching_posterior", "posterior_column"]
 

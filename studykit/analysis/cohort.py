@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import IMAGE, LABEL, PATIENT, binary_label, order_columns, require_columns
+from studykit.analysis._common import binary_label, order_columns
 from studykit.analysis._study import AnalysisOptions
 from studykit.errors import InputError
 from studykit.stats import columns as C
+from studykit.vocab import IMAGE, LABEL, PATIENT, require_columns
 
 __all__ = ["histology_table", "included_patients", "table1_cohort"]
 
@@ -44,7 +45,7 @@ def included_patients(manifest: pd.DataFrame, *, options: AnalysisOptions | None
         reason = manifest[EXCLUDED]
         keep = manifest[reason.isna() | (reason.astype(str).str.strip() == "")]
     out = keep.copy()
-    labels = binary_label(out[LABEL], positive=options.positive_label, field="manifest.label")
+    labels = binary_label(out[LABEL], pos_label=options.pos_label, field="manifest.label")
     out[LABEL] = labels.map(LABEL_NAMES)
     return out.reset_index(drop=True)
 

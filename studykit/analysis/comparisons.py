@@ -32,27 +32,11 @@ from __future__ import annotations
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import (
-    ARM,
-    ARM_A,
-    ARM_B,
-    CALL,
-    IMAGE,
-    IMAGE_UNIT,
-    LABEL,
-    PATIENT,
-    PATIENT_UNIT,
-    PROB,
-    SCORE,
-    Arm,
-    check_option,
-    concat,
-    order_columns,
-    restrict,
-)
+from studykit.analysis._common import ARM_A, ARM_B, Arm, check_option, concat, order_columns, restrict
 from studykit.analysis._study import AnalysisOptions, Study, prepare
 from studykit.errors import InputError
 from studykit.stats import columns as C
+from studykit.vocab import ARM, CALL, IMAGE, IMAGE_UNIT, LABEL, PATIENT, PATIENT_UNIT, PROB, SCORE
 
 __all__ = ["compare_arms", "comparison_pairs"]
 

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import ARM, FOLD, LABEL, PATIENT_UNIT, SCORE, concat, order_columns, restrict
+from studykit.analysis._common import concat, order_columns, restrict
 from studykit.analysis._study import AnalysisOptions, prepare
 from studykit.stats import columns as C
+from studykit.vocab import ARM, FOLD, LABEL, PATIENT_UNIT, SCORE
 
 __all__ = ["SUMMARIES", "fold_table"]
 

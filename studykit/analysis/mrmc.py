@@ -23,21 +23,10 @@ from __future__ import annotations
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import (
-    ARM_A,
-    ARM_B,
-    CALL,
-    GROUP,
-    PATIENT,
-    PATIENT_UNIT,
-    READER,
-    SCORE,
-    concat,
-    order_columns,
-    restrict,
-)
+from studykit.analysis._common import ARM_A, ARM_B, concat, order_columns, restrict
 from studykit.analysis._study import AnalysisOptions, Study, prepare
 from studykit.stats import columns as C
+from studykit.vocab import CALL, GROUP, PATIENT, PATIENT_UNIT, READER, SCORE
 
 __all__ = ["mrmc_data", "mrmc_table"]
 

@@ -35,26 +35,11 @@ import numpy as np
 import pandas as pd
 
 from studykit import stats
-from studykit.analysis._common import (
-    ARM,
-    ARM_KIND,
-    CALL,
-    IMAGE_UNIT,
-    LABEL,
-    PATIENT,
-    PATIENT_UNIT,
-    PROB,
-    SCORE,
-    THRESHOLD,
-    Arm,
-    concat,
-    order_columns,
-    restrict,
-    tag,
-)
+from studykit.analysis._common import ARM_KIND, Arm, concat, order_columns, restrict, tag
 from studykit.analysis._study import AnalysisOptions, Study, prepare
 from studykit.errors import UndefinedStatisticWarning
 from studykit.stats import columns as C
+from studykit.vocab import ARM, CALL, IMAGE_UNIT, LABEL, PATIENT, PATIENT_UNIT, PROB, SCORE, THRESHOLD
 
 __all__ = ["PROPORTIONS", "performance_table"]
 

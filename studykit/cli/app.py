@@ -7,8 +7,6 @@ message with its hint, without a traceback, and the process exits with status 2
 
 from __future__ import annotations
 
-import sys
-
 import click
 from rich.console import Console
 
@@ -46,9 +44,3 @@ def cli() -> None:
     comparison and writes publication tables, figures and a report.
     """
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point (``studykit``)."""
-    from studykit.cli import commands  # noqa: F401  (registers the commands)
-
-    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="studykit")

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from studykit.cli.app import cli, stdout
 from studykit.errors import DataError
+from studykit.vocab import ci_label
 
 
 @cli.command("auc")
@@ -16,20 +17,21 @@ from studykit.errors import DataError
 @click.option("--label", "label_col", required=True, help="Column with the reference standard.")
 @click.option("--score", "score_cols", required=True, multiple=True,
               help="Score column (repeat for several; two or more are compared pairwise by DeLong).")
-@click.option("--positive", default=None, help="The positive label value when labels are not 0/1.")
+@click.option("--pos-label", "pos_label", default=None,
+              help="The positive label value when labels are not 0/1.")
 @click.option("--cluster", "cluster_col", default=None,
               help="Cluster column (patient id for image-level rows): Obuchowski clustered variance.")
 @click.option("--confidence", default=0.95, show_default=True, type=float)
-def auc_command(csv_file: Path, label_col: str, score_cols: tuple[str, ...], positive: str | None,
+def auc_command(csv_file: Path, label_col: str, score_cols: tuple[str, ...], pos_label: str | None,
                 cluster_col: str | None, confidence: float) -> None:
     """AUC with DeLong CI for each score in CSV_FILE, and their paired DeLong comparisons."""
     from studykit import stats
 
     data = _read_csv(csv_file)
-    rows = [stats.roc_auc(label_col, col, data=data, cluster=cluster_col, pos_label=positive,
+    rows = [stats.roc_auc(label_col, col, data=data, cluster=cluster_col, pos_label=pos_label,
                           confidence=confidence).assign(score=col) for col in score_cols]
     table = Table(title=f"AUC — {csv_file.name}")
-    for name in ("score", "AUC", f"{confidence:.0%} CI", "n pos / neg", "method"):
+    for name in ("score", "AUC", ci_label(confidence), "n pos / neg", "method"):
         table.add_column(name)
     for row in rows:
         r = row.iloc[0]
@@ -37,17 +39,17 @@ def auc_command(csv_file: Path, label_col: str, score_cols: tuple[str, ...], pos
                       f"{r['n_pos']} / {r['n_neg']}", r["method"])
     stdout.print(table)
     if len(score_cols) > 1:
-        _print_comparisons(data, label_col, score_cols, positive, cluster_col, confidence)
+        _print_comparisons(data, label_col, score_cols, pos_label, cluster_col, confidence)
 
 
-def _print_comparisons(data, label_col, score_cols, positive, cluster_col, confidence) -> None:
+def _print_comparisons(data, label_col, score_cols, pos_label, cluster_col, confidence) -> None:
     from studykit import stats
 
     cluster = None if cluster_col is None else data[cluster_col]
     result = stats.compare_aucs(data[label_col], {c: data[c] for c in score_cols}, cluster=cluster,
-                                confidence=confidence, pos_label=positive)
+                                confidence=confidence, pos_label=pos_label)
     table = Table(title="Paired DeLong comparisons (Holm-adjusted p)")
-    for name in ("A", "B", "difference", f"{confidence:.0%} CI", "z", "p", "p (Holm)"):
+    for name in ("A", "B", "difference", ci_label(confidence), "z", "p", "p (Holm)"):
         table.add_column(name)
     for _, r in result.iterrows():
         table.add_row(r["arm_a"], r["arm_b"], f"{r['estimate']:+.4f}",
@@ -97,7 +99,7 @@ def synth_command(out: Path, patients: int | None, seed: int, frames: int | None
 
     with progress_bar() as hook:
         summary = synthesize(out, patients=patients, seed=seed, frames=frames, size=_parse_size(size),
-                             tiny=tiny, progress=lambda done, total: hook(done, total, "writing videos"))
+                             tiny=tiny, progress=hook)
     _print_synth_summary(summary)
 
 
@@ -233,7 +235,8 @@ def _print_summary(summary) -> None:
 
 
 def _print_headline(headline) -> None:
-    table = Table(title="Table 3 (patient level): AUC, sensitivity, specificity with 95% CI")
+    level = headline["ci_level"].iloc[0] if "ci_level" in headline and len(headline) else 0.95
+    table = Table(title=f"Table 3 (patient level): AUC, sensitivity, specificity with {ci_label(level)}")
     for name in ("arm", "AUC", "sensitivity", "specificity"):
         table.add_column(name)
     for arm, rows in headline.groupby("arm", sort=False):

@@ -1,20 +1,20 @@
 """The one progress hook: library code reports ``(done, total, description)``; the CLI draws.
 
-Library functions accept ``progress: Callable[[int, int, str], None] | None`` and call it as
-work completes; they never print. :func:`progress_bar` yields such a callable backed by a
-rich progress bar (one task per distinct description).
+Library functions accept ``progress: studykit.vocab.Progress | None`` — a callable
+``(done, total, description)`` — and call it as work completes; they never print.
+:func:`progress_bar` yields such a callable backed by a rich progress bar (one task per
+distinct description).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from studykit.cli.app import stderr
-
-ProgressHook = Callable[[int, int, str], None]
+from studykit.vocab import Progress as ProgressHook
 
 
 @contextmanager

@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image
 
 from studykit.cohort import dicom
-from studykit.cohort.store import Progress
 from studykit.cohort.tables import Box
 from studykit.errors import DataError
+from studykit.vocab import Progress
 
 __all__ = ["CropJob", "execute", "run_job"]
 

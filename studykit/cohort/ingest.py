@@ -45,9 +45,10 @@ import pandas as pd
 
 from studykit.cohort import dicom, store, tables
 from studykit.cohort.crop_jobs import CropJob, execute
-from studykit.cohort.store import PairStore, Progress
+from studykit.cohort.store import PairStore
 from studykit.cohort.tables import Annotation, Box, Manifest
 from studykit.errors import DataError, InputError
+from studykit.vocab import Progress
 
 __all__ = ["ingest"]
 

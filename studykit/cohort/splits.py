@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.errors import DataError, InputError
+from studykit.vocab import atomic_write
 
 __all__ = ["Fold", "Splits", "check_splits", "load_or_make_splits", "make_splits"]
 
@@ -233,7 +232,7 @@ def load_or_make_splits(path: str | Path, patients: pd.DataFrame, **settings: An
     path = Path(path)
     fresh = make_splits(patients, **settings)
     if not path.exists():
-        _atomic_write(path, fresh.to_json())
+        atomic_write(path, fresh.to_json())
         return fresh
     stored = Splits.from_json(path.read_text(), file=str(path))
     changed = sorted(k for k in fresh.settings if stored.settings.get(k) != fresh.settings[k])
@@ -246,15 +245,3 @@ def load_or_make_splits(path: str | Path, patients: pd.DataFrame, **settings: An
     check_splits(stored, [p for f in stored.folds for p in f.test])
     return stored
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

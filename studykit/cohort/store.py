@@ -28,7 +28,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.errors import DataError
+from studykit.vocab import Progress, fsync_dir
 
 __all__ = ["CHANNELS", "INDEX_COLUMNS", "STORE_FORMAT", "PairStore", "hash_file", "hash_files", "store_key"]
 
@@ -47,8 +48,6 @@ CHANNELS = ("bmode", "ceus")
 INDEX_COLUMNS = ("image_id", "patient_id", "frame", "phase", "label", "subtype", "center", "scanner")
 _TEXT_COLUMNS = ("image_id", "patient_id", "phase", "subtype", "center", "scanner")
 _CHUNK = 1 << 20  # bytes read at a time while hashing
-
-Progress = Callable[[int, int, str], None]
 
 
 def hash_file(path: Path) -> str:
@@ -181,7 +180,7 @@ def building(root: Path, key: str) -> Iterator[Path]:
             if not (root / key / META_FILE).is_file():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
-        _fsync_dir(root)
+        fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -204,16 +203,7 @@ def _fsync_folder(folder: Path) -> None:
     for path in folder.iterdir():
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(folder)
 
 
 def allocate(folder: Path, shape: tuple[int, int, int, int]) -> Path:

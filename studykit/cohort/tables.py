@@ -12,7 +12,6 @@ the box never shrinks.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from studykit.errors import DataError
+from studykit.vocab import closest, did_you_mean
 
 __all__ = [
     "PASSTHROUGH",
@@ -140,8 +140,8 @@ def require_columns(table: pd.DataFrame, columns: Iterable[str], *, file: Path, 
         if column in table.columns:
             continue
         present = ", ".join(repr(c) for c in table.columns)
-        close = difflib.get_close_matches(column, list(table.columns), n=1)
-        hint = (f"did you mean {close[0]!r}? Rename the column or pass {argument}={close[0]!r}."
+        close = closest(column, table.columns)
+        hint = (f"did you mean {close!r}? Rename the column or pass {argument}={close!r}."
                 if close else f"add the column, or pass {argument}= the name this table uses.")
         if len(table.columns) == 1 and ";" in str(table.columns[0]):
             hint = "the file looks semicolon-separated: save it as comma-separated CSV."
@@ -201,9 +201,8 @@ def _label(value: str, vocabulary: Sequence[str], *, file: Path, row: int, colum
     if value in vocabulary:
         return vocabulary.index(value)
     allowed = " or ".join(repr(v) for v in vocabulary)
-    close = difflib.get_close_matches(value, list(vocabulary), n=1)
-    hint = (f"did you mean {close[0]!r}?" if close else
-            f"use {allowed}, or pass positive=/negative= to match the manifest's labels.")
+    hint = did_you_mean(value, vocabulary, f"use {allowed}, or pass positive=/negative= to match the "
+                                           "manifest's labels.")
     raise DataError(f"label {value!r} is not {allowed}.", file=str(file), row=row, field=column, hint=hint)
 
 
@@ -243,8 +242,7 @@ def read_annotations(path: Path, manifest: Manifest, cohort_dir: Path) -> list[A
 def _known_patient(pid: str, manifest: Manifest, *, file: Path, row: int, column: str) -> None:
     if pid in manifest.rows:
         return
-    close = difflib.get_close_matches(pid, list(manifest.rows), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else "add the patient to the manifest or fix the id."
+    hint = did_you_mean(pid, manifest.rows, "add the patient to the manifest or fix the id.")
     raise DataError(f"patient {pid!r} is not in {manifest.path.name}.", file=str(file), row=row,
                     field=column, hint=hint)
 
@@ -274,8 +272,7 @@ def _frame(value: str, *, file: Path, row: int) -> int:
 def _phase(value: str, *, file: Path, row: int) -> str:
     if value in PHASES:
         return value
-    close = difflib.get_close_matches(value, PHASES, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(map(repr, PHASES))}."
+    hint = did_you_mean(value, PHASES, f"use one of {', '.join(map(repr, PHASES))}.")
     raise DataError(f"phase {value!r} is not one of {', '.join(map(repr, PHASES))}.", file=str(file),
                     row=row, field="phase", hint=hint)
 

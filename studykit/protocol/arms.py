@@ -14,11 +14,12 @@ sampling, spatial, elastic and noise augmentation, best validation accuracy kept
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from studykit.protocol.loading import load_model, validate_model
+from studykit.vocab import AGGREGATIONS, AUGMENT_CHOICES, AUGMENT_LIMITS, ELASTIC_GRID_MIN
 
 __all__ = [
     "ArmSpec",
@@ -34,6 +35,21 @@ __all__ = [
 ARM_SCHEMA_VERSION = 1
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+Aggregation = Literal[tuple(AGGREGATIONS)]
+
+
+def _magnitude(name: str) -> Any:
+    """A float field bounded as ``AUGMENT_LIMITS[name]`` says (the train layer's own checks)."""
+    low, high, inclusive, _ = AUGMENT_LIMITS[name]
+    upper = {"le": high} if inclusive else {"lt": high}
+    return Annotated[float, Field(ge=low, **upper)]
+
+
+def _choice(name: str) -> Any:
+    """A name among ``AUGMENT_CHOICES[name]``."""
+    return Literal[AUGMENT_CHOICES[name]]
 
 
 class _Strict(BaseModel):
@@ -86,7 +102,8 @@ class SamplerSpec(_Strict):
 class AugmentSpec(_Strict):
     """On-device augmentation magnitudes (``studykit.train.augment.AugmentConfig``'s fields).
 
-    The names, meanings and bounds are those of ``AugmentConfig``, so the train layer builds
+    The names, meanings and bounds are those of ``AugmentConfig`` (both take them from
+    :data:`studykit.vocab.AUGMENT_LIMITS` and ``AUGMENT_CHOICES``), so the train layer builds
     it as ``AugmentConfig(**spec.augment.model_dump())``. All magnitudes zero = identity;
     the defaults are the reference recipe's (the paper names spatial, elastic and noise
     augmentation without magnitudes): rotation ±15°, zoom ±10 %, shift ±5 %, horizontal
@@ -95,21 +112,21 @@ class AugmentSpec(_Strict):
     gamma, 10 % speckle and additive noise of SD 0.02.
     """
 
-    rotation_deg: Annotated[float, Field(ge=0, le=180)] = 15.0
-    scale: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    translate: Fraction = 0.05
-    hflip_p: Fraction = 0.5
-    vflip_p: Fraction = 0.0
-    elastic_px: Annotated[float, Field(ge=0)] = 4.0
-    elastic_grid: Annotated[int, Field(ge=2)] = 4
-    gain: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    contrast: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    gamma: Annotated[float, Field(ge=0)] = 0.1
-    speckle: Annotated[float, Field(ge=0)] = 0.1
-    noise: Annotated[float, Field(ge=0)] = 0.02
-    pair_spatial: Literal["shared", "independent"] = "shared"
-    interpolation: Literal["bilinear", "nearest", "bicubic"] = "bilinear"
-    padding_mode: Literal["zeros", "border", "reflection"] = "zeros"
+    rotation_deg: _magnitude("rotation_deg") = 15.0
+    scale: _magnitude("scale") = 0.1
+    translate: _magnitude("translate") = 0.05
+    hflip_p: _magnitude("hflip_p") = 0.5
+    vflip_p: _magnitude("vflip_p") = 0.0
+    elastic_px: _magnitude("elastic_px") = 4.0
+    elastic_grid: Annotated[int, Field(ge=ELASTIC_GRID_MIN)] = 4
+    gain: _magnitude("gain") = 0.1
+    contrast: _magnitude("contrast") = 0.1
+    gamma: _magnitude("gamma") = 0.1
+    speckle: _magnitude("speckle") = 0.1
+    noise: _magnitude("noise") = 0.02
+    pair_spatial: _choice("pair_spatial") = "shared"
+    interpolation: _choice("interpolation") = "bilinear"
+    padding_mode: _choice("padding_mode") = "zeros"
 
 
 class SelectionSpec(_Strict):
@@ -147,7 +164,7 @@ class ArmSpec(_Strict):
     sampler: SamplerSpec = SamplerSpec()
     augment: AugmentSpec = AugmentSpec()
     selection: SelectionSpec = SelectionSpec()
-    aggregation: Literal["mean", "median", "max", "logit_mean"] = "mean"
+    aggregation: Aggregation = "mean"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     amp: bool = True
     channels_last: bool = True

@@ -8,7 +8,6 @@ without reading a traceback.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from studykit.errors import ProtocolError
+from studykit.vocab import did_you_mean
 
 __all__ = ["load_model", "read_yaml", "validate_model", "yaml_path"]
 
@@ -74,8 +74,7 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     """One error in words: expected vs got, with a close match for unknown keys."""
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(model, error["loc"][:-1])
-        close = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
-        suggestion = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+        suggestion = did_you_mean(error["loc"][-1], allowed, f"allowed keys: {', '.join(allowed)}")
         return f"unknown key; {suggestion}"
     got = error.get("input")
     shown = "" if isinstance(got, (dict, list)) else f"; got {got!r}"

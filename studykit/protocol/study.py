@@ -15,19 +15,29 @@ Every mistake is one :class:`~studykit.errors.ProtocolError` naming the file, th
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from studykit.errors import ProtocolError
-from studykit.protocol.arms import ArmSpec, _resolve_weights, load_arm
+from studykit.protocol.arms import Aggregation, ArmSpec, _resolve_weights, load_arm
 from studykit.protocol.loading import read_yaml, validate_model
+from studykit.vocab import (
+    ICC_FORMS,
+    MRMC_COVARIANCES,
+    PROPORTION_METHODS,
+    READER_RATINGS,
+    TABLES,
+    THRESHOLD_FIXED,
+    THRESHOLD_RULES,
+    TIE_RULES,
+    UNITS,
+    did_you_mean,
+)
 
 __all__ = [
-    "ANALYSIS_TABLES",
     "COHORT_PLACEHOLDER",
     "AnalysesSpec",
     "CohortSpec",
@@ -47,19 +57,6 @@ __all__ = [
 PROTOCOL_SCHEMA_VERSION = 1
 #: A reader path starting with this stands for the cohort folder.
 COHORT_PLACEHOLDER = "{cohort}"
-#: Analysis tables a protocol can switch on and off (``studykit.analysis.TABLES``).
-ANALYSIS_TABLES = (
-    "table1_cohort",
-    "table2_histology",
-    "table3_performance",
-    "comparisons",
-    "icc",
-    "agreement_kappa",
-    "calibration",
-    "folds",
-    "ceiling",
-    "mrmc",
-)
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 REAL_DATA_HINT = (
@@ -121,9 +118,9 @@ class DesignSpec(_Strict):
     crop_size: Annotated[int, Field(ge=16, le=1024)] = 300
     margin: Annotated[float, Field(ge=0, le=1)] = 0.0
     stratify_by: list[str] = Field(default_factory=lambda: ["subtype"])
-    unit: Literal["patient"] = "patient"
-    aggregation: Literal["mean", "median", "max", "logit_mean"] = "mean"
-    threshold: Literal["fixed", "youden_inner_val"] = "fixed"
+    unit: Literal[UNITS[0]] = UNITS[0]
+    aggregation: Aggregation = "mean"
+    threshold: Literal[THRESHOLD_RULES] = THRESHOLD_FIXED
     threshold_value: Annotated[float, Field(gt=0, lt=1)] = 0.5
     ingest_workers: Annotated[int, Field(ge=1)] = 1
 
@@ -148,23 +145,18 @@ class ReadersSpec(_Strict):
     """Reader import options (``studykit.readers.read_reads`` and ``majority_votes``)."""
 
     allow_missing: bool = False
-    tie: Literal["error", "positive", "negative"] = "error"
+    tie: Literal[TIE_RULES] = "error"
     score_required: bool = False
 
 
-class TablesSpec(_Strict):
-    """Each analysis table on (default) or off."""
-
-    table1_cohort: bool = True
-    table2_histology: bool = True
-    table3_performance: bool = True
-    comparisons: bool = True
-    icc: bool = True
-    agreement_kappa: bool = True
-    calibration: bool = True
-    folds: bool = True
-    ceiling: bool = True
-    mrmc: bool = True
+#: Each analysis table of :data:`studykit.vocab.TABLES` on (default) or off.
+TablesSpec = create_model(
+    "TablesSpec",
+    __base__=_Strict,
+    __module__=__name__,
+    __doc__="Each analysis table on (default) or off.",
+    **{name: (bool, True) for name in TABLES},
+)
 
 
 class AnalysesSpec(_Strict):
@@ -173,20 +165,20 @@ class AnalysesSpec(_Strict):
     tables: TablesSpec = TablesSpec()
     reference: str | None = None
     comparisons: list[tuple[str, str]] | None = None
-    icc_form: Literal["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"] = "ICC2"
-    units: list[Literal["patient", "image"]] = Field(default_factory=lambda: ["patient", "image"])
+    icc_form: Literal[ICC_FORMS] = "ICC2"
+    units: list[Literal[UNITS]] = Field(default_factory=lambda: list(UNITS))
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
     n_boot: Annotated[int, Field(ge=100)] = 2000
-    proportion_method: Literal["wilson", "exact"] = "wilson"
-    reader_rating: Literal["call", "score"] = "call"
+    proportion_method: Literal[PROPORTION_METHODS] = "wilson"
+    reader_rating: Literal[READER_RATINGS] = "call"
     calibration_bins: Annotated[int, Field(ge=2, le=50)] = 10
-    mrmc_cov: Literal["jackknife", "delong", "bootstrap"] = "jackknife"
+    mrmc_cov: Literal[MRMC_COVARIANCES] = "jackknife"
     seed: Annotated[int, Field(ge=0)] = 0
 
     @property
     def enabled(self) -> tuple[str, ...]:
         """The tables switched on (all unless set to false)."""
-        return tuple(t for t in ANALYSIS_TABLES if getattr(self.tables, t))
+        return tuple(t for t in TABLES if getattr(self.tables, t))
 
 
 class OutputsSpec(_Strict):
@@ -380,8 +372,7 @@ def _check_names(protocol: StudyProtocol, file: Path, node: yaml.Node | None) ->
 
 
 def _unknown_arm(file: Path, field: str, node, name: str, names: list[str]) -> ProtocolError:
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"arms are: {', '.join(names)}."
+    hint = did_you_mean(name, names, f"arms are: {', '.join(names)}.")
     return _fail(file, field, node, f"unknown arm {name!r}; arms are: {', '.join(names)}.", hint)
 
 

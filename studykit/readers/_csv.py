@@ -6,7 +6,6 @@ counted (data row 1 is the first line after the header; a spreadsheet shows it a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.errors import DataError
+from studykit.vocab import closest
 
 FILE, ROW = "_file", "_row"  # provenance columns of the raw table, dropped before returning
 _SHOW = 5  # ids listed in a message
@@ -49,8 +49,8 @@ def require_columns(table: pd.DataFrame, columns: Iterable[str], *, file: Path, 
     for column in columns:
         if column in present:
             continue
-        close = difflib.get_close_matches(column, present, n=1)
-        hint = (f"did you mean {close[0]!r}? Rename that column to {column!r}." if close else
+        close = closest(column, present)
+        hint = (f"did you mean {close!r}? Rename that column to {column!r}." if close else
                 f"add a {column!r} column{why}; reader CSVs have columns reader_id, group, patient_id, "
                 "call and optionally score.")
         if len(present) == 1 and ";" in present[0]:
@@ -80,12 +80,6 @@ def where(raw: pd.DataFrame, index: int) -> str:
     """``reads.csv row 3`` for one row of the raw table (for messages naming a second place)."""
     rec = raw.iloc[index]
     return f"{Path(rec[FILE]).name} row {rec[ROW]}"
-
-
-def close_hint(value: str, known: Sequence[str], fallback: str) -> str:
-    """``did you mean 'x'?`` for a near miss among ``known``, else ``fallback``."""
-    close = difflib.get_close_matches(value, list(known), n=1)
-    return f"did you mean {close[0]!r}?" if close else fallback
 
 
 def listed(ids: Sequence[Any]) -> str:

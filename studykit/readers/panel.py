@@ -33,8 +33,12 @@ import pandas as pd
 
 from studykit import stats
 from studykit.errors import InputError
-from studykit.readers._csv import close_hint, listed
+from studykit.readers._csv import listed
 from studykit.readers.reads import CALL, GROUP, MAJORITY_PREFIX, PATIENT_ID, READER_ID, SCORE, Reads
+from studykit.vocab import (  # what a tied vote becomes (``stats.majority_vote``'s ``tie``)
+    TIE_RULES,
+    did_you_mean,
+)
 
 __all__ = [
     "KIND",
@@ -57,8 +61,6 @@ VOTES_POSITIVE, N_READERS, FRACTION_POSITIVE, TIE = "votes_positive", "n_readers
 VOTES_COLUMNS = (GROUP, PATIENT_ID, CALL, VOTES_POSITIVE, N_READERS, FRACTION_POSITIVE, TIE)
 #: Columns of ``reads.csv``, in order.
 READS_CSV_COLUMNS = (READER_ID, GROUP, PATIENT_ID, CALL, SCORE, KIND, VOTES_POSITIVE, N_READERS)
-#: What a tied vote becomes (``stats.majority_vote``'s ``tie``).
-TIE_RULES = ("error", "positive", "negative")
 #: Rows of :func:`reader_operating_points` per reader.
 OPERATING_METRICS = ("sensitivity", "specificity")
 
@@ -216,7 +218,7 @@ def _option(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if isinstance(value, str) and value in allowed:
         return value
     raise InputError(f"must be one of {listed(allowed)}; got {value!r}.", field=name,
-                     hint=close_hint(str(value), allowed, f"use one of {listed(allowed)}."))
+                     hint=did_you_mean(str(value), allowed, f"use one of {listed(allowed)}."))
 
 
 def _in_patient_order(frame: pd.DataFrame, patients: tuple[str, ...]) -> pd.DataFrame:

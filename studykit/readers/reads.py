@@ -1,6 +1,6 @@
 """Import and validate the readers' calls: long CSV files, one row per (reader, patient).
 
-A reader CSV (DESIGN.md, "File formats") has the columns ``reader_id, group, patient_id,
+A reader CSV (README, "Your own data") has the columns ``reader_id, group, patient_id,
 call`` and optionally ``score``; other columns are ignored. Several files may be given
 (e.g. one per reader group); they are concatenated in the order given. Cells are read as
 text (ids such as ``0007`` stay strings) with surrounding white space stripped.
@@ -31,13 +31,15 @@ from studykit.errors import DataError, InputError
 from studykit.readers._csv import (
     FILE,
     ROW,
-    close_hint,
     fail_at,
     listed,
     read_csv_text,
     require_columns,
     where,
 )
+from studykit.vocab import CALL, GROUP, READ_COLUMNS, REQUIRED_READ_COLUMNS, SCORE, did_you_mean
+from studykit.vocab import PATIENT as PATIENT_ID
+from studykit.vocab import READER as READER_ID
 
 __all__ = [
     "CALL",
@@ -51,12 +53,11 @@ __all__ = [
     "read_reads",
 ]
 
-READER_ID, GROUP, PATIENT_ID, CALL, SCORE = "reader_id", "group", "patient_id", "call", "score"
 #: Columns of :attr:`Reads.table`, in order (the contract of ``reads.csv``'s reader rows).
-READS_COLUMNS = (READER_ID, GROUP, PATIENT_ID, CALL, SCORE)
+READS_COLUMNS = READ_COLUMNS
 #: Reader ids starting with this are reserved for the majority-vote rows of ``reads.csv``.
 MAJORITY_PREFIX = "majority:"
-_REQUIRED = (READER_ID, GROUP, PATIENT_ID, CALL)
+_REQUIRED = REQUIRED_READ_COLUMNS
 _MISSING_SCORE = ("", "na", "n/a", "nan")
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class Reads:
         """The reads of one group (rows of :attr:`table`)."""
         if group not in self.groups:
             raise InputError(f"is not a reader group; groups: {listed(self.groups)}.", field="group",
-                             hint=close_hint(group, self.groups, "use one of the groups listed."))
+                             hint=did_you_mean(group, self.groups, "use one of the groups listed."))
         return self.table[self.table[GROUP] == group]
 
     def readers_of(self, group: str) -> tuple[str, ...]:
@@ -243,7 +244,7 @@ def _check_rows(raw: pd.DataFrame, patients: tuple[str, ...]) -> None:
     if unknown.any():
         value = raw.loc[unknown, PATIENT_ID].iloc[0]
         fail_at(raw, unknown, "patient {value} is not among the manifest's included patients.",
-                field=PATIENT_ID, hint=close_hint(value, patients, "fix the id, or add the patient to the "
+                field=PATIENT_ID, hint=did_you_mean(value, patients, "fix the id, or add the patient to the "
                                                   "manifest (reads of excluded patients are dropped)."))
 
 
@@ -255,7 +256,7 @@ def _calls(raw: pd.DataFrame, vocabulary: dict[str, int]) -> np.ndarray:
         value = raw.loc[bad, CALL].iloc[0].lower()
         allowed = f"{words[0]!r}, {words[1]!r}, 1 or 0"
         fail_at(raw, bad, f"call {{value}} is not {allowed}.", field=CALL,
-                hint=close_hint(value, words, f"use {allowed}, or set the call vocabulary (positive=, "
+                hint=did_you_mean(value, words, f"use {allowed}, or set the call vocabulary (positive=, "
                                               "negative=) to the words this file uses."))
     return coded.to_numpy(dtype=np.int64)
 
@@ -303,7 +304,7 @@ def _check_groups(raw: pd.DataFrame, declared: tuple[str, ...] | None,
         value = raw.loc[unknown, GROUP].iloc[0]
         fail_at(raw, unknown, f"group {{value}} is not a declared reader group ({listed(declared)}).",
                 field=GROUP,
-                hint=close_hint(value, declared, "fix the group, or declare it in the protocol."))
+                hint=did_you_mean(value, declared, "fix the group, or declare it in the protocol."))
     empty = [g for g in declared if g not in found]
     if empty:
         names = ", ".join(str(f) for f in files)

@@ -38,6 +38,7 @@ from studykit import stats
 from studykit.errors import InputError
 from studykit.report._format import require_columns
 from studykit.report.style import DOUBLE_COLUMN, OKABE_ITO, SINGLE_COLUMN, figure_style
+from studykit.vocab import ci_label
 
 __all__ = [
     "GRADCAM_KEYS",
@@ -284,7 +285,7 @@ def _roc_axes(ax, confidence: float) -> None:
     ax.grid(color="0.92", lw=0.5)
     leg = ax.legend(
         loc="lower right",
-        title=f"AUC ({confidence:.0%} CI)",
+        title=f"AUC ({ci_label(confidence)})",
         title_fontsize=6.5,
         handlelength=1.6,
         borderaxespad=0.3,

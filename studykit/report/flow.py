@@ -53,7 +53,7 @@ def flow_counts(
     manifest: pd.DataFrame,
     *,
     label: str = "label",
-    positive: object = "malignant",
+    pos_label: object = "malignant",
     negative_name: str = "benign",
     positive_name: str = "malignant",
     excluded: str = "excluded_reason",
@@ -67,7 +67,7 @@ def flow_counts(
     manifest : DataFrame
         One row per record. A non-empty ``excluded`` cell excludes the record with that
         reason; the column may be absent (nothing excluded).
-    label, positive : the reference-standard column and its positive value (1 and
+    label, pos_label : the reference-standard column and its positive value (1 and
         ``True`` count as positive too).
     index_test : mapping or Series, optional
         Patient id → index-test call (1 positive, 0 negative) of the included patients;
@@ -85,7 +85,7 @@ def flow_counts(
     reason = reason.astype("string").str.strip().replace("", pd.NA)
     out = reason.notna()
     kept = manifest[~out.to_numpy()]
-    is_pos = kept[label].isin([positive, 1, True]) | (kept[label].astype(str) == str(positive))
+    is_pos = kept[label].isin([pos_label, 1, True]) | (kept[label].astype(str) == str(pos_label))
     counts = FlowCounts(
         records=len(manifest),
         excluded=reason[out].value_counts(sort=True).to_dict(),

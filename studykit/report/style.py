@@ -15,7 +15,7 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from studykit.report._io import write_with
+from studykit.vocab import atomic_write
 
 __all__ = ["DOUBLE_COLUMN", "OKABE_ITO", "SINGLE_COLUMN", "color_cycle", "figure_style", "save_figure"]
 
@@ -86,7 +86,6 @@ def save_figure(
         for fmt in formats:
             target = base.parent / f"{base.name}.{fmt}"
             meta = _METADATA.get(fmt, {})
-            written.append(
-                write_with(target, lambda tmp, f=fmt, m=meta: fig.savefig(tmp, format=f, metadata=m, dpi=dpi))
-            )
+            save = lambda tmp, f=fmt, m=meta: fig.savefig(tmp, format=f, metadata=m, dpi=dpi)  # noqa: E731
+            written.append(atomic_write(target, save))
     return written

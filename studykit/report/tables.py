@@ -19,8 +19,8 @@ import pandas as pd
 from studykit.errors import InputError
 from studykit.report._display import DisplayTable
 from studykit.report._format import fmt_ci, fmt_count, fmt_number, fmt_p, percent_decimals, require_columns
-from studykit.report._io import write_text, write_with
 from studykit.stats import columns as C
+from studykit.vocab import atomic_write, ci_label
 
 __all__ = ["FORMATTERS", "PERCENT_METRICS", "TableStyle", "format_table", "list_formatters", "write_table"]
 
@@ -83,7 +83,7 @@ def _assemble(header: list[str], blocks: list[tuple[str | None, list[list[str]]]
 
 
 def format_performance(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
-    """Table 3: one row per arm, AUC (95% CI) then the percentages with their CIs."""
+    """Table 3: one row per arm, AUC (CI) then the percentages with their CIs."""
     _require(frame, "table3_performance", [C.ARM, C.METRIC, C.ESTIMATE, C.CI_LOW, C.CI_HIGH])
     metrics = [m for m in PERFORMANCE_COLUMNS if m in set(frame[C.METRIC])]
     header = ["Arm"] + [
@@ -97,9 +97,10 @@ def format_performance(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
             body.append([style.arm(arm)] + [_metric_cell(rows, m, style) for m in metrics])
         blocks.append((title, body))
     notes = [
-        "Estimate (95% CI). Proportions in percent with Wilson CIs; AUC with DeLong CI; counts in the CSV."
+        f"Estimate ({_ci(frame)}). Proportions in percent with Wilson CIs; AUC with DeLong CI; counts in the "
+        "CSV."
     ]
-    return _assemble(header, blocks, notes=_level_note(frame, notes))
+    return _assemble(header, blocks, notes=notes)
 
 
 def _metric_cell(rows: pd.DataFrame, metric: str, style: TableStyle) -> str:
@@ -111,19 +112,18 @@ def _metric_cell(rows: pd.DataFrame, metric: str, style: TableStyle) -> str:
     return fmt_ci(r[C.ESTIMATE], r[C.CI_LOW], r[C.CI_HIGH], style.decimals)
 
 
-def _level_note(frame: pd.DataFrame, notes: list[str]) -> list[str]:
+def _ci(frame: pd.DataFrame) -> str:
+    """``"95% CI"`` at the frame's ``ci_level`` (when it holds one level; else 95%)."""
     if C.CI_LEVEL in frame.columns and frame[C.CI_LEVEL].nunique() == 1:
-        level = float(frame[C.CI_LEVEL].iloc[0])
-        if abs(level - 0.95) > 1e-12:
-            notes = [n.replace("95%", f"{level:.0%}") for n in notes]
-    return notes
+        return ci_label(float(frame[C.CI_LEVEL].iloc[0]))
+    return ci_label(0.95)
 
 
 def format_comparisons(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
     """Paired comparisons: difference with CI, raw and Holm-adjusted p, the test's name."""
     _require(frame, "comparisons", ["arm_a", "arm_b", C.ESTIMATE, C.CI_LOW, C.CI_HIGH, C.P])
     adjusted = C.P_ADJUSTED in frame.columns
-    header = ["Comparison", "Metric", "Difference (95% CI)", "p"] + (["p (Holm)"] if adjusted else [])
+    header = ["Comparison", "Metric", f"Difference ({_ci(frame)})", "p"] + (["p (Holm)"] if adjusted else [])
     header.append("Method")
     blocks = []
     for title, part in _sections(frame):
@@ -156,7 +156,7 @@ def format_icc(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
     """ICC: one row per reader group and Shrout–Fleiss form, with CI, F and p."""
     _require(frame, "icc", ["form", C.ESTIMATE, C.CI_LOW, C.CI_HIGH])
     group = next((c for c in (C.GROUP, C.ARM) if c in frame.columns), None)
-    header = (["Group"] if group else []) + ["Form", "ICC (95% CI)", "F", "p", "Raters", "n"]
+    header = (["Group"] if group else []) + ["Form", f"ICC ({_ci(frame)})", "F", "p", "Raters", "n"]
     body, previous = [], None
     for _, r in frame.iterrows():
         cells = [style.arm(r[group]) if r[group] != previous else ""] if group else []
@@ -174,7 +174,7 @@ def format_icc(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
         header,
         body,
         align=("l" if group else "") + "lrrrrr",
-        notes=_level_note(frame, ["ICC forms of Shrout & Fleiss (1979); F-test 95% CIs."]),
+        notes=[f"ICC forms of Shrout & Fleiss (1979); F-test {_ci(frame)}s."],
     )
 
 
@@ -258,7 +258,7 @@ def format_histology(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
 
 
 def format_generic(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
-    """Any result table: identifying columns, estimate (95% CI), p, method and n."""
+    """Any result table: identifying columns, estimate (CI at the table's level), p, method and n."""
     _require(frame, "table", [C.ESTIMATE])
     stats_cols = {C.ESTIMATE, C.CI_LOW, C.CI_HIGH, C.P, C.STATISTIC, C.DF, C.SE, C.METHOD, C.N, C.CI_LEVEL}
     ids = (
@@ -268,7 +268,8 @@ def format_generic(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
     )
     has_ci = C.CI_LOW in frame.columns and C.CI_HIGH in frame.columns
     has_p = C.P in frame.columns and frame[C.P].notna().any()
-    header = [c.replace("_", " ").capitalize() for c in ids] + ["Estimate (95% CI)" if has_ci else "Estimate"]
+    header = [c.replace("_", " ").capitalize() for c in ids]
+    header.append(f"Estimate ({_ci(frame)})" if has_ci else "Estimate")
     header += (["p"] if has_p else []) + [
         h for h, c in (("Method", C.METHOD), ("n", C.N)) if c in frame.columns
     ]
@@ -377,7 +378,7 @@ def write_table(
     display = format_table(frame, name, TableStyle(decimals, tuple(percent_metrics), arm_labels, shown))
     if caption is None:
         caption = FORMATTERS.get(name, (None, ""))[1] or name.replace("_", " ")
-    tables = Path(out_dir) / "tables"
-    csv = write_with(tables / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
-    tex = write_text(tables / f"{name}.tex", display.to_latex(caption=caption, label=label or f"tab:{name}"))
-    return csv, tex
+    out = Path(out_dir) / "tables"
+    latex = display.to_latex(caption=caption, label=label or f"tab:{name}")
+    csv = atomic_write(out / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    return csv, atomic_write(out / f"{name}.tex", latex)

@@ -12,6 +12,7 @@ import numpy as np
 
 from studykit.stats._bootstrap import bootstrap_aucs, jackknife_aucs
 from studykit.stats._placements import delong_covariance, placements
+from studykit.vocab import MRMC_COVARIANCES
 
 # ---------------------------------------------------------------- AUC covariance estimators
 
@@ -40,7 +41,9 @@ def bootstrap_covariance(y: np.ndarray, scores: np.ndarray, *, n_boot: int, seed
     return np.atleast_2d(np.cov(boot, rowvar=False, ddof=1))
 
 
-COVARIANCES = {"jackknife": jackknife_covariance, "delong": delong_cov, "bootstrap": bootstrap_covariance}
+#: Covariance estimators by name (the names: :data:`studykit.vocab.MRMC_COVARIANCES`).
+COVARIANCES = dict(zip(MRMC_COVARIANCES, (jackknife_covariance, delong_cov, bootstrap_covariance),
+                       strict=True))
 
 
 def aucs(y: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ how many values offend and where (0-based positions), following STYLE.md convent
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.errors import InputError
+from studykit.vocab import did_you_mean
 
 _SHOW = 5  # offending positions listed in a message
 
@@ -31,8 +31,7 @@ def check_option(name: str, value: Any, allowed: Iterable[str]) -> str:
     allowed = list(allowed)
     if isinstance(value, str) and value in allowed:
         return value
-    close = difflib.get_close_matches(str(value), allowed, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(map(repr, allowed))}."
+    hint = did_you_mean(value, allowed, f"use one of {', '.join(map(repr, allowed))}.")
     raise InputError(f"must be one of {', '.join(map(repr, allowed))}; got {value!r}.",
                      field=name, hint=hint)
 
@@ -157,9 +156,8 @@ def column(data: pd.DataFrame, name: str, *, argument: str) -> pd.Series:
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"must be a pandas DataFrame; got {type(data).__name__}.", field="data")
     if name not in data.columns:
-        close = difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=1)
         listed = ", ".join(map(str, data.columns))
-        hint = f"did you mean '{close[0]}'?" if close else f"columns are: {listed}."
+        hint = did_you_mean(name, data.columns, f"columns are: {listed}.")
         raise InputError(f"column {name!r} is not in data.", field=argument, hint=hint)
     return data[name]
 

@@ -40,6 +40,8 @@ from studykit.stats._validation import (
     finite_scores,
     positions,
 )
+from studykit.vocab import ICC_FORMS as FORM_NAMES
+from studykit.vocab import TIE_RULES
 
 __all__ = ["fleiss_kappa", "icc", "majority_vote"]
 
@@ -47,22 +49,22 @@ FORM, DESCRIPTION, DF1, DF2 = C.FORM, C.DESCRIPTION, C.DF1, C.DF2
 N_RATERS, N_CATEGORIES, SE_NULL = C.N_RATERS, C.N_CATEGORIES, C.SE_NULL
 AGREEMENT_OBSERVED, AGREEMENT_CHANCE = C.AGREEMENT_OBSERVED, C.AGREEMENT_CHANCE
 
-TIE_RULES = ("error", "positive", "negative")
-
 _ONE = "one-way random effects, absolute agreement"
 _ABS = "two-way random effects, absolute agreement"
 _CON = "two-way mixed effects, consistency"
 _F_CI = "F-test CI (Shrout & Fleiss 1979)"
 _MW_CI = "CI with approximate df (McGraw & Wong 1996)"
-#: The six Shrout–Fleiss forms in psych's order: (form, psych's description, method).
-ICC_FORMS = (
-    ("ICC1", "Single_raters_absolute", f"{_ONE}, single rater; {_F_CI}"),
-    ("ICC2", "Single_random_raters", f"{_ABS}, single rater; {_MW_CI}"),
-    ("ICC3", "Single_fixed_raters", f"{_CON}, single rater; {_F_CI}"),
-    ("ICC1k", "Average_raters_absolute", f"{_ONE}, mean of k raters; {_F_CI}"),
-    ("ICC2k", "Average_random_raters", f"{_ABS}, mean of k raters; {_MW_CI}"),
-    ("ICC3k", "Average_fixed_raters", f"{_CON}, mean of k raters; {_F_CI}"),
+_ICC_DETAILS = (  # psych's description and the method, per form in psych's order
+    ("Single_raters_absolute", f"{_ONE}, single rater; {_F_CI}"),
+    ("Single_random_raters", f"{_ABS}, single rater; {_MW_CI}"),
+    ("Single_fixed_raters", f"{_CON}, single rater; {_F_CI}"),
+    ("Average_raters_absolute", f"{_ONE}, mean of k raters; {_F_CI}"),
+    ("Average_random_raters", f"{_ABS}, mean of k raters; {_MW_CI}"),
+    ("Average_fixed_raters", f"{_CON}, mean of k raters; {_F_CI}"),
 )
+#: The six Shrout–Fleiss forms (names from :data:`studykit.vocab.ICC_FORMS`, psych's order):
+#: (form, psych's description, method).
+ICC_FORMS = tuple((form, *details) for form, details in zip(FORM_NAMES, _ICC_DETAILS, strict=True))
 FLEISS_METHOD = ("Fleiss (1971) kappa; jackknife SE over targets, normal CI (Efron & Stein 1981); "
                  "z-test of kappa = 0 with the Fleiss-Nee-Landis (1979) null SE")
 

@@ -42,10 +42,10 @@ from studykit.stats._validation import (
     same_length,
 )
 from studykit.stats.roc import roc_auc
+from studykit.vocab import PROPORTION_METHODS
 
 __all__ = ["binary_call_auc", "diagnostic_metrics", "mcnemar"]
 
-PROPORTION_METHODS = ("wilson", "exact")
 SUBSETS = ("positives", "negatives", "all")
 #: Rows of :func:`diagnostic_metrics`, in order.
 METRICS = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "prevalence",

@@ -29,7 +29,6 @@ radiologists' performance for the detection of mammographic masses. Eur Radiol 2
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -47,6 +46,7 @@ from studykit.stats import _mrmc_kernels as K
 from studykit.stats._mrmc_design import Design, build_design
 from studykit.stats._result import result_frame, warn_undefined
 from studykit.stats._validation import check_confidence, check_option, check_positive_int
+from studykit.vocab import did_you_mean
 
 __all__ = ["MRMCResult", "dbm_analysis", "model_vs_readers", "or_analysis"]
 
@@ -355,12 +355,11 @@ def _model_index(readers: list[Any], model_reader: Any) -> int:
     as_text = [str(r) for r in readers]
     if as_text.count(str(model_reader)) == 1:
         return as_text.index(str(model_reader))
-    close = difflib.get_close_matches(str(model_reader), as_text, n=1)
     raise InputError(f"{model_reader!r} is not a reader in the data; readers are "
                      f"{', '.join(map(repr, readers[:10]))}{', …' if len(readers) > 10 else ''}.",
                      field="model_reader",
-                     hint=f"did you mean {close[0]!r}?" if close else
-                     "pass model_reader= the value of the reader column that marks the algorithm's reads.")
+                     hint=did_you_mean(model_reader, as_text, "pass model_reader= the value of the reader "
+                                                              "column that marks the algorithm's reads."))
 
 
 def _cov_name(cov: str, n_boot: int, seed: int) -> str:

@@ -69,7 +69,7 @@ def roc_curve(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
 
     Examples
     --------
-    >>> roc_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])[["threshold", "tpr", "fpr"]].iloc[1].tolist()
+    >>> roc_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])[["threshold", "tpr", "fpr"]].iloc[1].round(12).tolist()
     [0.6, 0.5, 0.0]
     """
     args = from_data(data, y_true=y_true, score=score)

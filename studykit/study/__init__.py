@@ -5,12 +5,29 @@ analyses and write every output. May import protocol, cohort, train, readers, an
     summary = run("protocols/renal_ceus_demo.yaml")            # results/renal_ceus_demo/
     summary = run(protocol, arms=["muf_net"], folds=[0])      # one cluster job
     summary = report("results/renal_ceus_demo")               # merge what is done
+
+Importing the package, or its results layout (:mod:`studykit.study.layout`), loads neither
+torch nor the other layers: the runner and the validator are imported on first use.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from studykit.study.layout import Layout
-from studykit.study.runner import Unit, plan_units, protocol_from_lock, report, run
 from studykit.study.summary import RunSummary, UnitResult
-from studykit.study.validate import Check, validate
+
+#: Public names imported on first use, and the module that defines each.
+_LAZY = {
+    "Unit": "runner",
+    "plan_units": "runner",
+    "protocol_from_lock": "runner",
+    "report": "runner",
+    "run": "runner",
+    "Check": "validate",
+    "validate": "validate",
+}
 
 __all__ = [
     "Check",
@@ -24,3 +41,12 @@ __all__ = [
     "run",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the runner or the validator when one of their names is first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value  # also replaces the submodule ``validate`` by the function
+    return value

@@ -8,7 +8,7 @@
         cohort/raw/             the synthetic cohort (synthetic protocols only)
         cohort/store/           ROI pair store (content-addressed)
         cohort/splits.json      frozen patient-grouped folds
-        arms/<arm>/fold-<k>/    one (arm, fold) unit (``studykit.train.unit_dir``)
+        arms/<arm>/fold-<k>/    one (arm, fold) unit (``studykit.vocab.unit_dir``)
         predictions.csv         merged test predictions of every finished unit
         reads.csv               validated reads + majority votes
         tables/                 <name>.csv and <name>.tex
@@ -19,18 +19,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studykit.train import unit_dir
-from studykit.train.checkpoint import atomic_write
-from studykit.train.paths import BEST, DONE, GRADCAM, HISTORY, LAST, PREDICTIONS
+from studykit.vocab import BEST, DONE, GRADCAM, HISTORY, LAST, PREDICTIONS, atomic_write, unit_dir
 
 THRESHOLD = "threshold.json"
 
-__all__ = ["Layout", "atomic_write_text", "atomic_write_with"]
+__all__ = ["Layout", "atomic_write_json"]
 
 
 @dataclass(frozen=True)
@@ -84,10 +81,6 @@ class Layout:
     def report(self) -> Path:
         return self.root / "report.md"
 
-    @property
-    def analysis_stamp(self) -> Path:
-        return self.root / "tables" / ".inputs.json"
-
     def unit(self, arm: str, fold: int) -> Path:
         """The folder of unit (``arm``, ``fold``)."""
         return unit_dir(self.root, arm, fold)
@@ -115,18 +108,6 @@ class Layout:
         return Path(path).relative_to(self.root).as_posix()
 
 
-def atomic_write_with(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place
-    (the train layer's :func:`~studykit.train.checkpoint.atomic_write`)."""
-    atomic_write(Path(path), write)
-    return Path(path)
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return atomic_write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 def atomic_write_json(path: Path, data: Any) -> Path:
-    """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    """Write ``data`` as indented, key-sorted JSON to ``path`` (:func:`~studykit.vocab.atomic_write`)."""
+    return atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")

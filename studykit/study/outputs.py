@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,13 @@ from studykit.analysis import AnalysisOptions, aggregate_patients, posterior_col
 from studykit.cohort import PairStore
 from studykit.errors import StudyError, UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
-from studykit.study.layout import Layout, atomic_write_json, atomic_write_text, atomic_write_with
+from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.provenance import git_commit, versions
 from studykit.study.summary import RunSummary
-from studykit.train import PREDICTION_COLUMNS
+from studykit.vocab import PREDICTION_COLUMNS, THRESHOLD_FIXED, Progress, atomic_write, ci_label
 
 __all__ = ["analysis_options", "build", "merge_predictions", "read_manifest", "write_provenance"]
 
-Progress = Callable[[int, int, str], None]
 HEADLINE_METRICS = ("auc", "sensitivity", "specificity")
 #: Model arm's modality → its ceiling: the per-frame posterior (model arms classify single frames).
 _POSTERIOR = {modality: posterior_column("frame", modality or "both") for modality in ("bmode", "ceus", None)}
@@ -69,7 +68,7 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout) -> tuple[pd.DataF
 def _unit_threshold(protocol: StudyProtocol, layout: Layout, arm: str, fold: int) -> float | None:
     """The unit's decision threshold: the protocol's fixed value, or the Youden threshold
     frozen from its inner-validation patients (None while that file is missing)."""
-    if protocol.design.threshold == "fixed":
+    if protocol.design.threshold == THRESHOLD_FIXED:
         return protocol.design.threshold_value
     path = layout.unit_file(arm, fold, "threshold")
     return float(json.loads(path.read_text())["value"]) if path.is_file() else None
@@ -78,13 +77,13 @@ def _unit_threshold(protocol: StudyProtocol, layout: Layout, arm: str, fold: int
 def threshold_origin(protocol: StudyProtocol) -> str:
     """Where the thresholds come from, in words (Table 3's ``threshold_origin``)."""
     d = protocol.design
-    if d.threshold == "fixed":
+    if d.threshold == THRESHOLD_FIXED:
         return f"{d.threshold_value:g} (fixed by the protocol)"
     return "Youden on each fold's inner-validation patients"
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_with(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
 
 
 def build_reads(
@@ -132,7 +131,7 @@ def analysis_options(
         icc_form=a.icc_form,
         continuous=[k for k, v in kinds.items() if v == "continuous"],
         categorical=[k for k, v in kinds.items() if v == "categorical"],
-        positive_label=c.positive,
+        pos_label=c.positive,
         units=list(a.units),
         seed=a.seed,
         confidence=a.confidence,
@@ -252,7 +251,7 @@ def _figures(
     if manifest is not None:
         c = protocol.columns
         counts = report.flow_counts(
-            manifest, positive=c.positive, negative_name=c.negative, positive_name=c.positive
+            manifest, pos_label=c.positive, negative_name=c.negative, positive_name=c.positive
         )
         out["flow"] = _save(report.flow_figure(counts), layout, "flow", formats)
     data = _gradcam_data(protocol, layout) if protocol.outputs.gradcam else None
@@ -261,8 +260,9 @@ def _figures(
     return out
 
 
+#: Figure captions; ``{ci}`` is the CI of the protocol's confidence level ("95% CI").
 _CAPTIONS = {
-    "roc": "ROC curves of the model arms (patient level, 95% CI bands) with the readers' operating points",
+    "roc": "ROC curves of the model arms (patient level, {ci} bands) with the readers' operating points",
     "calibration": "Calibration (reliability) of the model arms",
     "flow": "Patient flow (STARD)",
     "gradcam": "Grad-CAM of the MUF-Net arm: B-mode and CEUS",
@@ -324,7 +324,7 @@ def _report(
     if manifest is not None:
         c = protocol.columns
         counts = report.flow_counts(
-            manifest, positive=c.positive, negative_name=c.negative, positive_name=c.positive
+            manifest, pos_label=c.positive, negative_name=c.negative, positive_name=c.positive
         )
         sections.append(report.cohort_section(counts, n_images=n_images))
     sections.append(report.design_section(_design(protocol, missing)))
@@ -337,10 +337,12 @@ def _report(
         sections.append(report.comparisons_section(key, decimals=dec, arm_labels=labels))
     if tables.get("mrmc") is not None and not tables["mrmc"].empty:
         sections.append(report.mrmc_section(tables["mrmc"], decimals=dec, arm_labels=labels))
-    sections.append(report.figures_section({_CAPTIONS[k]: layout.relative(v) for k, v in figures.items()}))
+    ci = ci_label(protocol.analyses.confidence)
+    sections.append(report.figures_section({_CAPTIONS[k].format(ci=ci): layout.relative(v)
+                                            for k, v in figures.items()}))
     sections.append(report.provenance_section(provenance))
     text = report.render_report(protocol.title or protocol.name, *sections)
-    return atomic_write_text(layout.report, text)
+    return atomic_write(layout.report, text)
 
 
 def provenance_block(
@@ -506,7 +508,3 @@ def _old_reads(layout: Layout) -> pd.DataFrame | None:
         return None
     return pd.read_csv(layout.reads, dtype={"patient_id": str, "reader_id": str, "group": str})
 
-
-def load_json(path: Path) -> dict[str, Any]:
-    """A JSON file's content."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +28,11 @@ from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
 from studykit.study import outputs
-from studykit.study.layout import Layout, atomic_write_json, atomic_write_text
+from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.provenance import input_hashes, lock_document, read_lock
 from studykit.study.summary import RunSummary, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, fit, predict
+from studykit.vocab import THRESHOLD_YOUDEN, Progress, atomic_write, did_you_mean
 
 __all__ = [
     "RunSummary",
@@ -45,7 +46,6 @@ __all__ = [
     "run",
 ]
 
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,10 @@ def plan_units(
     names = [a.name for a in protocol.arm_specs]
     for name in arms or ():
         if name not in names:
-            import difflib
-
-            close = difflib.get_close_matches(name, names, n=1)
             raise InputError(
                 f"no model arm named {name!r}; model arms: {', '.join(names)}.",
                 field="--arms",
-                hint=f"did you mean '{close[0]}'?" if close else "use the names listed.",
+                hint=did_you_mean(name, names, "use the names listed."),
             )
     n = protocol.design.folds
     for k in folds or ():
@@ -99,7 +96,7 @@ def prepare_cohort(protocol: StudyProtocol, layout: Layout, progress: Progress =
         frames=spec.frames,
         size=None if spec.size is None else tuple(spec.size),
         tiny=spec.tiny,
-        progress=lambda done, total: progress(done, total, "synthesize cohort"),
+        progress=progress,
         **spec.params,
     )
     return out
@@ -174,7 +171,7 @@ def _train_unit(
         progress(unit.arm.epochs, unit.arm.epochs, label)
     if _needs_prediction(unit, layout):
         predict(unit.arm, store, fold, result.best_checkpoint, device=device, out_dir=out)
-    if threshold_rule == "youden_inner_val" and _needs_threshold(unit, layout):
+    if threshold_rule == THRESHOLD_YOUDEN and _needs_threshold(unit, layout):
         _choose_threshold(unit, store, fold, result.best_checkpoint, layout, device, fallback)
     return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
 
@@ -192,7 +189,7 @@ def _choose_threshold(unit: Unit, store: PairStore, fold, checkpoint: Path, layo
     patient-level probabilities to ``threshold.json`` (the test fold is not looked at)."""
     val = predict(unit.arm, store, fold, checkpoint, device=device, patients=fold.val)
     value, origin = youden_on_validation(val, rule=unit.arm.aggregation, fallback=fallback)
-    record = {"rule": "youden_inner_val", "value": value, "origin": origin,
+    record = {"rule": THRESHOLD_YOUDEN, "value": value, "origin": origin,
               "n_val_patients": len(fold.val), "aggregation": unit.arm.aggregation}
     atomic_write_json(layout.unit_file(unit.arm.name, unit.fold, "threshold"), record)
 
@@ -290,7 +287,7 @@ def run(
     manifest = outputs.read_manifest(protocol, cohort_dir)
     splits = _splits(protocol, store, manifest, layout)
     hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
-    atomic_write_text(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
+    atomic_write(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
     done_units = _train_all(units, store, splits, layout, device, progress, protocol.design)
     t0 = _timed(stages, "train", t0)
     summary = outputs.build(

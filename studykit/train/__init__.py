@@ -13,14 +13,15 @@ Multi-GPU data parallel training of one unit::
     torchrun --nproc_per_node=4 -m studykit.train.launch ARM_YAML STORE SPLITS_JSON FOLD OUT_DIR
 """
 
-from .aggregate import AGGREGATIONS, aggregate_patients
+from studykit.vocab import AGGREGATIONS, PREDICTION_COLUMNS, unit_dir
+
+from .aggregate import aggregate_patients
 from .augment import AugmentConfig, PairAugmenter
 from .data import arm_modalities
 from .device import configure_runtime, resolve_device
 from .fit import HISTORY_COLUMNS, FitResult, NonFiniteLossError, UnitConflictError, fit
 from .gradcam import gradcam
-from .paths import unit_dir
-from .predict import DEFAULT_THRESHOLD, PREDICTION_COLUMNS, predict
+from .predict import DEFAULT_THRESHOLD, predict
 from .sampler import ClassBalancedSampler
 
 __all__ = [

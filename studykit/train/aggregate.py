@@ -1,40 +1,26 @@
 """Patient-level aggregation of image probabilities, and the validation metrics of ``fit``.
 
 The unit of analysis is the patient (DESIGN.md): a patient's image probabilities are
-combined by a rule from :data:`AGGREGATIONS` — ``mean`` (default), ``median``, ``max`` or
-``logit_mean`` (mean of the log-odds, mapped back: a geometric mean of the odds). The
-validation metrics used to select a checkpoint are computed here with small private
+combined by a rule from :data:`studykit.vocab.AGGREGATIONS` — ``mean`` (default), ``median``,
+``max`` or ``logit_mean`` (mean of the log-odds, mapped back: a geometric mean of the odds),
+the same registry the analysis tables use, so a checkpoint is selected on the numbers the
+tables report. The validation metrics used to select a checkpoint are computed here with small private
 kernels, since the train layer does not import ``stats``: accuracy at a threshold and the
 empirical AUC (Mann–Whitney, from mid-ranks).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from studykit.errors import InputError
+from studykit.vocab import AGGREGATIONS, LABEL, PATIENT, PROB, did_you_mean
 
 __all__ = ["AGGREGATIONS", "aggregate_patients", "patient_accuracy", "patient_auc"]
-
-_EPS = 1e-7
-
-
-def _logit_mean(probs: pd.Series) -> float:
-    p = probs.to_numpy(np.float64).clip(_EPS, 1.0 - _EPS)
-    return float(1.0 / (1.0 + np.exp(-np.mean(np.log(p) - np.log1p(-p)))))
-
-
-#: Patient aggregation rules: name → function of one patient's image probabilities.
-AGGREGATIONS: dict[str, Callable[[pd.Series], float]] = {
-    "mean": lambda p: float(p.mean()),
-    "median": lambda p: float(p.median()),
-    "max": lambda p: float(p.max()),
-    "logit_mean": _logit_mean,
-}
 
 
 def aggregate_patients(predictions: pd.DataFrame, rule: str = "mean", *,
@@ -64,31 +50,29 @@ def aggregate_patients(predictions: pd.DataFrame, rule: str = "mean", *,
         images carry different labels.
     """
     aggregate = _rule(rule)
-    missing = [c for c in ("patient_id", "label", "prob_malignant") if c not in predictions.columns]
+    missing = [c for c in (PATIENT, LABEL, PROB) if c not in predictions.columns]
     if missing:
         raise InputError(f"is missing column(s) {', '.join(missing)}.", field="predictions",
                          hint="pass the image-level predictions table (predictions.csv).")
-    keys = [c for c in by if c in predictions.columns] + ["patient_id"]
+    keys = [c for c in by if c in predictions.columns] + [PATIENT]
     grouped = predictions.groupby(keys, sort=True)
-    labels = grouped["label"].agg(["min", "max"])
+    labels = grouped[LABEL].agg(["min", "max"])
     mixed = labels.index[labels["min"] != labels["max"]]
     if len(mixed):
-        ids = mixed.get_level_values("patient_id")[:5]
+        ids = mixed.get_level_values(PATIENT)[:5]
         raise InputError(f"patient(s) {', '.join(map(str, ids))} have images with different labels.",
                          field="predictions", hint="labels are per patient; check the pair store's index.")
-    out = pd.DataFrame({"label": labels["min"].astype(int),
-                        "prob_malignant": grouped["prob_malignant"].agg(aggregate),
+    out = pd.DataFrame({LABEL: labels["min"].astype(int),
+                        PROB: grouped[PROB].agg(lambda s: aggregate(s.to_numpy(dtype=float))),
                         "n_images": grouped.size()}).reset_index()
     out["aggregation"] = rule
     return out
 
 
-def _rule(rule: str) -> Callable[[pd.Series], float]:
+def _rule(rule: str) -> Callable[[Any], float]:
     if rule not in AGGREGATIONS:
-        close = difflib.get_close_matches(str(rule), AGGREGATIONS, n=1)
         raise InputError(f"unknown aggregation rule {rule!r}.", field="aggregation",
-                         hint=f"did you mean '{close[0]}'?" if close
-                         else f"use one of {', '.join(AGGREGATIONS)}.")
+                         hint=did_you_mean(rule, AGGREGATIONS, f"use one of {', '.join(AGGREGATIONS)}."))
     return AGGREGATIONS[rule]
 
 

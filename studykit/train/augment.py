@@ -57,7 +57,6 @@ Burckhardt CB. Speckle in ultrasound B-mode scans. IEEE Trans Sonics Ultrason
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import numbers
 from collections.abc import Mapping
@@ -68,6 +67,7 @@ import torch
 import torch.nn.functional as F
 
 from studykit.errors import InputError
+from studykit.vocab import AUGMENT_CHOICES, AUGMENT_LIMITS, ELASTIC_GRID_MIN, did_you_mean
 
 __all__ = [
     "INTERPOLATIONS",
@@ -83,26 +83,15 @@ __all__ = [
     "sample_spatial",
 ]
 
-PAIR_SPATIAL = ("shared", "independent")
-INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
-PADDING_MODES = ("zeros", "border", "reflection")
+#: Names of the choice settings (:data:`studykit.vocab.AUGMENT_CHOICES`).
+_CHOICES = AUGMENT_CHOICES
+PAIR_SPATIAL = _CHOICES["pair_spatial"]
+INTERPOLATIONS = _CHOICES["interpolation"]
+PADDING_MODES = _CHOICES["padding_mode"]
 _STATE_VERSION = 1
-
-#: Numeric fields: (lower bound, upper bound, upper bound allowed?, meaning).
-_LIMITS: dict[str, tuple[float, float, bool, str]] = {
-    "rotation_deg": (0.0, 180.0, True, "maximum rotation in degrees"),
-    "scale": (0.0, 1.0, False, "zoom factor drawn in [1 - scale, 1 + scale]"),
-    "translate": (0.0, 1.0, True, "maximum shift as a fraction of the image side"),
-    "hflip_p": (0.0, 1.0, True, "probability of a horizontal flip"),
-    "vflip_p": (0.0, 1.0, True, "probability of a vertical flip"),
-    "elastic_px": (0.0, math.inf, False, "mean elastic displacement in pixels"),
-    "gain": (0.0, 1.0, False, "gain factor drawn in [1 - gain, 1 + gain]"),
-    "contrast": (0.0, 1.0, False, "contrast factor drawn in [1 - contrast, 1 + contrast]"),
-    "gamma": (0.0, math.inf, False, "gamma exponent drawn as exp(U(-gamma, gamma))"),
-    "speckle": (0.0, math.inf, False, "standard deviation of the mean-1 multiplicative speckle"),
-    "noise": (0.0, math.inf, False, "standard deviation of additive Gaussian noise (intensity units)"),
-}
-_CHOICES = {"pair_spatial": PAIR_SPATIAL, "interpolation": INTERPOLATIONS, "padding_mode": PADDING_MODES}
+#: Numeric fields: (lower bound, upper bound, upper bound allowed?, meaning); the protocol's
+#: ``AugmentSpec`` takes its bounds from the same table.
+_LIMITS = AUGMENT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -164,8 +153,9 @@ class AugmentConfig:
         for name, limits in _LIMITS.items():
             object.__setattr__(self, name, _check_magnitude(name, getattr(self, name), limits))
         grid = self.elastic_grid
-        if isinstance(grid, bool) or not isinstance(grid, numbers.Integral) or grid < 2:
-            raise InputError(f"the elastic control points per side must be an integer ≥ 2; got {grid!r}.",
+        if isinstance(grid, bool) or not isinstance(grid, numbers.Integral) or grid < ELASTIC_GRID_MIN:
+            raise InputError(f"the elastic control points per side must be an integer ≥ {ELASTIC_GRID_MIN}; "
+                             f"got {grid!r}.",
                              field="elastic_grid", hint="4 control points per side is a smooth default.")
         object.__setattr__(self, "elastic_grid", int(grid))
         for name, allowed in _CHOICES.items():
@@ -181,10 +171,8 @@ class AugmentConfig:
         known = [f.name for f in dataclasses.fields(cls)]
         for key in values:
             if key not in known:
-                close = difflib.get_close_matches(str(key), known, n=1)
                 raise InputError(f"unknown augmentation setting {key!r}.", field=str(key),
-                                 hint=f"did you mean '{close[0]}'?" if close else
-                                 f"known settings: {', '.join(known)}.")
+                                 hint=did_you_mean(key, known, f"known settings: {', '.join(known)}."))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -547,6 +535,5 @@ def _check_magnitude(name: str, value: Any, limits: tuple[float, float, bool, st
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if isinstance(value, str) and value in allowed:
         return
-    close = difflib.get_close_matches(str(value), allowed, n=1)
     raise InputError(f"must be one of {', '.join(map(repr, allowed))}; got {value!r}.", field=name,
-                     hint=f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(allowed)}.")
+                     hint=did_you_mean(value, allowed, f"use one of {', '.join(allowed)}."))

@@ -1,20 +1,18 @@
 """Atomic checkpoint and record files of one (arm, fold) unit, RNG states and fingerprints.
 
-Every file is written to a temporary file in the same folder and renamed over the target
-(``os.replace``), so a crash at any moment leaves either the previous or the new version,
-never a torn file. ``done.json`` carries the fingerprint of the unit's inputs — a hash of
-the arm spec, the pair store's key and a hash of the fold's patient ids — so a finished
-unit is recognised, and a folder trained from other inputs is never mixed up with them.
+Every file is written through :func:`studykit.vocab.atomic_write` (a temporary file in the
+same folder, flushed and renamed over the target), so a crash at any moment leaves either
+the previous or the new version, never a torn file. ``done.json`` carries the fingerprint of
+the unit's inputs — a hash of the arm spec, the pair store's key and a hash of the fold's
+patient ids — so a finished unit is recognised, and a folder trained from other inputs is
+never mixed up with them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +22,10 @@ import torch
 
 from studykit.cohort import Fold, PairStore
 from studykit.protocol.arms import ArmSpec
+from studykit.vocab import atomic_write
 
-__all__ = ["atomic_write", "fingerprint", "get_rng_states", "load_checkpoint", "read_done",
+__all__ = ["fingerprint", "get_rng_states", "load_checkpoint", "read_done",
            "save_checkpoint", "set_rng_states", "write_csv", "write_json"]
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temp_path)`` and rename the temporary file onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -60,7 +45,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Indented, key-sorted JSON, atomically."""
     text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    atomic_write(path, text)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

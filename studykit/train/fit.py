@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from torch import nn
 from studykit.cohort import Fold, PairStore
 from studykit.errors import StudyError
 from studykit.protocol.arms import ArmSpec
+from studykit.vocab import BEST, DONE, HISTORY, LAST, Progress
 
 from .aggregate import aggregate_patients, patient_accuracy, patient_auc
 from .augment import AugmentConfig, PairAugmenter
@@ -65,7 +65,6 @@ from .checkpoint import (
 )
 from .data import arm_channels, load_batch, store_rows
 from .device import DistContext, autocast, barrier, dist_context, resolve_device, seed_everything
-from .paths import BEST, DONE, HISTORY, LAST
 from .predict import build_model, forward, infer
 from .recipe import OPTIMIZERS, SCHEDULES
 from .recipe import criterion as make_criterion
@@ -73,7 +72,6 @@ from .sampler import ClassBalancedSampler
 
 __all__ = ["HISTORY_COLUMNS", "FitResult", "NonFiniteLossError", "UnitConflictError", "fit"]
 
-Progress = Callable[[int, int, str], None]
 CHECKPOINT_VERSION = 1
 HISTORY_COLUMNS = ("epoch", "loss", "loss_fused", "loss_bmode", "loss_ceus", "val_accuracy", "val_auc",
                    "val_split", "optimistic", "lr", "seconds")
@@ -154,7 +152,7 @@ def fit(arm: ArmSpec, store: PairStore, fold: Fold, out_dir: str | Path, *,
     fold
         Training, inner-validation and test patient ids.
     out_dir
-        The unit folder (``studykit.train.paths.unit_dir``); created when missing.
+        The unit folder (``studykit.train.unit_dir``); created when missing.
     device
         Overrides ``arm.device`` (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``).
     progress

@@ -33,10 +33,9 @@ from torch import nn
 from studykit.cohort import PairStore
 from studykit.nets import MUFNetOutput
 from studykit.protocol.arms import ArmSpec
+from studykit.vocab import GRADCAM, atomic_write
 
-from .checkpoint import atomic_write
 from .data import arm_channels, arm_modalities, load_batch
-from .paths import GRADCAM
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -27,18 +27,16 @@ from studykit.cohort import Fold, PairStore
 from studykit.errors import DataError
 from studykit.nets import MUFNetOutput, create_model, model_kind
 from studykit.protocol.arms import ArmSpec
+from studykit.vocab import PREDICTION_COLUMNS, PREDICTIONS
 
 from .checkpoint import load_checkpoint, write_csv
 from .data import arm_channels, load_batch, store_rows
 from .device import autocast, resolve_device
 from .gradcam import save_gradcam
-from .paths import PREDICTIONS
 
 __all__ = ["DEFAULT_THRESHOLD", "PREDICTION_COLUMNS", "build_model", "infer", "predict"]
 
 DEFAULT_THRESHOLD = 0.5
-PREDICTION_COLUMNS = ("arm", "fold", "patient_id", "image_id", "label", "prob_malignant", "w_bmode", "w_ceus",
-                      "threshold")
 
 def build_model(arm: ArmSpec, *, pretrained: str | None = None) -> nn.Module:
     """The arm's network (``studykit.nets.create_model``), weights from the spec unless overridden."""

@@ -59,7 +59,7 @@ def reads_csv(tmp_path):
 
 def test_auc_command_prints_aucs_and_comparison(reads_csv):
     path, frame = reads_csv
-    result = run("auc", str(path), "--label", "label", "--positive", "malignant",
+    result = run("auc", str(path), "--label", "label", "--pos-label", "malignant",
                  "--score", "muf", "--score", "ceus")
     assert result.exit_code == 0, result.output
     expected = stats.roc_auc(frame["label"], frame["muf"], pos_label="malignant")["estimate"].item()
@@ -71,7 +71,7 @@ def test_auc_command_prints_aucs_and_comparison(reads_csv):
 @pytest.mark.parametrize(("args", "message"), [
     (["--label", "lable", "--score", "muf"], "did you mean 'label'"),
     (["--label", "label", "--score", "muf"], "no positive label was given"),
-    (["--label", "label", "--positive", "malignant", "--score", "muf", "--confidence", "1.5"],
+    (["--label", "label", "--pos-label", "malignant", "--score", "muf", "--confidence", "1.5"],
      "strictly between 0 and 1"),
 ])
 def test_user_errors_exit_2_with_message(reads_csv, args, message):

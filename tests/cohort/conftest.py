@@ -1,4 +1,4 @@
-"""Tiny contract-conformant raw cohorts for the ingestion tests (DESIGN.md "File formats").
+"""Tiny raw cohorts in the input formats for the ingestion tests (README, "Your own data").
 
 Every video is an Ultrasound Multi-frame DICOM with a dual display: B-mode panel on the
 left half, CEUS on the right, a Sequence of Ultrasound Regions giving both, frame timing
@@ -97,7 +97,7 @@ def _regions(width: int, height: int) -> Sequence:
 
 def write_video(path: Path, frames: np.ndarray, *, syntax: str = ExplicitVRLittleEndian,
                 regions: bool = True, phi: bool = True) -> Path:
-    """Write (F, H, W) gray frames as a contract-conformant US multi-frame DICOM."""
+    """Write (F, H, W) gray frames as a US multi-frame DICOM in the input format (README)."""
     n, rows, cols = frames.shape
     ds = Dataset()
     ds.file_meta = FileMetaDataset()

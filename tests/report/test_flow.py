@@ -35,7 +35,7 @@ def test_index_test_and_blank_reasons():
             "excluded_reason": [None, " ", np.nan, "poor image", "", "poor image"],
         }
     )
-    counts = flow_counts(manifest, positive=1, index_test={"a": 1, "b": 0, "c": 1})
+    counts = flow_counts(manifest, pos_label=1, index_test={"a": 1, "b": 0, "c": 1})
     assert counts.excluded == {"poor image": 2}
     assert counts.reference == {"benign": 2, "malignant": 2}
     assert counts.index_test == {

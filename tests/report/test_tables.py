@@ -121,6 +121,20 @@ def test_table3_layout_and_p_in_comparisons(tmp_path, study):
     assert "p (Holm)" in tex.read_text()
 
 
+@pytest.mark.parametrize(("level", "ci"), [(0.95, "95% CI"), (0.9, "90% CI"), (0.975, "97.5% CI")])
+def test_ci_labels_follow_the_confidence_level(study, level, ci):
+    def shown(name, frame=None):
+        display = format_table((study[name] if frame is None else frame).assign(ci_level=level), name)
+        return " ".join([*display.header, *display.notes])
+
+    assert f"Estimate ({ci})" in shown("table3_performance")
+    assert f"Difference ({ci})" in shown("comparisons")
+    assert f"ICC ({ci})" in shown("icc") and f"F-test {ci}s" in shown("icc")
+    folds = study["table3_performance"].query("metric == 'auc'")
+    assert f"Estimate ({ci})" in shown("folds", folds)
+    assert level == 0.95 or "95%" not in shown("comparisons") + shown("icc") + shown("folds", folds)
+
+
 def test_table1_kinds_and_tests(study):
     display = format_table(study["table1_cohort"], "table1_cohort")
     cells = {r[0]: r for r in display.rows}

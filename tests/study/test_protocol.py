@@ -154,11 +154,3 @@ def test_paths_are_relative_to_the_protocol_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "models")
     protocol = load_protocol(path)
     assert Path(protocol.arms[0].model) == (tmp_path / "models" / "tiny" / "bmode_net.yaml").resolve()
-
-
-def test_protocol_table_names_are_the_analysis_layers():
-    """protocol may not import analysis (layers), so it keeps its own list: it must not drift."""
-    from studykit.analysis import TABLES
-    from studykit.protocol.study import ANALYSIS_TABLES
-
-    assert tuple(TABLES) == ANALYSIS_TABLES

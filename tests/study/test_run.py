@@ -21,10 +21,9 @@ from click.testing import CliRunner
 from conftest import copy_cohort, tiny_protocol, write_protocol
 
 from studykit.cli import cli
-from studykit.protocol.study import ANALYSIS_TABLES
 from studykit.study import report, run, validate
+from studykit.vocab import TABLES
 
-TABLES = ANALYSIS_TABLES
 FIGURES = ("roc", "calibration", "flow", "gradcam")
 
 

@@ -50,7 +50,7 @@ def test_fit_writes_the_unit_files(tiny_cohort, tmp_path):
     result = fit(arm, tiny_cohort.store, tiny_cohort.folds[0], tmp_path, progress=lambda *a: seen.append(a))
     names = {p.name for p in tmp_path.iterdir()}
     assert {"checkpoint-best.pt", "checkpoint-last.pt", "history.csv", "done.json"} <= names
-    assert not any(n.endswith(".tmp") for n in names)
+    assert not any(n.endswith(".tmp") or n.startswith(".") for n in names)  # no temp file left
     history = pd.read_csv(tmp_path / "history.csv")
     assert tuple(history.columns) == HISTORY_COLUMNS and history["epoch"].tolist() == [1, 2, 3]
     assert history["lr"].tolist() == [0.05, 0.05, 0.025]  # × 0.5 every 2 epochs

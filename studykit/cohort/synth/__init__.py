@@ -1,7 +1,7 @@
 """Synthetic renal-tumour CEUS cohort: DICOM videos, annotations, manifest, reads and truth.
 
 Real patient data cannot ship with studykit, so :func:`synthesize` writes a raw cohort in
-exactly the formats real users bring (DESIGN.md "File formats") from a documented
+exactly the formats real users bring (README, "Your own data") from a documented
 generative model whose Bayes-optimal accuracy is known.
 
 Generative model

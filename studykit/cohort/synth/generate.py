@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from studykit.errors import StudyError
+from studykit.vocab import Progress
 
 from . import dicom, render
 from .model import SynthParams, auc, bayes_auc_mc
@@ -29,7 +30,6 @@ from .options import (
     MARKER,
     STREAM_IDENTITY,
     Config,
-    ProgressHook,
     make_config,
     make_params,
 )
@@ -114,7 +114,7 @@ class SynthSummary:
 
 def synthesize(out_dir: str | os.PathLike, *, patients: int | None = None, seed: int = 0,
                frames: int | None = None, size: int | tuple[int, int] | None = None, tiny: bool = False,
-               progress: ProgressHook | None = None, **model_params: float) -> SynthSummary:
+               progress: Progress | None = None, **model_params: float) -> SynthSummary:
     """Write a synthetic renal-tumour CEUS cohort to ``out_dir`` (see the module docstring).
 
     Parameters
@@ -135,7 +135,7 @@ def synthesize(out_dir: str | os.PathLike, *, patients: int | None = None, seed:
     tiny : bool
         Test preset: 12 patients, 8 frames of 64 × 80 pixel panels (writes in about 2 s).
     progress : callable, optional
-        ``progress(done, total)`` after each video (the CLI's progress bar).
+        ``progress(done, total, "synthesize cohort")`` after each video (:data:`studykit.vocab.Progress`).
     **model_params
         Fields of :class:`SynthParams` (class separations, modality correlation, reader
         noise, compressed shares…).
@@ -270,7 +270,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_cohort(staging: Path, out: Path, tables: CohortTables, config: Config,
-                  progress: ProgressHook | None) -> SynthSummary:
+                  progress: Progress | None) -> SynthSummary:
     """Write every file into ``staging`` and return the summary (paths under ``out``)."""
     (staging / "videos").mkdir(parents=True)
     truth_rows = tables.truth.set_index("patient_id", drop=False)
@@ -282,7 +282,7 @@ def _write_cohort(staging: Path, out: Path, tables: CohortTables, config: Config
         annotations.extend(rows)
         syntaxes[syntax] += 1
         if progress is not None:
-            progress(index + 1, len(included))
+            progress(index + 1, len(included), "synthesize cohort")
     frame = pd.DataFrame(annotations, columns=list(ANNOTATION_COLUMNS))
     for name, table in (("manifest", tables.manifest), ("annotations", frame), ("reads", tables.reads),
                         ("truth", tables.truth)):

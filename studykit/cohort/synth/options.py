@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,7 +19,7 @@ from studykit.errors import InputError
 
 from .model import LATENT_MODELS, PRESETS, SynthParams
 
-__all__ = ["ANNOTATION_COLUMNS", "MARKER", "SYNTH_FORMAT", "Config", "ProgressHook", "make_config",
+__all__ = ["ANNOTATION_COLUMNS", "MARKER", "SYNTH_FORMAT", "Config", "make_config",
            "make_params"]
 
 DEFAULT_PATIENTS, DEFAULT_FRAMES, DEFAULT_SIZE = 181, 24, (160, 192)
@@ -36,7 +35,6 @@ MARKER = "synth.json"
 STREAM_RENDER, STREAM_IDENTITY, STREAM_ANNOTATOR = 10, 11, 12
 ANNOTATION_COLUMNS = ("patient_id", "file", "frame", "phase", "bmode_box", "ceus_box")
 
-ProgressHook = Callable[[int, int], None]
 
 
 class Config(NamedTuple):
