@@ -31,6 +31,7 @@ __all__ = [
     "AGGREGATIONS",
     "AGGREGATION_EPS",
     "ARM",
+    "ARM_KINDS",
     "AUGMENT_CHOICES",
     "AUGMENT_LIMITS",
     "BEST",
@@ -38,6 +39,7 @@ __all__ = [
     "DONE",
     "ELASTIC_GRID_MIN",
     "FOLD",
+    "FUSIONS",
     "FUSION_WEIGHTS",
     "GRADCAM",
     "GROUP",
@@ -47,7 +49,10 @@ __all__ = [
     "IMAGE_UNIT",
     "LABEL",
     "LAST",
+    "LOSS_KINDS",
+    "MODALITIES",
     "MRMC_COVARIANCES",
+    "OPTIMIZER_KINDS",
     "PATIENT",
     "PATIENT_UNIT",
     "PREDICTIONS",
@@ -59,7 +64,9 @@ __all__ = [
     "READ_COLUMNS",
     "REQUIRED_PREDICTION_COLUMNS",
     "REQUIRED_READ_COLUMNS",
+    "SCHEDULE_KINDS",
     "SCORE",
+    "SELECTION_METRICS",
     "TABLES",
     "THRESHOLD",
     "THRESHOLD_FIXED",
@@ -95,6 +102,18 @@ READ_COLUMNS = (READER, GROUP, PATIENT, CALL, SCORE)
 REQUIRED_READ_COLUMNS = READ_COLUMNS[:-1]
 
 # --- names a protocol chooses among ------------------------------------------------------
+#: Image modalities of a B-mode/CEUS pair, in store channel order.
+MODALITIES = ("bmode", "ceus")
+#: Arm kinds and the modalities each reads (``None``: one, the arm's own ``modality``). The
+#: nets registry (:func:`studykit.nets.model_kind`) registers exactly these kinds.
+ARM_KINDS: dict[str, tuple[str, ...] | None] = {"single": None, "mufnet": MODALITIES}
+#: MUF-Net fusion kinds (:func:`studykit.nets.create_fusion`).
+FUSIONS = ("attention", "mean", "concat")
+#: Recipe choices of an arm spec (the train layer's registries, :mod:`studykit.train.recipe`).
+OPTIMIZER_KINDS = ("sgd", "adamw")
+SCHEDULE_KINDS = ("step", "constant", "cosine")
+LOSS_KINDS = ("class_balanced_focal", "cross_entropy")
+SELECTION_METRICS = ("accuracy", "auc", "last")
 #: Output tables, in the order :func:`studykit.analysis.run_analyses` computes them; a
 #: protocol switches each on or off under ``analyses.tables``.
 TABLES = (

@@ -40,7 +40,6 @@ import math
 import os
 import struct
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +60,7 @@ from studykit.cohort.fastread import (  # re-exported: the direct readers are pa
 )
 from studykit.cohort.gray import PHOTOMETRIC, gray_converter, luma, read_png_gray, to_uint8
 from studykit.cohort.tables import Box
+from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError
 
 __all__ = ["PHOTOMETRIC", "PREFERRED_PLUGINS", "VideoHeader", "direct_kind", "gray_converter", "iter_frames",
@@ -86,32 +86,6 @@ DECODER_PACKAGES = {
 
 
 
-@dataclass(frozen=True)
-class VideoHeader:
-    """What ingestion needs from a DICOM header (no identifying attribute is kept).
-
-    ``regions`` are the 2-D ultrasound regions as exclusive-max boxes clipped to the frame,
-    left to right; ``frames`` is NumberOfFrames (1 when absent).
-    """
-
-    rows: int
-    columns: int
-    frames: int
-    samples: int
-    photometric: str
-    bits_allocated: int
-    bits_stored: int
-    transfer_syntax: str
-    regions: tuple[Box, ...]
-    attributes: dict = field(default_factory=dict)
-    pixel_offset: int = -1           # file offset of the Pixel Data value (-1: unknown, e.g. deflated)
-    pixel_representation: int = 0
-    planar_configuration: int = 0
-    extended_offsets: bool = False   # an Extended Offset Table is present (encapsulated data)
-
-    @property
-    def frame_box(self) -> Box:
-        return Box(0, 0, self.columns, self.rows)
 
 
 def read_header(path: Path, *, name: str | None = None) -> VideoHeader:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -22,8 +21,7 @@ from pydicom.encaps import get_frame
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
-if TYPE_CHECKING:
-    from studykit.cohort.dicom import VideoHeader
+from studykit.cohort.video_header import VideoHeader
 
 __all__ = ["PREFERRED_PLUGINS", "direct_kind", "iter_direct", "jpeg_luma", "preferred_plugin",
            "rle_decode_8bit"]

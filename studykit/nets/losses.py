@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +28,7 @@ from torch import nn
 from studykit.errors import InputError
 
 from ._checks import check_fraction
-
-if TYPE_CHECKING:  # the nets import their criteria from here
-    from .mufnet import MUFNetOutput
+from .outputs import MUFNetOutput
 
 __all__ = ["ClassBalancedFocalLoss", "MUFNetLoss", "MUFNetLossOutput", "MUFNetLossParts", "SingleLossParts",
            "class_balanced_weights"]

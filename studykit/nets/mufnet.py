@@ -15,41 +15,23 @@ after them, so the train layer computes Grad-CAM per branch from the fused malig
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from studykit.vocab import ARM_KINDS
 
 from ._checks import check_fraction, check_num_classes
 from .backbones import DEFAULT_BACKBONE, create_encoder
 from .fusion import DEFAULT_ATTENTION_HIDDEN, create_fusion
 from .losses import MUFNetLossParts
+from .outputs import MUFNetOutput
 from .registry import register_model
 
 __all__ = ["MUFNet", "MUFNetOutput"]
 
 
-class MUFNetOutput(NamedTuple):
-    """What :meth:`MUFNet.forward` returns.
-
-    Attributes
-    ----------
-    fused_logits
-        N × K logits of the fused classifier (the arm's prediction).
-    bmode_logits, ceus_logits
-        N × K logits of the auxiliary classifiers (their losses are used in training only).
-    w_bmode, w_ceus
-        N fusion weights; sum 1 per sample (0.5 each for ``mean``, NaN for ``concat``).
-    """
-
-    fused_logits: torch.Tensor
-    bmode_logits: torch.Tensor
-    ceus_logits: torch.Tensor
-    w_bmode: torch.Tensor
-    w_ceus: torch.Tensor
-
-
-@register_model("mufnet", criterion=MUFNetLossParts, modalities=("bmode", "ceus"), options=("fusion",))
+@register_model("mufnet", criterion=MUFNetLossParts, modalities=ARM_KINDS["mufnet"], options=("fusion",))
 class MUFNet(nn.Module):
     """Two backbones, shared-attention fusion, a fused head and two auxiliary heads.
 

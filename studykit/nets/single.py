@@ -14,6 +14,8 @@ import os
 import torch
 from torch import nn
 
+from studykit.vocab import ARM_KINDS
+
 from ._checks import check_fraction, check_num_classes
 from .backbones import DEFAULT_BACKBONE, create_encoder
 from .losses import SingleLossParts
@@ -22,7 +24,7 @@ from .registry import register_model
 __all__ = ["SingleModalityNet"]
 
 
-@register_model("single", criterion=SingleLossParts)
+@register_model("single", criterion=SingleLossParts, modalities=ARM_KINDS["single"])
 class SingleModalityNet(nn.Module):
     """Backbone → global average pooling → dropout → linear head.
 

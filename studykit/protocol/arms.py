@@ -19,7 +19,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from studykit.protocol.loading import load_model, validate_model
-from studykit.vocab import AGGREGATIONS, AUGMENT_CHOICES, AUGMENT_LIMITS, ELASTIC_GRID_MIN
+from studykit.vocab import (
+    AGGREGATIONS,
+    ARM_KINDS,
+    AUGMENT_CHOICES,
+    AUGMENT_LIMITS,
+    ELASTIC_GRID_MIN,
+    FUSIONS,
+    LOSS_KINDS,
+    MODALITIES,
+    OPTIMIZER_KINDS,
+    SCHEDULE_KINDS,
+    SELECTION_METRICS,
+)
 
 __all__ = [
     "ArmSpec",
@@ -59,7 +71,7 @@ class _Strict(BaseModel):
 class LossSpec(_Strict):
     """Class-balanced focal loss (Cui et al. 2019) and the MUF-Net loss weights."""
 
-    kind: Literal["class_balanced_focal", "cross_entropy"] = "class_balanced_focal"
+    kind: Literal[LOSS_KINDS] = "class_balanced_focal"
     beta: Annotated[float, Field(ge=0, lt=1)] = 0.999
     gamma: Annotated[float, Field(ge=0)] = 2.0
     weight_fused: Annotated[float, Field(ge=0)] = 1.0
@@ -70,7 +82,7 @@ class LossSpec(_Strict):
 class OptimizerSpec(_Strict):
     """SGD with momentum (the reference) or AdamW."""
 
-    kind: Literal["sgd", "adamw"] = "sgd"
+    kind: Literal[OPTIMIZER_KINDS] = "sgd"
     lr: PositiveFloat = 0.05
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     weight_decay: Annotated[float, Field(ge=0)] = 1e-4
@@ -85,7 +97,7 @@ class ScheduleSpec(_Strict):
     last epoch, so the decay scales with ``epochs``. ``constant``: no decay.
     """
 
-    kind: Literal["step", "constant", "cosine"] = "step"
+    kind: Literal[SCHEDULE_KINDS] = "step"
     step_epochs: Annotated[int, Field(ge=1)] = 10
     gamma: Annotated[float, Field(gt=0, le=1)] = 0.5
     warmup_epochs: Annotated[int, Field(ge=0)] = 0
@@ -139,7 +151,7 @@ class SelectionSpec(_Strict):
     labelled as such in every output.
     """
 
-    metric: Literal["accuracy", "auc", "last"] = "accuracy"
+    metric: Literal[SELECTION_METRICS] = "accuracy"
     split: Literal["inner_val", "test_fold"] = "inner_val"
 
 
@@ -149,9 +161,9 @@ class ArmSpec(_Strict):
     schema_version: Literal[1] = ARM_SCHEMA_VERSION
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     title: str = ""
-    kind: Literal["single", "mufnet"]
-    modality: Literal["bmode", "ceus"] | None = None
-    fusion: Literal["attention", "mean", "concat"] = "attention"
+    kind: Literal[tuple(ARM_KINDS)]
+    modality: Literal[MODALITIES] | None = None
+    fusion: Literal[FUSIONS] = "attention"
     backbone: str = "efficientnet_b3"
     pretrained: str = "none"
     input_size: Annotated[int, Field(ge=16, le=1024)] = 300
@@ -175,10 +187,12 @@ class ArmSpec(_Strict):
 
     @model_validator(mode="after")
     def _modality_matches_kind(self) -> ArmSpec:
-        if self.kind == "single" and self.modality is None:
-            raise ValueError("a 'single' arm needs modality: bmode or ceus")
-        if self.kind == "mufnet" and self.modality is not None:
-            raise ValueError("a 'mufnet' arm uses both modalities: remove 'modality'")
+        reads = ARM_KINDS[self.kind]
+        if reads is None and self.modality is None:
+            raise ValueError(f"a {self.kind!r} arm needs modality: {' or '.join(MODALITIES)}")
+        if reads is not None and self.modality is not None:
+            uses = "both modalities" if reads == MODALITIES else ", ".join(reads)
+            raise ValueError(f"a {self.kind!r} arm uses {uses}: remove 'modality'")
         return self
 
     @property

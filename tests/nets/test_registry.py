@@ -65,3 +65,13 @@ def test_builder_options_are_what_create_model_passes():
     assert net.fusion_kind == "mean"
     with pytest.raises(InputError, match="takes no argument 'fusion'"):
         create_model("single", backbone_name="test_efficientnet", pretrained="none", fusion="mean")
+
+
+def test_registered_kinds_and_fusions_are_vocabs():
+    from studykit.nets import list_fusions
+    from studykit.vocab import ARM_KINDS, FUSIONS
+
+    assert set(list_models()) == set(ARM_KINDS)
+    for kind, reads in ARM_KINDS.items():
+        assert model_kind(kind).modalities == reads
+    assert set(list_fusions()) == set(FUSIONS)
