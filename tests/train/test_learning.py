@@ -1,10 +1,9 @@
 """Learning where it is hard: a tiny MUF-Net on a small cohort made by the synthetic generator
 (not a made-easy store), next to its yardsticks on the same fold — the Bayes ceiling of what
-single frames show and logistic regression on hand pixel statistics."""
+single frames show and logistic regression on hand pixel statistics. Its speed (fit + predict
+under 60 s on 2 cores) is measured by benchmarks/bench_learning.py, not asserted here."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -36,16 +35,13 @@ def test_a_tiny_mufnet_learns_the_generated_cohort(generated, tmp_path):
     store, splits, truth = generated
     fold = splits.fold(TEST_FOLD)
     arm = tiny_arm("muf_net", gradcam_images=0)
-    start = time.perf_counter()
     result = fit(arm, store, fold, tmp_path)
     table = predict(arm, store, fold, result.best_checkpoint)
-    seconds = time.perf_counter() - start
     patients = aggregate_patients(table, arm.aggregation)
     auc = patient_auc(patients["label"], patients["prob_malignant"])
     y = truth.loc[patients["patient_id"], "label"].eq("malignant").to_numpy()
     ceiling = patient_auc(y, truth.loc[patients["patient_id"], "posterior_frame_both"].to_numpy())
     assert len(patients) == len(fold.test) == PATIENTS // FOLDS
-    assert seconds < 60.0  # 17 s on the 2-core development machine
     assert auc >= 0.72, (auc, ceiling)  # measured 0.773 (ceiling of this fold 0.899) on 2 threads
     assert auc <= ceiling + 0.1  # no arm beats what its frames show by more than chance
 
