@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import filecmp
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +42,8 @@ def _box(text: str) -> tuple[int, ...]:
 
 # ------------------------------------------------------------------ files and determinism
 
-def test_tiny_writes_fast_and_is_byte_identical_for_the_same_seed(tiny, tmp_path):
-    start = time.perf_counter()
-    again = synth.synthesize(tmp_path / "again", tiny=True)
-    assert time.perf_counter() - start < 10.0  # ~1.5 s on the development machine
+def test_tiny_is_byte_identical_for_the_same_seed(tiny, tmp_path):
+    again = synth.synthesize(tmp_path / "again", tiny=True)  # its speed: benchmarks/bench_synth.py
     assert _files(again.out_dir) == _files(tiny.out_dir)
     match, mismatch, errors = filecmp.cmpfiles(tiny.out_dir, again.out_dir,
                                                [str(p) for p in _files(tiny.out_dir)], shallow=False)
@@ -61,9 +58,9 @@ def test_another_seed_gives_another_cohort(tiny, tmp_path):
 
 
 def test_same_arguments_return_at_once_other_arguments_refuse(tiny):
-    start = time.perf_counter()
+    stamps = {p: p.stat().st_mtime_ns for p in tiny.out_dir.rglob("*")}
     again = synth.synthesize(tiny.out_dir, tiny=True)
-    assert again.cached and time.perf_counter() - start < 0.5
+    assert again.cached and {p: p.stat().st_mtime_ns for p in tiny.out_dir.rglob("*")} == stamps
     assert again.bayes_auc == tiny.bayes_auc and again.readers == tiny.readers
     with pytest.raises(StudyError, match=r"other arguments \(seed\); refusing to overwrite") as info:
         synth.synthesize(tiny.out_dir, tiny=True, seed=5)

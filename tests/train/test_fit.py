@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import time
 
 import numpy as np
 import pandas as pd
@@ -104,9 +103,8 @@ def test_a_finished_unit_is_skipped_and_other_inputs_conflict(tiny_cohort, tmp_p
     arm, store, fold = tiny_arm(epochs=1), tiny_cohort.store, tiny_cohort.folds[0]
     first = fit(arm, store, fold, tmp_path)
     stamp = (tmp_path / "checkpoint-last.pt").stat().st_mtime_ns
-    started = time.perf_counter()
     again = fit(arm, store, fold, tmp_path)
-    assert again.skipped and time.perf_counter() - started < 1.0
+    assert again.skipped
     assert (tmp_path / "checkpoint-last.pt").stat().st_mtime_ns == stamp
     pd.testing.assert_frame_equal(again.history, first.history, check_dtype=False)
     with pytest.raises(UnitConflictError, match=r"(?s)done.json: this unit was trained with other inputs "
