@@ -35,9 +35,9 @@ def result_frame(rows: Iterable[Mapping[str, Any]], *, inference: Iterable[str] 
     return frame
 
 
-def warn_undefined(what: str, why: str) -> None:
-    """Emit :class:`UndefinedStatisticWarning` (legal data, undefined statistic → NaN)."""
-    warnings.warn(f"{what} is undefined: {why}; returning NaN.", UndefinedStatisticWarning,
+def warn_undefined(what: str, why: str, returning: str = "NaN") -> None:
+    """Emit :class:`UndefinedStatisticWarning` (legal data, undefined statistic → ``returning``)."""
+    warnings.warn(f"{what} is undefined: {why}; returning {returning}.", UndefinedStatisticWarning,
                   stacklevel=3)
 
 

@@ -50,8 +50,12 @@ def roc_curve(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
               pos_label: Any = None) -> pd.DataFrame:
     """Empirical ROC curve: every operating point of the rule ``score >= threshold``.
 
-    Thresholds are pROC's: ``-inf``, the midpoints between consecutive distinct scores,
-    and ``+inf`` (decreasing here, so the curve runs from (0, 0) to (1, 1)).
+    Thresholds are pROC's (``roc.utils.thresholds``): ``-inf``, the midpoints between
+    consecutive distinct scores, and ``+inf`` (decreasing here, so the curve runs from (0, 0)
+    to (1, 1)). As in pROC, a midpoint beyond ±1e100 is computed as a/2 + b/2 (so scores near
+    ±1.8e308 do not overflow to ±inf), and a midpoint that rounds onto the lower of its two
+    scores (scores one ulp apart) is replaced by the upper one, so that ``score >= threshold``
+    gives exactly the (tp, fp) of its row.
 
     Parameters
     ----------
@@ -79,7 +83,7 @@ def roc_curve(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
     all_at = np.bincount(inverse, minlength=values.size)[::-1]
     tp = np.concatenate([[0.0], np.cumsum(tp_at)])
     fp = np.concatenate([[0.0], np.cumsum(all_at - tp_at)])
-    mids = (values[1:] + values[:-1]) / 2.0
+    mids = _midpoints(values[:-1], values[1:])
     thresholds = np.concatenate([[np.inf], mids[::-1], [-np.inf]])
     m, n = y.sum(), (~y).sum()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -88,6 +92,14 @@ def roc_curve(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
         warn_undefined("the ROC curve", "y_true holds one class only")
     return pd.DataFrame({"threshold": thresholds, "sensitivity": tpr, "specificity": 1 - fpr,
                          "fpr": fpr, "tpr": tpr, "tp": tp.astype(int), "fp": fp.astype(int)})
+
+
+def _midpoints(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Thresholds between consecutive distinct scores ``low < high``, pROC's rule (see roc_curve)."""
+    with np.errstate(over="ignore"):
+        mids = (low + high) / 2.0
+    mids = np.where(np.abs(mids) > 1e100, low / 2.0 + high / 2.0, mids)
+    return np.where(mids == low, high, mids)
 
 
 def youden_threshold(y_true: Any, score: Any, *, data: pd.DataFrame | None = None,
@@ -106,7 +118,8 @@ def youden_threshold(y_true: Any, score: Any, *, data: pd.DataFrame | None = Non
     best = int(np.flatnonzero(np.isclose(j, np.nanmax(j), rtol=0, atol=1e-12))[0])
     threshold = float(curve["threshold"].iloc[best])
     if np.isinf(threshold):
-        warn_undefined("a finite Youden threshold", "no threshold beats calling every case alike (J = 0)")
+        warn_undefined("a finite Youden threshold", "no threshold beats calling every case alike (J = 0)",
+                       returning=f"{threshold}")
     return threshold
 
 

@@ -363,3 +363,69 @@ def test_single_case_of_a_class_gives_auc_without_variance():
     with pytest.warns(UndefinedStatisticWarning, match="AUC variance is undefined: fewer than two cases"):
         result = stats.roc_auc([1, 0, 0], [0.9, 0.3, 0.4]).iloc[0]
     assert result["estimate"] == 1.0 and np.isnan(result["ci_low"])
+
+
+# ---------------------------------------------------------------- thresholds at the float limits
+BIG = 1.7e308
+
+
+def _applied(y, s, thresholds):
+    """(tp, fp) of the rule score >= threshold, counted directly."""
+    y, s = np.asarray(y, bool), np.asarray(s, float)
+    return [(int((y & (s >= t)).sum()), int((~y & (s >= t)).sum())) for t in thresholds]
+
+
+def test_midpoints_of_scores_near_the_largest_double_do_not_overflow():
+    curve = stats.roc_curve([0, 0, 1, 1], [-BIG, -BIG / 2, BIG / 2, BIG])
+    inner = curve["threshold"].to_numpy()[1:-1]
+    assert np.isfinite(inner).all()
+    np.testing.assert_array_equal(inner, [BIG / 2 + BIG / 4, 0.0, -(BIG / 2 + BIG / 4)])
+    assert _applied([0, 0, 1, 1], [-BIG, -BIG / 2, BIG / 2, BIG], curve["threshold"]) == \
+        list(zip(curve["tp"], curve["fp"], strict=True))
+
+
+def test_a_midpoint_between_scores_one_ulp_apart_takes_the_upper_score():
+    a = 0.3
+    b = np.nextafter(a, 1.0)  # (a + b) / 2 rounds onto a
+    y, s = [0, 0, 0, 1, 1, 1, 1], [0.1, a, 0.2, b, b, 0.9, 0.05]
+    curve = stats.roc_curve(y, s)
+    assert b in curve["threshold"].to_numpy() and a not in curve["threshold"].to_numpy()
+    assert _applied(y, s, curve["threshold"]) == list(zip(curve["tp"], curve["fp"], strict=True))
+    t = stats.youden_threshold(y, s)
+    sens = np.mean(np.asarray(s)[np.asarray(y, bool)] >= t)
+    spec = np.mean(np.asarray(s)[~np.asarray(y, bool)] < t)
+    assert t == b and sens + spec - 1 == pytest.approx(0.75)  # J of the best row, reached by applying t
+
+
+EDGES = (-BIG, -BIG / 2, -1e-300, 0.0, 1e-300, 0.3, float(np.nextafter(0.3, 1.0)), BIG / 2, BIG)
+
+
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from(EDGES)), min_size=2, max_size=12))
+def test_every_row_is_what_applying_its_threshold_gives(cases):
+    y, s = [c[0] for c in cases], [c[1] for c in cases]
+    if len(set(y)) < 2:
+        return
+    curve = stats.roc_curve(y, s)
+    assert _applied(y, s, curve["threshold"]) == list(zip(curve["tp"], curve["fp"], strict=True))
+
+
+def test_an_infinite_youden_threshold_says_what_it_returns():
+    with pytest.warns(UndefinedStatisticWarning, match=r"returning inf\.$"):
+        assert stats.youden_threshold([0, 1], [1.0, 0.0]) == np.inf
+
+
+@pytest.mark.r
+def test_thresholds_match_proc_at_the_float_limits():
+    from rbridge import require_r, run_r
+
+    require_r("pROC")
+    a, b = 0.3, float(np.nextafter(0.3, 1.0))
+    cases = {"big": ([0, 0, 1, 1], [-BIG, -BIG / 2, BIG / 2, BIG]),
+             "ulp": ([0, 0, 0, 1, 1, 1, 1], [0.1, a, 0.2, b, b, 0.9, 0.05])}
+    code = ('r <- pROC::roc(inputs$d$y, inputs$d$s, direction = "<", levels = c(0, 1), quiet = TRUE)\n'
+            'result <- list(t = sprintf("%a", sort(r$thresholds, decreasing = TRUE)))')  # exact: hex
+    for name, (y, s) in cases.items():
+        got = run_r(code, {"d": pd.DataFrame({"y": y, "s": s})})
+        theirs = np.array([v if isinstance(v, float) else float(v.replace("Inf", "inf")) if "Inf" in v
+                           else float.fromhex(v) for v in got["t"]])
+        np.testing.assert_array_equal(stats.roc_curve(y, s)["threshold"].to_numpy(), theirs, err_msg=name)
