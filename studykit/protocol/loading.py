@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from studykit.errors import ProtocolError
 from studykit.vocab import did_you_mean
 
-__all__ = ["load_model", "read_yaml", "validate_model", "yaml_path"]
+__all__ = ["load_model", "read_utf8", "read_yaml", "validate_model", "yaml_path"]
 
 Model = TypeVar("Model", bound=BaseModel)
 _MAX_LISTED = 8
@@ -26,15 +26,20 @@ _MAX_LISTED = 8
 def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     """Parse ``path``: the data and the node tree (for line numbers).
 
-    Raises :class:`ProtocolError` for a missing file or a YAML syntax error (with its line).
+    Raises :class:`ProtocolError` for a missing or unreadable file, text that is not UTF-8
+    (with the byte offset and how to convert it), a YAML syntax error (with its line) and a
+    key given twice in one mapping (naming both lines: YAML itself would silently keep the
+    last one).
     """
     path = Path(path)
     if not path.is_file():
         raise ProtocolError("file not found.", file=str(path), hint="check the path (relative paths are "
                                                                     "resolved from the current folder).")
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path)
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        node = yaml.compose(text)
+        _check_unique_keys(node, path)
+        return yaml.safe_load(text), node
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
@@ -42,6 +47,48 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
         raise ProtocolError(f"is not valid YAML: {problem}.", file=str(path), row=row,
                             hint="check indentation and that every 'key: value' has a space after ':'.") \
             from exc
+
+
+def read_utf8(path: Path) -> str:
+    """The text of ``path``; a :class:`ProtocolError` naming the file for OS errors and non-UTF-8 bytes."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProtocolError(f"cannot be read ({exc.strerror or exc}).", file=str(path),
+                            hint="check the file's permissions (it must be readable).") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        found = "another encoding (e.g. Latin-1)"
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            found = "UTF-16 (it starts with a byte-order mark)"
+        elif b"\x00" in data[:4096]:
+            found = "binary data (it holds NUL bytes)"
+        line = data[:exc.start].count(b"\n") + 1
+        raise ProtocolError(f"is not UTF-8 text: byte {exc.start} (line {line}) is not valid UTF-8; "
+                            f"it looks like {found}.", file=str(path), row=line,
+                            hint="save it as UTF-8 (your editor's 'save with encoding', or "
+                                 "`iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml`).") from None
+
+
+def _check_unique_keys(node: yaml.Node | None, path: Path) -> None:
+    """A :class:`ProtocolError` for the first mapping key given twice, with both lines."""
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in current.value:
+                line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode) and key.value in seen:
+                    raise ProtocolError(f"key {key.value!r} is given twice (lines {seen[key.value]} and "
+                                        f"{line}).", file=str(path), row=line,
+                                        hint="keep one of them: YAML would silently use the last.")
+                if isinstance(key, yaml.ScalarNode):
+                    seen[key.value] = line
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
 
 
 def yaml_path(location: tuple[Any, ...]) -> str:
