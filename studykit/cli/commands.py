@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from studykit.cli.app import cli, stdout
-from studykit.errors import DataError
+from studykit.cli.app import cli, stderr, stdout
+from studykit.errors import DataError, InputError
 from studykit.vocab import ci_label
 
 
@@ -27,9 +31,19 @@ def auc_command(csv_file: Path, label_col: str, score_cols: tuple[str, ...], pos
     """AUC with DeLong CI for each score in CSV_FILE, and their paired DeLong comparisons."""
     from studykit import stats
 
+    repeated = sorted({c for c in score_cols if score_cols.count(c) > 1})
+    if repeated:
+        raise InputError(f"--score {repeated[0]} is given more than once.", field="--score",
+                         hint="name each score column once; two or more different ones are compared "
+                              "pairwise.")
     data = _read_csv(csv_file)
-    rows = [stats.roc_auc(label_col, col, data=data, cluster=cluster_col, pos_label=pos_label,
-                          confidence=confidence).assign(score=col) for col in score_cols]
+    flags = {"y_true": f"--label {label_col}", "pos_label": "--pos-label",
+             "cluster": f"--cluster {cluster_col}", "confidence": "--confidence"}
+    rows = []
+    for col in score_cols:
+        with _as_cli_messages(csv_file, {**flags, "score": f"--score {col}"}):
+            rows.append(stats.roc_auc(label_col, col, data=data, cluster=cluster_col, pos_label=pos_label,
+                                      confidence=confidence).assign(score=col))
     table = Table(title=f"AUC — {csv_file.name}")
     for name in ("score", "AUC", ci_label(confidence), "n pos / neg", "method"):
         table.add_column(name)
@@ -46,8 +60,9 @@ def _print_comparisons(data, label_col, score_cols, pos_label, cluster_col, conf
     from studykit import stats
 
     cluster = None if cluster_col is None else data[cluster_col]
-    result = stats.compare_aucs(data[label_col], {c: data[c] for c in score_cols}, cluster=cluster,
-                                confidence=confidence, pos_label=pos_label)
+    with _as_cli_messages(None, {"y_true": f"--label {label_col}", "pos_label": "--pos-label"}):
+        result = stats.compare_aucs(data[label_col], {c: data[c] for c in score_cols}, cluster=cluster,
+                                    confidence=confidence, pos_label=pos_label)
     table = Table(title="Paired DeLong comparisons (Holm-adjusted p)")
     for name in ("A", "B", "difference", ci_label(confidence), "z", "p", "p (Holm)"):
         table.add_column(name)
@@ -56,6 +71,42 @@ def _print_comparisons(data, label_col, score_cols, pos_label, cluster_col, conf
                       f"{r['ci_low']:+.4f} to {r['ci_high']:+.4f}", f"{r['statistic']:.3f}",
                       f"{r['p']:.4g}", f"{r['p_adjusted']:.4g}")
     stdout.print(table)
+
+
+_POSITIONS = re.compile(r"\(positions? ([0-9, …]+)\)")
+
+
+@contextlib.contextmanager
+def _as_cli_messages(csv_file: Path | None, flags: dict[str, str]) -> Iterator[None]:
+    """Speak the command line, not the Python API: a library :class:`InputError` names the
+    flag and column as typed (``--label label`` for ``y_true``), 0-based positions become
+    1-based CSV rows (the header is row 1), ``pos_label=`` becomes ``--pos-label``; each
+    warning becomes one line ``warning: …`` on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except InputError as error:
+            raise InputError(_cli_text(error.message, flags),
+                             hint=_cli_text(error.hint, flags) if error.hint else None,
+                             file=None if csv_file is None else str(csv_file),
+                             field=flags.get(str(error.field), error.field)) from None
+        finally:
+            for seen in {str(w.message): w for w in caught}.values():
+                stderr.print(f"warning: {_cli_text(str(seen.message), flags)}", highlight=False, markup=False)
+
+
+def _cli_text(text: str, flags: dict[str, str]) -> str:
+    """``pos_label=`` → ``--pos-label``; ``(positions 0, 5)`` → ``(CSV rows 2, 7)``; ``y_true`` → its flag."""
+    text = text.replace("is not in data.", "is not a column of the file.")
+    text = re.sub(r"\by_true\b", flags.get("y_true", "y_true"), text)
+    text = re.sub(r"pos_label=('?)([^'\s,.]*)\1", lambda m: f"--pos-label {m.group(2)}".rstrip(), text)
+
+    def rows(match: re.Match) -> str:
+        shown = [p.strip() for p in match.group(1).split(",")]
+        numbers = [str(int(p) + 2) if p.isdigit() else p for p in shown]
+        return f"(CSV row{'s' if len(numbers) > 1 else ''} {', '.join(numbers)})"
+    return _POSITIONS.sub(rows, text)
 
 
 def _read_csv(path: Path):

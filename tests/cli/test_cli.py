@@ -81,6 +81,44 @@ def test_user_errors_exit_2_with_message(reads_csv, args, message):
     assert message in result.output and "Traceback" not in result.output
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from studykit.cli import main; main()", *args],
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_auc_messages_speak_the_command_line(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("label,s1,s2\nbenign,0.1,0.3\nmalignant,0.9,\nbenign,0.2,0.5\nmalignant,0.8,0.7\n")
+    cases = [
+        (["--label", "label", "--score", "s1"],
+         ["s.csv, field '--label label': has non-numeric labels",
+          "hint: pass --pos-label naming the positive value, e.g. --pos-label malignant."]),
+        (["--label", "label", "--pos-label", "malignant", "--score", "s2"],
+         ["field '--score s2': contains 1 value (CSV row 3) that are NaN or infinite."]),
+        (["--label", "label", "--pos-label", "malignnt", "--score", "s1"],
+         ["field '--pos-label': --pos-label malignnt is not among the labels"]),
+        (["--label", "lab", "--pos-label", "malignant", "--score", "s1"],
+         ["field '--label lab': column 'lab' is not a column of the file.", "did you mean 'label'?"]),
+        (["--label", "label", "--pos-label", "malignant", "--score", "s1", "--score", "s1"],
+         ["--score s1 is given more than once."]),
+    ]
+    for args, expected in cases:
+        proc = _cli("auc", str(path), *args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        for text in expected:
+            assert text in proc.stderr, (args, proc.stderr)
+        assert "y_true" not in proc.stderr and "pos_label=" not in proc.stderr
+
+
+def test_auc_warnings_are_one_clean_line_each(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("label,s1\n0,0.1\n0,0.2\n0,0.4\n")
+    proc = _cli("auc", str(path), "--label", "label", "--score", "s1")
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines() == ["warning: the AUC is undefined: --label label holds one class only; "
+                                        "returning NaN."]
+
+
 def test_unreadable_csv_is_a_data_error(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_bytes(b"\xff\xfe\x00garbage")
