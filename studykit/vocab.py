@@ -82,7 +82,9 @@ __all__ = [
     "closest",
     "did_you_mean",
     "fsync_dir",
+    "remove_dead_temps",
     "require_columns",
+    "temp_name",
     "unit_dir",
 ]
 
@@ -300,3 +302,36 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def temp_name(prefix: str) -> str:
+    """``<prefix><host>-<pid>-<random>``: a temporary folder name :func:`remove_dead_temps` can
+    attribute to the process that made it."""
+    import socket
+    import uuid
+
+    return f"{prefix}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def remove_dead_temps(parent: str | os.PathLike[str], prefix: str) -> list[Path]:
+    """Remove ``parent/<prefix><this host>-<pid>-*`` folders whose process no longer runs.
+
+    Left behind by a killed run (:func:`temp_name`); a live process's folder, another host's
+    (its processes cannot be checked from here) and anything not named so are kept. Returns
+    the folders removed.
+    """
+    import shutil
+    import socket
+
+    start = f"{prefix}{socket.gethostname()}-"
+    removed = []
+    for folder in Path(parent).glob(f"{start}*"):
+        try:
+            pid = int(folder.name[len(start):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except (ValueError, PermissionError, OSError):
+            continue
+    return removed

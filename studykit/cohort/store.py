@@ -26,8 +26,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.errors import DataError
-from studykit.vocab import Progress, fsync_dir
+from studykit.vocab import Progress, fsync_dir, remove_dead_temps, temp_name
 
 __all__ = ["CHANNELS", "INDEX_COLUMNS", "STORE_FORMAT", "PairStore", "hash_file", "hash_files", "store_key"]
 
@@ -167,9 +165,10 @@ def building(root: Path, key: str) -> Iterator[Path]:
     On any exception the temporary folder is removed and the exception propagates. When
     another process finished the same key first, its store is kept and ours discarded.
     """
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
-    _remove_stale(root, key)
-    tmp = root / f".tmp-{key}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    remove_dead_temps(root, f".tmp-{key}-")
+    tmp = root / temp_name(f".tmp-{key}-")
     tmp.mkdir()
     try:
         yield tmp
@@ -183,20 +182,10 @@ def building(root: Path, key: str) -> Iterator[Path]:
         fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created:  # a store folder this build made and nothing else uses: not left behind empty
+            with contextlib.suppress(OSError):
+                root.rmdir()
         raise
-
-
-def _remove_stale(root: Path, key: str) -> None:
-    """Remove ``.tmp-<key>-<this host>-<pid>-*`` folders whose process no longer runs."""
-    prefix = f".tmp-{key}-{socket.gethostname()}-"
-    for folder in root.glob(f"{prefix}*"):
-        try:
-            pid = int(folder.name[len(prefix):].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except (ValueError, PermissionError):
-            continue
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -50,6 +50,26 @@ def test_tiny_is_byte_identical_for_the_same_seed(tiny, tmp_path):
     assert not mismatch and not errors and len(match) == len(_files(tiny.out_dir))
 
 
+def test_a_killed_synthesis_leaves_a_temp_folder_that_the_next_run_removes(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    stale = tmp_path / f".out.synth-tmp-{host}-{dead}-0123abcd"
+    live = tmp_path / f".out.synth-tmp-{host}-{os.getpid()}-0123abcd"  # a run still going
+    mine = tmp_path / ".out.synth-tmp-keep"  # not a name a synthesis makes: a user's
+    for folder in (stale, live, mine):
+        (folder / "videos").mkdir(parents=True)
+        (folder / "manifest.csv").write_text("x\n")
+    synth.synthesize(tmp_path / "out", tiny=True)
+    assert not stale.exists() and live.is_dir() and (mine / "manifest.csv").read_text() == "x\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name, "out"])
+
+
 def test_another_seed_gives_another_cohort(tiny, tmp_path):
     other = synth.synthesize(tmp_path / "seed1", tiny=True, seed=1)
     assert other.manifest.read_bytes() != tiny.manifest.read_bytes()

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from studykit.errors import StudyError
-from studykit.vocab import Progress
+from studykit.vocab import Progress, remove_dead_temps, temp_name
 
 from . import dicom, render
 from .model import SynthParams, auc, bayes_auc_mc
@@ -164,8 +164,8 @@ def synthesize(out_dir: str | os.PathLike, *, patients: int | None = None, seed:
         return done
     tables = draw_tables(config.patients, config.seed, config.params)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.synth-tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    remove_dead_temps(out.parent, f".{out.name}.synth-tmp-")  # left by a killed synthesis
+    staging = out.parent / temp_name(f".{out.name}.synth-tmp-")
     try:
         summary = _write_cohort(staging, out, tables, config, progress)
         if out.is_dir():
