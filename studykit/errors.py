@@ -11,13 +11,17 @@ import it.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "EXIT_USER_ERROR",
     "DataError",
+    "FaultError",
     "InputError",
     "ProtocolError",
     "StudyError",
     "UndefinedStatisticWarning",
+    "fault_error",
 ]
 
 #: Exit status of the CLI when a :class:`StudyError` is raised (bad input, not a bug).
@@ -83,6 +87,43 @@ class DataError(StudyError):
 
 class InputError(StudyError, ValueError):
     """An argument passed to a library function is invalid (wrong length, NaN, labels)."""
+
+
+class FaultError(StudyError):
+    """The machine refused an operation: permission denied, read-only or full disk (not a bug)."""
+
+
+#: errno → (what happened, how to fix it), for :func:`fault_error`.
+_FAULTS = {
+    errno.EACCES: ("permission denied", "give your user read and write access to it, or choose another "
+                                        "folder"),
+    errno.EPERM: ("operation not permitted", "give your user access to it, or choose another folder"),
+    errno.EROFS: ("the file system is read-only", "write the results to a writable folder"),
+    errno.ENOSPC: ("the disk is full", "free space (or choose another disk); an interrupted run resumes "
+                                       "where it stopped"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free space within your quota; an interrupted run "
+                                                 "resumes where it stopped"),
+}
+#: Substrings of torch's serialisation errors, which wrap a failed write without its errno.
+_TORCH_WRITE_FAILED = ("inline_container", "PytorchStreamWriter failed")
+
+
+def fault_error(error: BaseException) -> FaultError | None:
+    """The clear :class:`FaultError` for an OS or library fault, or None when ``error`` is not one.
+
+    One mapping for every layer and the CLI: permission denied, read-only file system, disk full
+    or over quota (``OSError`` errno), and torch's checkpoint-writing ``RuntimeError``, which
+    hides the ``ENOSPC`` it wraps (it is reported as a failed write, most often a full disk).
+    """
+    if isinstance(error, OSError) and error.errno in _FAULTS:
+        what, fix = _FAULTS[error.errno]
+        path = error.filename if error.filename is not None else None
+        return FaultError(f"cannot be written or read: {what}.", file=path, hint=fix + ".")
+    if isinstance(error, RuntimeError) and any(t in str(error) for t in _TORCH_WRITE_FAILED):
+        return FaultError("writing a checkpoint failed (torch's serializer; most often the disk is full).",
+                          hint="free space on the results folder's disk; the unit resumes from its last "
+                               "complete checkpoint.")
+    return None
 
 
 class UndefinedStatisticWarning(UserWarning):

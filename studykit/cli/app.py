@@ -2,7 +2,9 @@
 
 Every :class:`~studykit.errors.StudyError` raised below a command is printed as one
 message with its hint, without a traceback, and the process exits with status 2
-(:data:`~studykit.errors.EXIT_USER_ERROR`). Anything else is a bug and keeps its traceback.
+(:data:`~studykit.errors.EXIT_USER_ERROR`); so are the OS faults that
+:func:`~studykit.errors.fault_error` recognises (permission denied, read-only or full disk).
+Anything else is a bug: it keeps its traceback, followed by a line asking for a report.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import click
 from rich.console import Console
 
 from studykit import __version__
-from studykit.errors import EXIT_USER_ERROR, StudyError
+from studykit.errors import EXIT_USER_ERROR, StudyError, fault_error
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 stdout = Console(highlight=False, soft_wrap=True)
@@ -26,6 +28,23 @@ class StudyGroup(click.Group):
         except StudyError as error:
             print_error(error)
             ctx.exit(EXIT_USER_ERROR)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (OSError, RuntimeError) as error:
+            fault = fault_error(error)
+            if fault is None:
+                _report_bug()
+                raise
+            print_error(fault)
+            ctx.exit(EXIT_USER_ERROR)
+        except Exception:
+            _report_bug()
+            raise
+
+
+def _report_bug() -> None:
+    stderr.print("studykit hit an internal error (a bug, not your input): please report it to the "
+                 "studykit maintainers with the traceback below and the command you ran.", markup=False)
 
 
 def print_error(error: StudyError) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from studykit.cohort import Fold, PairStore
+from studykit.errors import DataError, fault_error
 from studykit.protocol.arms import ArmSpec
 from studykit.vocab import atomic_write
 
@@ -38,8 +39,21 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
     ``weights_only=False``: the checkpoint holds NumPy and Python RNG states; load only
     checkpoints this library wrote (torch's pickle caveat).
+
+    Raises
+    ------
+    DataError
+        The file is truncated or corrupt (naming it, and how to retrain the unit).
+    FaultError
+        It cannot be read (permissions).
     """
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, OSError … for bad bytes
+        raise fault_error(exc) or _corrupt(path, f"cannot be loaded as a checkpoint ({type(exc).__name__})") \
+            from None
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
@@ -54,11 +68,30 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_done(path: Path) -> dict[str, Any] | None:
-    """The content of ``done.json``, or None when the unit has not finished."""
+    """The content of ``done.json``, or None when the unit has not finished.
+
+    A file that is not a JSON object raises :class:`DataError` naming it (a unit is never
+    taken as finished on a corrupt record).
+    """
     try:
-        return json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise fault_error(exc) or exc from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        raise _corrupt(path, "is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise _corrupt(path, "is not a JSON object")
+    return data
+
+
+def _corrupt(path: Path, what: str) -> DataError:
+    """The error for a unit file that cannot be read back: which unit, and how to retrain it."""
+    unit = Path(path).parent
+    return DataError(f"{what}: this unit's files are truncated or corrupt.", file=str(path),
+                     hint=f"delete the unit folder {unit} to retrain that unit on the next run "
+                          "(or run again with --fresh to retrain every unit).")
 
 
 def _sha(text: str) -> str:

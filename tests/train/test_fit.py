@@ -116,6 +116,26 @@ def test_a_finished_unit_is_skipped_and_other_inputs_conflict(tiny_cohort, tmp_p
     assert not redone.skipped and len(redone.history) == 2
 
 
+@pytest.mark.parametrize(("name", "damage", "message"), [
+    ("checkpoint-last.pt", lambda b: b[: len(b) // 2], r"cannot be loaded as a checkpoint \(RuntimeError\)"),
+    ("done.json", lambda b: b[:-5], "is not valid JSON"),
+    ("done.json", lambda b: b"[1, 2]", "is not a JSON object"),
+])
+def test_a_corrupt_unit_file_is_named_and_nothing_is_touched(tiny_cohort, tmp_path, name, damage, message):
+    arm, store, fold = tiny_arm(epochs=1), tiny_cohort.store, tiny_cohort.folds[0]
+    fit(arm, store, fold, tmp_path)
+    if name != "done.json":
+        (tmp_path / "done.json").unlink()  # an interrupted unit: fit resumes from checkpoint-last.pt
+    path = tmp_path / name
+    path.write_bytes(damage(path.read_bytes()))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    expected = f"{name}: {message}: this unit's files are truncated or corrupt"
+    with pytest.raises(StudyError, match=expected) as info:
+        fit(arm, store, fold, tmp_path)
+    assert f"delete the unit folder {tmp_path}" in info.value.hint and "--fresh" in info.value.hint
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
 def test_an_interrupted_unit_of_other_inputs_is_not_resumed(tiny_cohort, tmp_path):
     with pytest.raises(Crash):
         fit(tiny_arm(epochs=2), tiny_cohort.store, tiny_cohort.folds[0], tmp_path, progress=crash_after(1))
