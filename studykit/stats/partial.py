@@ -41,9 +41,8 @@ from studykit.stats._validation import (
     check_option,
     check_positive_int,
     cluster_ids,
-    finite_scores,
     from_data,
-    same_length,
+    paired_inputs,
 )
 from studykit.stats.delong import ALTERNATIVES
 from studykit.stats.roc import enough_units
@@ -338,9 +337,7 @@ def bootstrap_test(y_true: Any, score_a: Any, score_b: Any, *, data: pd.DataFram
     -0.1111
     """
     args = from_data(data, y_true=y_true, score_a=score_a, score_b=score_b, cluster=cluster)
-    y, a = binary_inputs(args["y_true"], args["score_a"], pos_label=pos_label, score_name="score_a")
-    b = finite_scores(args["score_b"], name="score_b")
-    same_length(y_true=y, score_b=b)
+    y, a, b = paired_inputs(args["y_true"], args["score_a"], args["score_b"], pos_label=pos_label)
     codes = cluster_ids(args["cluster"], y.size)
     region = auc_range(specificity, sensitivity, correct, required=False)
     level, n_boot = _options(confidence, n_boot, seed)

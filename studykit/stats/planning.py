@@ -37,12 +37,10 @@ from studykit.stats._curve import curve_points
 from studykit.stats._placements import placements
 from studykit.stats._result import warn_undefined
 from studykit.stats._validation import (
-    binary_inputs,
     check_option,
     check_unit_interval,
-    finite_scores,
     from_data,
-    same_length,
+    paired_inputs,
 )
 from studykit.stats.roc import enough_units
 
@@ -248,9 +246,7 @@ def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | 
     (96.6, 6)
     """
     args = from_data(data, y_true=y_true, score_a=score_a, score_b=score_b)
-    y, a = binary_inputs(args["y_true"], args["score_a"], pos_label=pos_label, score_name="score_a")
-    b = finite_scores(args["score_b"], name="score_b")
-    same_length(y_true=y, score_b=b)
+    y, a, b = paired_inputs(args["y_true"], args["score_a"], args["score_b"], pos_label=pos_label)
     alpha, z_alpha = _z_alpha(alpha)
     method = check_option("method", method, PAIRED_METHODS)
     pilot_m, pilot_n = int(y.sum()), int((~y).sum())

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rbridge import frames_of, load_golden, require_r, run_r, write_golden
+from rbridge import golden_case, require_r, run_r, write_golden
 
 from studykit import stats
 from studykit.errors import InputError, UndefinedStatisticWarning
@@ -126,13 +126,8 @@ def regenerate_golden():
 
 @pytest.mark.parametrize("index", range(len(GOLDEN_CASES)))
 def test_matches_proc_golden(index):
-    golden = load_golden(__file__, "proc_partial")
-    assert golden["r_code"] == R_PARTIAL, "R code changed: run python tests/regen_golden.py test_partial"
-    case = golden["cases"][index]
-    frames = frames_of(case["inputs"])
-    for name, frame in seeded_case(*GOLDEN_CASES[index]).items():
-        pd.testing.assert_frame_equal(frames[name], frame, check_dtype=False)
-    assert_agrees(studykit_answers(frames), case["result"])
+    frames, r = golden_case(__file__, "proc_partial", R_PARTIAL, index, seeded_case(*GOLDEN_CASES[index]))
+    assert_agrees(studykit_answers(frames), r)
 
 
 @pytest.mark.r

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rbridge import frames_of, load_golden, require_r, run_r, write_golden
+from rbridge import golden_case, require_r, run_r, write_golden
 
 from studykit import stats
 from studykit.errors import InputError, UndefinedStatisticWarning
@@ -100,13 +100,8 @@ def regenerate_golden():
 
 @pytest.mark.parametrize("index", range(len(GOLDEN_CASES)))
 def test_matches_proc_golden(index):
-    golden = load_golden(__file__, "proc_power")
-    assert golden["r_code"] == R_POWER, "R code changed: run python tests/regen_golden.py test_planning"
-    case = golden["cases"][index]
-    frames = frames_of(case["inputs"])
-    for name, frame in seeded_case(*GOLDEN_CASES[index]).items():
-        pd.testing.assert_frame_equal(frames[name], frame, check_dtype=False)
-    assert_agrees(studykit_answers(frames["one"], frames["d"], frames["plan"]), case["result"])
+    frames, r = golden_case(__file__, "proc_power", R_POWER, index, seeded_case(*GOLDEN_CASES[index]))
+    assert_agrees(studykit_answers(frames["one"], frames["d"], frames["plan"]), r)
 
 
 @pytest.mark.r
