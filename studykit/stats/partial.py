@@ -70,16 +70,19 @@ class AucRange:
             return partial_area(sp, se, self.low, self.high)
         return partial_area(se[:, ::-1], sp[:, ::-1], self.low, self.high)
 
+    @property
+    def chance(self) -> float:
+        """Area under the chance diagonal in the region (McClish's min), as pROC computes it."""
+        return ((1 - self.high) + (1 - self.low)) * (self.high - self.low) / 2
+
     def value(self, raw: np.ndarray) -> np.ndarray:
         """McClish's standardisation when ``correct``: (1 + (A − min) / (max − min)) / 2."""
         if not self.correct:
             return raw
-        least = ((1 - self.high) + (1 - self.low)) * (self.high - self.low) / 2  # chance diagonal
-        return (1 + (raw - least) / ((self.high - self.low) - least)) / 2
+        return (1 + (raw - self.chance) / ((self.high - self.low) - self.chance)) / 2
 
     def below_chance(self, raw: float) -> bool:
-        least = ((1 - self.high) + (1 - self.low)) * (self.high - self.low) / 2
-        return self.correct and raw < least
+        return self.correct and raw < self.chance
 
     def statistic(self, se: np.ndarray, sp: np.ndarray) -> np.ndarray:
         return self.value(self.raw(se, sp))[:, None]
@@ -138,9 +141,10 @@ def _common(y: np.ndarray, codes: np.ndarray | None, level: float) -> dict[str, 
     return row
 
 
-def _replicates(y: np.ndarray, codes: np.ndarray | None, total: int, kept: int, seed: int) -> str:
+def _replicates(y: np.ndarray, codes: np.ndarray | None, total: int, kept: int, seed: int, *,
+                what: str = "bootstrap, percentile") -> str:
     dropped = f", {total - kept} without both classes dropped" if kept < total else ""
-    return f"{bootstrap_design(y, codes)} bootstrap, percentile ({kept} replicates{dropped}, seed {seed})"
+    return f"{bootstrap_design(y, codes)} {what} ({kept} replicates{dropped}, seed {seed})"
 
 
 def _percentile(boot: np.ndarray, level: float, y, codes, seed: int) -> dict[str, Any]:
@@ -360,10 +364,10 @@ def bootstrap_test(y_true: Any, score_a: Any, score_b: Any, *, data: pd.DataFram
     se = float(np.std(kept, ddof=1))
     if not se > 0:
         warn_undefined("the bootstrap test statistic", "the two scores give the same AUC in every replicate")
-    method = "paired " + _replicates(y, codes, diffs.size, kept.size, seed).replace(", percentile", "")
+    method = "paired " + _replicates(y, codes, diffs.size, kept.size, seed, what="bootstrap test")
     row.update({C.ESTIMATE: auc[0] - auc[1], **wald_inference(auc[0] - auc[1], se, level,
                                                              alternative=alternative),
-                C.METHOD: method + " test", "auc_a": auc[0], "auc_b": auc[1]})
+                C.METHOD: method, "auc_a": auc[0], "auc_b": auc[1]})
     return result_frame([row], inference=[C.STATISTIC, C.SE])
 
 

@@ -234,7 +234,8 @@ def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | 
     √(2π(1+B²)), g = −f A B / (1 + B²), r₊ and r₋ Pearson correlations of the scores
     among positives and negatives. DeLong: per-case covariance S10 + S01 / κ. At the
     pilot's own sizes the power is pROC's exactly; at others pROC's ``power.roc.test``
-    on the same parameters (``method = "obuchowski"``).
+    on the same parameters (``method = "obuchowski"``). Equal pilot AUCs (δ = 0) admit no
+    sample size: NaN with a warning (pROC: Inf, or ~1e32 from rounding in its AUCs).
 
     Examples
     --------
