@@ -104,6 +104,20 @@ def frames_of(inputs: dict[str, dict[str, list]]) -> dict[str, pd.DataFrame]:
     return {name: pd.DataFrame(cols) for name, cols in inputs.items()}
 
 
+def golden_case(test_file: str, name: str, r_code: str, index: int,
+                inputs: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], Any]:
+    """Case ``index`` of a golden fixture as ``(frames, R's result)``, after checking that
+    the stored R code and inputs are those the test builds now (else: regenerate)."""
+    golden = load_golden(test_file, name)
+    module = Path(test_file).stem
+    assert golden["r_code"] == r_code, f"R code changed: run python tests/regen_golden.py {module}"
+    case = golden["cases"][index]
+    frames = frames_of(case["inputs"])
+    for key, frame in inputs.items():
+        pd.testing.assert_frame_equal(frames[key], frame, check_dtype=False)
+    return frames, case["result"]
+
+
 def write_golden(test_file: str, name: str, r_code: str, packages: tuple[str, ...],
                  cases: list[dict[str, pd.DataFrame]]) -> Path:
     """Run ``r_code`` on each case's frames and store code, versions, inputs and results."""

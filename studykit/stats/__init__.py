@@ -6,6 +6,8 @@ Arrays or tidy DataFrames in, tidy DataFrames out (one row per estimate, leading
     from studykit import stats
     stats.roc_auc(y, p)                      # AUC with DeLong CI
     stats.delong_test(y, p_a, p_b)           # paired comparison, as pROC's roc.test
+    stats.partial_auc(y, p, specificity=(0.8, 1))  # as pROC's auc(partial.auc = …)
+    stats.auc_sample_size(0.8, 0.9)          # planning, as pROC's power.roc.test
 """
 
 from studykit.errors import UndefinedStatisticWarning
@@ -22,12 +24,23 @@ from studykit.stats.diagnostic import (
     wilson_interval,
 )
 from studykit.stats.mrmc import MRMCResult, dbm_analysis, model_vs_readers, or_analysis
+from studykit.stats.partial import (
+    bootstrap_test,
+    partial_auc,
+    sensitivity_at_specificity,
+    specificity_at_sensitivity,
+)
+from studykit.stats.planning import auc_power, auc_power_paired, auc_sample_size
 from studykit.stats.roc import roc_auc, roc_curve, youden_threshold
 
 __all__ = [
     "MRMCResult",
     "UndefinedStatisticWarning",
+    "auc_power",
+    "auc_power_paired",
+    "auc_sample_size",
     "binary_call_auc",
+    "bootstrap_test",
     "clopper_pearson_interval",
     "columns",
     "compare_aucs",
@@ -43,9 +56,12 @@ __all__ = [
     "mcnemar",
     "model_vs_readers",
     "or_analysis",
+    "partial_auc",
     "roc_auc",
     "roc_curve",
+    "sensitivity_at_specificity",
     "simulate",
+    "specificity_at_sensitivity",
     "wilson_interval",
     "youden_threshold",
 ]

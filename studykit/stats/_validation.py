@@ -180,3 +180,11 @@ def binary_inputs(y_true: Any, score: Any, *, pos_label: Any = None, score_name:
     s = finite_scores(score, name=score_name)
     same_length(y_true=y, **{score_name: s})
     return y, s
+
+
+def paired_inputs(y_true: Any, score_a: Any, score_b: Any, *, pos_label: Any = None):
+    """Validated ``(y, a, b)``: boolean labels and two finite score arrays on the same cases."""
+    y, a = binary_inputs(y_true, score_a, pos_label=pos_label, score_name="score_a")
+    b = finite_scores(score_b, name="score_b")
+    same_length(y_true=y, score_b=b)
+    return y, a, b

@@ -32,6 +32,7 @@ from studykit.stats._validation import (
     cluster_ids,
     finite_scores,
     from_data,
+    paired_inputs,
     same_length,
 )
 from studykit.stats.roc import auc_variance, enough_units
@@ -74,9 +75,7 @@ def delong_test(y_true: Any, score_a: Any, score_b: Any, *, data: pd.DataFrame |
     -0.1111
     """
     args = from_data(data, y_true=y_true, score_a=score_a, score_b=score_b, cluster=cluster)
-    y, a = binary_inputs(args["y_true"], args["score_a"], pos_label=pos_label, score_name="score_a")
-    b = finite_scores(args["score_b"], name="score_b")
-    same_length(y_true=y, score_b=b)
+    y, a, b = paired_inputs(args["y_true"], args["score_a"], args["score_b"], pos_label=pos_label)
     result = _pairwise(y, np.stack([a, b]), ["a", "b"], cluster_ids(args["cluster"], y.size),
                        check_confidence(confidence), check_option("alternative", alternative, ALTERNATIVES))
     return result.drop(columns=["arm_a", "arm_b"])
