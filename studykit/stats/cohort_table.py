@@ -46,6 +46,7 @@ from scipy.special import gammaln
 
 from studykit.errors import InputError
 from studykit.stats import _columns as C
+from studykit.stats._proportion import wilson_interval
 from studykit.stats._result import result_frame, warn_undefined
 from studykit.stats._validation import (
     check_confidence,
@@ -54,7 +55,6 @@ from studykit.stats._validation import (
     column,
     positions,
 )
-from studykit.stats.diagnostic import wilson_interval
 
 __all__ = ["compare_groups"]
 
