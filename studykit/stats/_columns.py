@@ -34,12 +34,29 @@ DENOMINATOR = "denominator"
 FORM = "form"
 DESCRIPTION = "description"
 DF1 = "df1"
-DF2 = "df2"
+DF2 = "df2"  # also the denominator df of the cohort table's ANOVA F
 N_RATERS = "n_raters"
 N_CATEGORIES = "n_categories"
 SE_NULL = "se_null"
 AGREEMENT_OBSERVED = "agreement_observed"
 AGREEMENT_CHANCE = "agreement_chance"
+
+# cohort table (Table 1)
+VARIABLE = "variable"
+LEVEL = "level"
+KIND = "kind"
+SD = "sd"
+Q1 = "q1"
+Q3 = "q3"
+COUNT = "count"
+PERCENT = "percent"
+MISSING = "missing"
+NORMALITY_P = "normality_p"
+MEAN = "mean"
+MEDIAN = "median"
+MIN = "min"
+MAX = "max"
+NOTE = "note"
 
 #: The result columns every statistic puts first, in this order.
 LEADING = (ESTIMATE, CI_LOW, CI_HIGH, P)

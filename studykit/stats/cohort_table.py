@@ -6,25 +6,13 @@ ANOVA for three or more groups) when Shapiro–Wilk finds every group normal, el
 as count (percent) per level and compared by Pearson's chi-square, or by Fisher's exact test
 when any expected count is below 5. The test used is named on every row.
 
+This module validates the inputs and assembles each variable's rows. A variable's
+summaries and the choice and running of its test are in :mod:`studykit.stats._cohort_stats`
+(with the tests' references), Fisher's exact test of an r × c table in
+:mod:`studykit.stats._fisher`.
+
 References
 ----------
-Shapiro SS, Wilk MB (1965). An analysis of variance test for normality (complete samples).
-Biometrika 52:591–611. doi:10.1093/biomet/52.3-4.591
-Student (1908). The probable error of a mean. Biometrika 6:1–25. doi:10.1093/biomet/6.1.1
-Mann HB, Whitney DR (1947). On a test of whether one of two random variables is
-stochastically larger than the other. Ann Math Stat 18:50–60. doi:10.1214/aoms/1177730491
-Kruskal WH, Wallis WA (1952). Use of ranks in one-criterion variance analysis. J Am Stat
-Assoc 47:583–621. doi:10.1080/01621459.1952.10483441
-Pearson K (1900). On the criterion that a given system of deviations from the probable…
-Philos Mag 50:157–175. doi:10.1080/14786440009463897
-Fisher RA (1922). On the interpretation of χ² from contingency tables, and the calculation
-of P. J R Stat Soc 85:87–94. doi:10.2307/2340521
-Yates F (1934). Contingency tables involving small numbers and the χ² test. Suppl J R Stat
-Soc 1:217–235. doi:10.2307/2983604
-Mehta CR, Patel NR (1983). A network algorithm for performing Fisher's exact test in r × c
-contingency tables. J Am Stat Assoc 78:427–434. doi:10.1080/01621459.1983.10477989
-Wilson EB (1927). Probable inference, the law of succession, and statistical inference.
-J Am Stat Assoc 22:209–212. doi:10.1080/01621459.1927.10502953
 Pollard TJ, Johnson AEW, Raffa JD, Mark RG (2018). tableone: an open source Python package
 for producing summary statistics for research papers. JAMIA Open 1:26–31.
 doi:10.1093/jamiaopen/ooy012
@@ -33,20 +21,26 @@ doi:10.1093/jamiaopen/ooy012
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from math import comb
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
-from scipy.special import gammaln
 
 from studykit.errors import InputError
 from studykit.stats import _columns as C
-from studykit.stats._result import result_frame, warn_undefined
+from studykit.stats._cohort_stats import (
+    COUNT_PERCENT,
+    MEAN_SD,
+    MEDIAN_IQR,
+    categorical_test,
+    continuous_test,
+    describe,
+    proportion,
+    shapiro,
+)
+from studykit.stats._result import result_frame
 from studykit.stats._validation import (
     check_confidence,
     check_positive_int,
@@ -54,39 +48,19 @@ from studykit.stats._validation import (
     column,
     positions,
 )
-from studykit.stats.diagnostic import wilson_interval
 
 __all__ = ["compare_groups"]
 
-VARIABLE = "variable"
-LEVEL = "level"
-KIND = "kind"
-SD = "sd"
-Q1 = "q1"
-Q3 = "q3"
-COUNT = "count"
-PERCENT = "percent"
-MISSING = "missing"
-NORMALITY_P = "normality_p"
-MEAN = "mean"
-MEDIAN = "median"
-MIN = "min"
-MAX = "max"
-DF2 = "df2"
-NOTE = "note"
+# the columns' names are defined in ``_columns``; they stay importable from here
+VARIABLE, LEVEL, KIND, SD, Q1, Q3 = C.VARIABLE, C.LEVEL, C.KIND, C.SD, C.Q1, C.Q3
+COUNT, PERCENT, MISSING, NORMALITY_P = C.COUNT, C.PERCENT, C.MISSING, C.NORMALITY_P
+MEAN, MEDIAN, MIN, MAX, DF2, NOTE = C.MEAN, C.MEDIAN, C.MIN, C.MAX, C.DF2, C.NOTE
 
 #: Identifying and descriptive columns after ``method, n, ci_level``, in this order.
 EXTRAS = (VARIABLE, LEVEL, C.GROUP, KIND, SD, Q1, Q3, COUNT, PERCENT, MISSING, NORMALITY_P,
           MEAN, MEDIAN, MIN, MAX, DF2, NOTE)
 #: The ``group`` value of the rows that pool every group.
 OVERALL = "overall"
-MEAN_SD, MEDIAN_IQR, COUNT_PERCENT = "mean_sd", "median_iqr", "count_percent"
-
-_EXACT_RANKS_BELOW = 50        # R's wilcox.test: exact p when both n < 50 and no ties
-_MIN_EXPECTED = 5.0            # Fisher's exact test when any expected count is below this
-_FISHER_REL_ERR = 1e-7         # R's fisher.test: tables with P <= P_obs·(1 + 1e-7) are as extreme
-_FISHER_MAX_TABLES = 2_000_000  # moves or partial paths held by the exact network before Monte Carlo
-_FISHER_RESAMPLES = 100_000    # Monte Carlo tables when the exact enumeration is too large
 
 
 @dataclass(frozen=True)
@@ -293,107 +267,24 @@ def _numeric(series: pd.Series, name: str) -> np.ndarray:
     return values
 
 
-# --------------------------------------------------------------------------- continuous
+# --------------------------------------------------------------------------- rows of one variable
 
 def _continuous_rows(name: str, series: pd.Series, codes: np.ndarray, ctx: _Context) -> list[dict]:
     x = _numeric(series, name)
     samples = [x[(codes == k) & ~np.isnan(x)] for k in range(len(ctx.groups))]
     missing = [int(np.isnan(x[codes == k]).sum()) for k in range(len(ctx.groups))]
-    normality = [_shapiro(s, g) for s, g in zip(samples, ctx.groups)]
+    normality = [shapiro(s, g) for s, g in zip(samples, ctx.groups)]
     normal = all(p >= ctx.alpha for p, _ in normality)  # NaN (untestable) compares False
     kind = MEAN_SD if normal else MEDIAN_IQR
-    test = _continuous_test(name, samples, kind, ctx.groups)
+    test = continuous_test(name, samples, kind, ctx.groups)
     notes = "; ".join(filter(None, [note for _, note in normality] + [test.pop(NOTE, "")]))
     base = {C.CI_LEVEL: ctx.level, VARIABLE: name, KIND: kind, **test, NOTE: notes}
-    rows = [_row(base, group=g, normality_p=p, missing=m, **_describe(s, kind, ctx.level))
+    rows = [_row(base, group=g, normality_p=p, missing=m, **describe(s, kind, ctx.level))
             for g, s, (p, _), m in zip(ctx.groups, samples, normality, missing)]
     if ctx.overall:
         pooled = x[~np.isnan(x)]
-        rows.append(_row(base, group=OVERALL, missing=sum(missing), **_describe(pooled, kind, ctx.level)))
+        rows.append(_row(base, group=OVERALL, missing=sum(missing), **describe(pooled, kind, ctx.level)))
     return rows
-
-
-def _shapiro(x: np.ndarray, group: Any) -> tuple[float, str]:
-    """Shapiro–Wilk p of one group, or NaN and why it cannot be tested."""
-    if x.size < 3:
-        return np.nan, f"Shapiro–Wilk impossible in group {group!r} (n = {x.size} < 3): taken as non-normal"
-    if np.ptp(x) == 0:
-        return np.nan, f"Shapiro–Wilk impossible in group {group!r} (all values equal): taken as non-normal"
-    note = "" if x.size <= 5000 else f"Shapiro–Wilk p approximate in group {group!r} (n > 5000)"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return float(sps.shapiro(x).pvalue), note
-
-
-def _describe(x: np.ndarray, kind: str, level: float) -> dict[str, Any]:
-    n = int(x.size)
-    if n == 0:
-        return {C.N: 0}
-    mean = float(np.mean(x))
-    sd = float(np.std(x, ddof=1)) if n > 1 else np.nan
-    q1, median, q3 = (float(q) for q in np.quantile(x, [0.25, 0.5, 0.75]))  # linear = R type 7
-    out = {C.N: n, SD: sd, Q1: q1, Q3: q3, MEAN: mean, MEDIAN: median, MIN: float(x.min()),
-           MAX: float(x.max())}
-    if kind == MEDIAN_IQR:
-        return {C.ESTIMATE: median, **out}
-    half = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) * sd / np.sqrt(n) if n > 1 else np.nan
-    return {C.ESTIMATE: mean, C.CI_LOW: mean - half, C.CI_HIGH: mean + half, **out}
-
-
-def _continuous_test(name: str, samples: list[np.ndarray], kind: str, groups: list[Any]) -> dict[str, Any]:
-    test = _CONTINUOUS_TESTS[(kind, len(samples) == 2)]
-    empty = [g for g, s in zip(groups, samples) if s.size == 0]
-    if empty:
-        why = f"group {empty[0]!r} has no non-missing value of {name!r}"
-    elif all(s.size < 2 or np.ptp(s) == 0 for s in samples):
-        why = f"{name!r} has zero variance in every group"
-    else:
-        return test(samples)
-    warn_undefined(f"the test of {name!r}", why)
-    return {C.METHOD: _TEST_NAMES[test], NOTE: f"test undefined: {why}"}
-
-
-def _student_t(samples: list[np.ndarray]) -> dict[str, Any]:
-    a, b = samples
-    res = sps.ttest_ind(a, b, equal_var=True)
-    return {C.P: float(res.pvalue), C.STATISTIC: float(res.statistic), C.DF: float(a.size + b.size - 2),
-            C.METHOD: _TEST_NAMES[_student_t]}
-
-
-def _anova(samples: list[np.ndarray]) -> dict[str, Any]:
-    res = sps.f_oneway(*samples)
-    n = sum(s.size for s in samples)
-    return {C.P: float(res.pvalue), C.STATISTIC: float(res.statistic), C.DF: float(len(samples) - 1),
-            DF2: float(n - len(samples)), C.METHOD: _TEST_NAMES[_anova]}
-
-
-def _mann_whitney(samples: list[np.ndarray]) -> dict[str, Any]:
-    a, b = samples
-    pooled = np.concatenate(samples)
-    exact = max(a.size, b.size) < _EXACT_RANKS_BELOW and np.unique(pooled).size == pooled.size
-    res = sps.mannwhitneyu(a, b, alternative="two-sided", use_continuity=True,
-                           method="exact" if exact else "asymptotic")
-    how = "exact" if exact else "normal approximation, continuity correction"
-    return {C.P: float(res.pvalue), C.STATISTIC: float(res.statistic),
-            C.METHOD: f"{_TEST_NAMES[_mann_whitney]} ({how})"}
-
-
-def _kruskal(samples: list[np.ndarray]) -> dict[str, Any]:
-    res = sps.kruskal(*samples)
-    return {C.P: float(res.pvalue), C.STATISTIC: float(res.statistic), C.DF: float(len(samples) - 1),
-            C.METHOD: _TEST_NAMES[_kruskal]}
-
-
-#: (summary kind, two groups?) → test; the selection rule as a registry.
-_CONTINUOUS_TESTS: dict[tuple[str, bool], Callable[[list[np.ndarray]], dict[str, Any]]] = {
-    (MEAN_SD, True): _student_t, (MEAN_SD, False): _anova,
-    (MEDIAN_IQR, True): _mann_whitney, (MEDIAN_IQR, False): _kruskal,
-}
-_TEST_NAMES = {_student_t: "Student t (equal variances)", _anova: "One-way ANOVA",
-               _mann_whitney: "Mann–Whitney U", _kruskal: "Kruskal–Wallis"}
-
-
-# --------------------------------------------------------------------------- categorical
 
 def _categorical_rows(name: str, series: pd.Series, codes: np.ndarray, ctx: _Context) -> list[dict]:
     levels = _levels(series)
@@ -403,159 +294,13 @@ def _categorical_rows(name: str, series: pd.Series, codes: np.ndarray, ctx: _Con
     np.add.at(table, (level_codes[present], codes[present]), 1)
     missing = np.bincount(codes[~present], minlength=len(ctx.groups))
     base = {C.CI_LEVEL: ctx.level, VARIABLE: name, KIND: COUNT_PERCENT,
-            **_categorical_test(name, table, ctx)}
+            **categorical_test(name, table, ctx.groups, ctx.seed)}
     columns = list(zip(ctx.groups, table.T, missing))
     if ctx.overall:
         columns.append((OVERALL, table.sum(axis=1), int(missing.sum())))
     return [_row(base, level=lv, group=g, missing=int(m),
-                 **_proportion(int(counts[i]), int(counts.sum()), ctx.level))
+                 **proportion(int(counts[i]), int(counts.sum()), ctx.level))
             for i, lv in enumerate(levels) for g, counts, m in columns]
-
-
-def _proportion(count: int, n: int, level: float) -> dict[str, Any]:
-    """Count, proportion and its Wilson score interval (shared with ``diagnostic_metrics``)."""
-    if n == 0:
-        return {C.N: 0, COUNT: count}
-    low, high = wilson_interval(np.array(count), np.array(n), level)
-    return {C.ESTIMATE: count / n, C.CI_LOW: float(low), C.CI_HIGH: float(high),
-            C.N: n, COUNT: count, PERCENT: 100.0 * count / n}
-
-
-def _categorical_test(name: str, table: np.ndarray, ctx: _Context) -> dict[str, Any]:
-    used = table[table.sum(axis=1) > 0]
-    empty = [g for g, n in zip(ctx.groups, table.sum(axis=0)) if n == 0]
-    if empty or used.shape[0] < 2:
-        why = (f"group {empty[0]!r} has no non-missing value of {name!r}" if empty
-               else f"{name!r} has {used.shape[0]} observed level{'s' if used.shape[0] != 1 else ''}")
-        warn_undefined(f"the test of {name!r}", why)
-        return {C.METHOD: "Pearson chi-square", NOTE: f"test undefined: {why}"}
-    expected = np.outer(used.sum(axis=1), used.sum(axis=0)) / used.sum()
-    small = int((expected < _MIN_EXPECTED).sum())
-    if small:
-        note = f"expected count < {_MIN_EXPECTED:g} in {small} of {expected.size} cells"
-        return {**_fisher(used, ctx.seed), NOTE: note}
-    res = sps.chi2_contingency(used, correction=True)  # Yates only when df = 1, i.e. 2 × 2
-    method = "Pearson chi-square (Yates)" if used.shape == (2, 2) else "Pearson chi-square"
-    return {C.P: float(res.pvalue), C.STATISTIC: float(res.statistic), C.DF: float(res.dof), C.METHOD: method}
-
-
-def _fisher(table: np.ndarray, seed: int) -> dict[str, Any]:
-    p = _fisher_exact_p(table)
-    if p is not None:
-        return {C.P: p, C.METHOD: "Fisher exact"}
-    mc = sps.MonteCarloMethod(n_resamples=_FISHER_RESAMPLES, rng=np.random.default_rng(seed))
-    p = float(sps.fisher_exact(table, method=mc).pvalue)
-    return {C.P: p, C.METHOD: f"Fisher exact (Monte Carlo, {_FISHER_RESAMPLES} tables, seed {seed})"}
-
-
-def _fisher_exact_p(table: np.ndarray, max_paths: int | None = None) -> float | None:
-    """Two-sided Fisher exact p of an r × c table (R's ``fisher.test``), or ``None`` if too big.
-
-    The network algorithm (Mehta & Patel 1983): tables with the observed margins are paths
-    through a network whose stage-j nodes are the row totals left after filling j columns
-    (smallest columns first, the largest last). A path's log-weight is −Σ log x!; the
-    exact longest and shortest completions of every node decide whole sub-networks at
-    once: a partial path whose every completion is at most as probable as the observed
-    table adds its total completion mass S!/(Π sᵢ! Π c_j!) in closed form, one whose every
-    completion is more probable is dropped, and only the rest are extended (paths reaching
-    one node with equal weights merged). The p-value sums P(T) over tables with
-    P(T) ≤ P(observed)·(1 + 1e-7), as R does. Returns ``None`` when more than
-    ``max_paths`` moves or partial paths would be held at once.
-    """
-    cap = _FISHER_MAX_TABLES if max_paths is None else max_paths
-    t = np.asarray(table, dtype=np.int64)
-    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
-    if min(t.shape) < 2:
-        return 1.0
-    t = t if t.shape[0] <= t.shape[1] else t.T
-    rows, cols = t.sum(axis=1), np.sort(t.sum(axis=0))
-    network = _fisher_network(rows, cols, cap)
-    if network is None:
-        return None
-    states, moves = network
-    longest, shortest = _completions(states, moves)
-    const = gammaln(rows + 1.0).sum() + gammaln(cols + 1.0).sum() - gammaln(rows.sum() + 1.0)
-    threshold = -gammaln(t + 1.0).sum() + np.log1p(_FISHER_REL_ERR)
-    tail = np.cumsum(gammaln(cols + 1.0)[::-1])[::-1]  # Σ log c_l! over the columns still to fill
-    node, past, weight, p = np.zeros(1, np.int64), np.zeros(1), np.ones(1), 0.0
-    for j, left in enumerate(states):
-        s = left[node]
-        done = past + longest[j][node] <= threshold
-        mass = gammaln(s.sum(axis=1) + 1.0) - gammaln(s + 1.0).sum(axis=1) - tail[j]
-        p += float(np.sum(weight[done] * np.exp(const + past[done] + mass[done])))
-        alive = ~done & (past + shortest[j][node] <= threshold)
-        if j == len(moves) or not alive.any():
-            break
-        extended = _extend(node[alive], past[alive], weight[alive], moves[j], cap)
-        if extended is None:
-            return None
-        node, past, weight = extended
-    return min(1.0, p)
-
-
-def _fisher_network(rows: np.ndarray, cols: np.ndarray, cap: int):
-    """Nodes (remaining row totals) per stage and the moves (src, dst, log-weight) between them."""
-    states, moves = [rows[None, :]], []
-    for total in cols[:-1]:
-        left = states[-1]
-        if left.shape[0] * comb(int(total) + rows.size - 1, rows.size - 1) > cap:
-            return None
-        parts = _compositions(int(total), rows)
-        src, k = np.nonzero(np.all(parts[None, :, :] <= left[:, None, :], axis=2))
-        nodes, dst = np.unique(left[src] - parts[k], axis=0, return_inverse=True)
-        order = np.argsort(src, kind="stable")
-        moves.append((src[order], dst.ravel()[order], -gammaln(parts[k][order] + 1.0).sum(axis=1)))
-        states.append(nodes)
-    return states, moves
-
-
-def _completions(states: list[np.ndarray], moves: list[tuple]) -> tuple[list, list]:
-    """Longest and shortest completion (max and min future log-weight) of every node."""
-    last = -gammaln(states[-1] + 1.0).sum(axis=1)  # the last column is what remains
-    longest, shortest = [last], [last]
-    for j in range(len(moves) - 1, -1, -1):
-        src, dst, w = moves[j]
-        high = np.full(states[j].shape[0], -np.inf)
-        low = np.full(states[j].shape[0], np.inf)
-        np.maximum.at(high, src, w + longest[0][dst])
-        np.minimum.at(low, src, w + shortest[0][dst])
-        longest.insert(0, high)
-        shortest.insert(0, low)
-    return longest, shortest
-
-
-def _extend(node: np.ndarray, past: np.ndarray, weight: np.ndarray, move: tuple, cap: int):
-    """Every partial path one column further, paths meeting at a node with equal weight merged."""
-    src, dst, w = move  # sorted by src
-    start, stop = np.searchsorted(src, node, "left"), np.searchsorted(src, node, "right")
-    counts = stop - start
-    total = int(counts.sum())
-    if total > cap:
-        return None
-    path = np.repeat(np.arange(node.size), counts)
-    idx = np.repeat(start, counts) + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return _merge(dst[idx], past[path] + w[idx], weight[path])
-
-
-def _compositions(total: int, bounds: np.ndarray) -> np.ndarray:
-    """Every way to split ``total`` into ``len(bounds)`` non-negative parts, part i ≤ bounds[i]."""
-    if bounds.size == 1:
-        return np.array([[total]], dtype=np.int64) if total <= bounds[0] else np.empty((0, 1), np.int64)
-    blocks = []
-    for first in range(min(total, int(bounds[0])) + 1):
-        rest = _compositions(total - first, bounds[1:])
-        blocks.append(np.column_stack([np.full(rest.shape[0], first, dtype=np.int64), rest]))
-    return np.vstack(blocks) if blocks else np.empty((0, bounds.size), np.int64)
-
-
-def _merge(node: np.ndarray, past: np.ndarray, weight: np.ndarray):
-    """Merge partial paths at the same node with the same log-weight (to 1e-9)."""
-    keys = np.column_stack([node, np.round(past * 1e9).astype(np.int64)])
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return node[first], past[first], np.bincount(inverse.ravel(), weights=weight)
-
-
-# --------------------------------------------------------------------------- rows
 
 def _row(base: dict[str, Any], **values: Any) -> dict[str, Any]:
     """One result row with every extra column present, in :data:`EXTRAS` order."""

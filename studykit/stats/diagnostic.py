@@ -2,22 +2,18 @@
 
 A *call* is a binary prediction (a reader's benign/malignant verdict, a model's thresholded
 probability). Each function takes the reference standard ``y_true`` and one or two calls
-on the same cases and returns the tidy result shape of :mod:`studykit.stats`.
+on the same cases and returns the tidy result shape of :mod:`studykit.stats`. The
+proportions' confidence limits (Wilson, Clopper–Pearson, Newcombe's paired difference) are
+computed in :mod:`studykit.stats._proportion`, with their references, and are importable from
+here as before.
 
 References
 ----------
-Wilson EB (1927). Probable inference, the law of succession, and statistical inference.
-J Am Stat Assoc 22:209–212. doi:10.1080/01621459.1927.10502953
-Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the
-case of the binomial. Biometrika 26:404–413. doi:10.1093/biomet/26.4.404
 Simel DL, Samsa GP, Matchar DB (1991). Likelihood ratios with confidence: sample size
 estimation for diagnostic test studies. J Clin Epidemiol 44:763–770.
 doi:10.1016/0895-4356(91)90128-V
 McNemar Q (1947). Note on the sampling error of the difference between correlated
 proportions or percentages. Psychometrika 12:153–157. doi:10.1007/BF02295996
-Newcombe RG (1998). Improved confidence intervals for the difference between binomial
-proportions based on paired data. Stat Med 17:2635–2650.
-doi:10.1002/(SICI)1097-0258(19981130)17:22<2635::AID-SIM954>3.0.CO;2-C
 Stevenson M, Sergeant E et al. epiR: tools for the analysis of epidemiological data
 (``epi.tests``). R package 2.0.57. doi:10.32614/CRAN.package.epiR
 """
@@ -28,10 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta, binom, chi2
+from scipy.stats import binom, chi2
 
 from studykit.errors import InputError
 from studykit.stats import _columns as C
+from studykit.stats._proportion import INTERVALS, newcombe_paired_interval
+from studykit.stats._proportion import clopper_pearson_interval as clopper_pearson_interval  # re-exported
+from studykit.stats._proportion import wilson_interval as wilson_interval  # re-exported
 from studykit.stats._result import result_frame, warn_undefined, z_critical
 from studykit.stats._validation import (
     as_1d,
@@ -322,30 +321,8 @@ def _share(x: int, n: int) -> float:
     return x / n if n else float("nan")
 
 
-def wilson_interval(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson (1927) score limits for x successes in n trials (n > 0), exact at 0 and n."""
-    x, n = np.asarray(x, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    z2 = z_critical(level) ** 2
-    centre = (x + z2 / 2.0) / (n + z2)
-    half = np.sqrt(z2) * np.sqrt(x * (n - x) / n + z2 / 4.0) / (n + z2)
-    return np.where(x == 0, 0.0, centre - half), np.where(x == n, 1.0, centre + half)
-
-
-def clopper_pearson_interval(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Clopper–Pearson (1934) exact limits (n > 0): beta quantiles, 0 at x = 0, 1 at x = n."""
-    x, n = np.asarray(x, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    tail = (1.0 - level) / 2.0
-    low = beta.ppf(tail, np.maximum(x, 1.0), n - x + 1.0)
-    high = beta.isf(tail, x + 1.0, np.maximum(n - x, 1.0))
-    return np.where(x == 0, 0.0, low), np.where(x == n, 1.0, high)
-
-
-_INTERVALS = {"wilson": (wilson_interval, "Wilson score"),
-              "exact": (clopper_pearson_interval, "Clopper-Pearson exact")}
-
-
 def _proportion_rows(counts: dict[str, int], method: str, level: float) -> list[dict[str, Any]]:
-    interval, label = _INTERVALS[method]
+    interval, label = INTERVALS[method]
     rows = []
     for metric, (top, bottom, why) in _PROPORTIONS.items():
         x, n = sum(counts[k] for k in top), sum(counts[k] for k in bottom)
@@ -360,7 +337,7 @@ def _proportion_rows(counts: dict[str, int], method: str, level: float) -> list[
 
 
 def _youden_row(sens: dict[str, Any], spec: dict[str, Any], method: str) -> dict[str, Any]:
-    row = {C.METHOD: f"sum of {_INTERVALS[method][1]} limits of sensitivity and specificity (epiR)",
+    row = {C.METHOD: f"sum of {INTERVALS[method][1]} limits of sensitivity and specificity (epiR)",
            C.METRIC: "youden_index"}
     if C.ESTIMATE not in sens or C.ESTIMATE not in spec:
         warn_undefined("Youden's index", "sensitivity or specificity is undefined")
@@ -387,26 +364,6 @@ def _ratio_row(name: str, counts: dict[str, int], level: float) -> dict[str, Any
     half = z_critical(level) * np.sqrt((n1 - x1) / (n1 * x1) + (n2 - x2) / (n2 * x2))
     log_lr = np.log(row[C.ESTIMATE])
     return {**row, C.CI_LOW: float(np.exp(log_lr - half)), C.CI_HIGH: float(np.exp(log_lr + half))}
-
-
-def newcombe_paired_interval(a: int, b: int, c: int, d: int, level: float) -> tuple[float, float]:
-    """Newcombe (1998) method 10 limits for p₁ − p₂ = (b − c)/n from a paired 2 × 2 table.
-
-    ``a``: both positive, ``b``: first only, ``c``: second only, ``d``: neither (n > 0).
-    """
-    n = a + b + c + d
-    p1, p2 = (a + b) / n, (a + c) / n
-    (l1, l2), (u1, u2) = wilson_interval(np.array([a + b, a + c]), np.array([n, n]), level)
-    margins = float(a + b) * float(c + d) * float(a + c) * float(b + d)
-    cross = float(a) * d - float(b) * c
-    if margins == 0 or 0 <= cross <= n / 2:
-        phi = 0.0
-    else:
-        phi = (cross - n / 2 if cross > 0 else cross) / np.sqrt(margins)
-    theta = p1 - p2
-    lower = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
-    upper = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
-    return float(theta - np.sqrt(max(lower, 0.0))), float(theta + np.sqrt(max(upper, 0.0)))
 
 
 def _mcnemar_test(b: int, c: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from studykit.errors import InputError, UndefinedStatisticWarning
-from studykit.stats import agreement
+from studykit.stats import _icc, agreement
 from studykit.stats.agreement import fleiss_kappa, icc, majority_vote
 
 FORMS = ["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"]
@@ -95,7 +95,7 @@ def run_icc(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def well_conditioned(x: np.ndarray) -> bool:
     """Residual and between-target mean squares clear of rounding (R's QR vs our sums)."""
-    msr, _, mse, _ = agreement._mean_squares(np.asarray(x, dtype=float))
+    msr, _, mse, _ = _icc._mean_squares(np.asarray(x, dtype=float))
     total = np.var(x) + 1e-300
     return mse > 1e-6 * total and msr > 1e-6 * total
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from studykit.errors import InputError, UndefinedStatisticWarning
+from studykit.stats import _fisher
 from studykit.stats import cohort_table as ct
 from studykit.stats.cohort_table import compare_groups
 
@@ -252,7 +253,7 @@ def test_golden_fisher_matches_r():
     assert golden["r_code"] == R_FISHER
     for case in golden["cases"]:
         table = rbridge.frames_of(case["inputs"])["table"].to_numpy()
-        assert ct._fisher_exact_p(table) == pytest.approx(case["result"]["table"]["p"], rel=1e-6), table
+        assert _fisher.fisher_exact_p(table) == pytest.approx(case["result"]["table"]["p"], rel=1e-6), table
 
 
 @pytest.mark.r
@@ -269,7 +270,7 @@ def test_live_r_fisher_tables():
     tables = {f"t{i:02d}": t for i, t in enumerate(_fisher_tables())}
     ref = rbridge.run_r(R_FISHER, {name: pd.DataFrame(t) for name, t in tables.items()})
     for name, t in tables.items():
-        assert ct._fisher_exact_p(t) == pytest.approx(ref[name]["p"], rel=1e-6), t
+        assert _fisher.fisher_exact_p(t) == pytest.approx(ref[name]["p"], rel=1e-6), t
 
 
 @st.composite
@@ -337,20 +338,20 @@ def _brute_fisher(table: np.ndarray) -> float:
 @settings(max_examples=40)
 def test_fisher_exact_matches_brute_force(table):
     assume((table.sum(0) > 0).all() and (table.sum(1) > 0).all())
-    assert ct._fisher_exact_p(table) == pytest.approx(_brute_fisher(table), rel=1e-9)
+    assert _fisher.fisher_exact_p(table) == pytest.approx(_brute_fisher(table), rel=1e-9)
 
 
 @given(st.lists(st.integers(0, 30), min_size=4, max_size=4))
 def test_fisher_2x2_matches_scipy(cells):
     table = np.reshape(cells, (2, 2))
     assume((table.sum(0) > 0).all() and (table.sum(1) > 0).all())
-    assert ct._fisher_exact_p(table) == pytest.approx(sps.fisher_exact(table).pvalue, rel=1e-9)
+    assert _fisher.fisher_exact_p(table) == pytest.approx(sps.fisher_exact(table).pvalue, rel=1e-9)
 
 
 def test_fisher_falls_back_to_seeded_monte_carlo(monkeypatch):
     data = _large_groups()[["g", "cat_subtype"]]
     exact = _run(data)
-    monkeypatch.setattr(ct, "_FISHER_MAX_TABLES", 10)
+    monkeypatch.setattr(_fisher, "_MAX_TABLES", 10)
     first, again, other = _run(data, seed=3), _run(data, seed=3), _run(data, seed=4)
     assert first.method[0] == "Fisher exact (Monte Carlo, 100000 tables, seed 3)"
     assert first.p[0] == again.p[0] != other.p[0]
