@@ -8,6 +8,7 @@ Arrays or tidy DataFrames in, tidy DataFrames out (one row per estimate, leading
     stats.delong_test(y, p_a, p_b)           # paired comparison, as pROC's roc.test
     stats.partial_auc(y, p, specificity=(0.8, 1))  # as pROC's auc(partial.auc = …)
     stats.auc_sample_size(0.8, 0.9)          # planning, as pROC's power.roc.test
+    stats.decision_curve(y, {"A": p_a})       # net benefit, as dcurves' dca
 """
 
 from studykit.errors import UndefinedStatisticWarning
@@ -15,6 +16,7 @@ from studykit.stats import _columns as columns
 from studykit.stats import simulate
 from studykit.stats.agreement import fleiss_kappa, icc, majority_vote
 from studykit.stats.cohort_table import compare_groups
+from studykit.stats.decision import decision_curve
 from studykit.stats.delong import compare_aucs, delong_test, delong_test_unpaired, holm_adjust
 from studykit.stats.diagnostic import (
     binary_call_auc,
@@ -46,6 +48,7 @@ __all__ = [
     "compare_aucs",
     "compare_groups",
     "dbm_analysis",
+    "decision_curve",
     "delong_test",
     "delong_test_unpaired",
     "diagnostic_metrics",
