@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from regen_dcurves import COLUMNS, GOLDEN, REFERENCES, binary_case, dca_answers, generated_case
+from regen_dcurves import COLUMNS, GOLDEN, REFERENCES, generated_case
 
 from studykit import stats
 from studykit.errors import InputError
@@ -55,13 +55,6 @@ def test_matches_dcurves_golden(index):
         pd.testing.assert_frame_equal(case["data"], fresh["data"], check_dtype=False)
         assert stored["thresholds"] == fresh["thresholds"], "rerun tests/regen_dcurves.py"
     assert_agrees(studykit_curve(case), stored["result"])
-
-
-def test_matches_dcurves_live():
-    pytest.importorskip("dcurves", reason="dcurves is not installed (it needs pandas < 3); the golden test "
-                                          "covers it")
-    for case in (binary_case(), generated_case()):
-        assert_agrees(studykit_curve(case), dca_answers(case))
 
 
 # ---------------------------------------------------------------- a brute-force reference
