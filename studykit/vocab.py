@@ -4,7 +4,8 @@ The column names of the tidy input tables (``predictions.csv``, ``reads.csv``), 
 tables, the option vocabularies the protocol schema offers (aggregation and threshold rules,
 ICC forms, tie rules …), the patient-aggregation registry used both to select checkpoints
 (``train``) and to build the tables (``analysis``), the files of one (arm, fold) unit, the
-progress-hook type, and three helpers every layer needs: :func:`did_you_mean`,
+progress-hook type, the exclusion rule of the manifest and the patient counts of the flow
+diagram (:class:`FlowCounts`), and the helpers every layer needs: :func:`did_you_mean`,
 :func:`require_columns` and :func:`atomic_write`.
 
 Like :mod:`studykit.errors` this is a bottom layer: it imports nothing from studykit but
@@ -20,6 +21,7 @@ import difflib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ __all__ = [
     "CALL",
     "DONE",
     "ELASTIC_GRID_MIN",
+    "EXCLUDED_REASON",
     "FOLD",
     "FUSION_WEIGHTS",
     "GRADCAM",
@@ -69,11 +72,13 @@ __all__ = [
     "UNITS",
     "W_BMODE",
     "W_CEUS",
+    "FlowCounts",
     "Progress",
     "atomic_write",
     "ci_label",
     "closest",
     "did_you_mean",
+    "exclusion_reasons",
     "fsync_dir",
     "require_columns",
     "unit_dir",
@@ -93,6 +98,8 @@ REQUIRED_PREDICTION_COLUMNS = tuple(c for c in PREDICTION_COLUMNS if c not in FU
 READ_COLUMNS = (READER, GROUP, PATIENT, CALL, SCORE)
 #: The columns the analyses need of the reads.
 REQUIRED_READ_COLUMNS = READ_COLUMNS[:-1]
+#: Optional manifest column: a non-empty reason excludes the patient (the flow diagram's boxes).
+EXCLUDED_REASON = "excluded_reason"
 
 # --- names a protocol chooses among ------------------------------------------------------
 #: Output tables, in the order :func:`studykit.analysis.run_analyses` computes them; a
@@ -192,6 +199,43 @@ def unit_dir(results: str | os.PathLike[str], arm: str, fold: int) -> Path:
     :data:`BEST`, :data:`HISTORY`, :data:`DONE`, :data:`PREDICTIONS` and :data:`GRADCAM`.
     """
     return Path(results) / "arms" / arm / f"fold-{int(fold)}"
+
+
+# --- the manifest's exclusions and the flow diagram ------------------------------------------
+def exclusion_reasons(manifest: Any, column: str = EXCLUDED_REASON) -> Any:
+    """Each manifest row's exclusion reason, ``""`` for an included patient (a pandas Series).
+
+    The one exclusion rule: the ``column`` cell stripped of surrounding white space, a missing
+    cell or a missing column meaning "included". ``studykit.cohort`` decides the study's
+    patients with it; the analysis helpers apply it to manifests given as DataFrames.
+    """
+    import pandas as pd
+
+    if column not in manifest.columns:
+        return pd.Series("", index=manifest.index, dtype=object)
+    return manifest[column].astype("string").str.strip().fillna("").astype(object)
+
+
+@dataclass
+class FlowCounts:
+    """Patient counts at each step of the STARD flow diagram (``studykit.report.flow_figure``).
+
+    ``excluded`` maps each reason to its count (most frequent first); ``reference`` maps
+    the reference-standard class (``"benign"``, ``"malignant"``) to its count;
+    ``index_test`` maps each class to ``{"positive": n, "negative": n[, "missing": n]}``
+    when index-test calls were given, else is empty.
+    """
+
+    records: int
+    excluded: dict[str, int]
+    included: int
+    reference: dict[str, int]
+    index_test: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def n_excluded(self) -> int:
+        """All excluded records."""
+        return sum(self.excluded.values())
 
 
 # --- progress -----------------------------------------------------------------------------

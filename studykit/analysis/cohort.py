@@ -28,23 +28,20 @@ from studykit.analysis._common import binary_label, order_columns
 from studykit.analysis._study import AnalysisOptions
 from studykit.errors import InputError
 from studykit.stats import columns as C
-from studykit.vocab import IMAGE, LABEL, PATIENT, require_columns
+from studykit.vocab import IMAGE, LABEL, PATIENT, exclusion_reasons, require_columns
 
 __all__ = ["histology_table", "included_patients", "table1_cohort"]
 
-EXCLUDED, SUBTYPE, ALL = "excluded_reason", "subtype", "all"
+SUBTYPE, ALL = "subtype", "all"
 LABEL_NAMES = {0: "benign", 1: "malignant"}
 
 
 def included_patients(manifest: pd.DataFrame, *, options: AnalysisOptions | None = None) -> pd.DataFrame:
-    """Manifest rows without an exclusion reason, ``label`` as "benign" / "malignant"."""
+    """Manifest rows without an exclusion reason (:func:`studykit.vocab.exclusion_reasons`: the
+    rule the study's :class:`~studykit.cohort.Cohort` decides with), ``label`` as "benign" / "malignant"."""
     options = options or AnalysisOptions()
     require_columns(manifest, (PATIENT, LABEL), table="manifest")
-    keep = manifest
-    if EXCLUDED in manifest.columns:
-        reason = manifest[EXCLUDED]
-        keep = manifest[reason.isna() | (reason.astype(str).str.strip() == "")]
-    out = keep.copy()
+    out = manifest[(exclusion_reasons(manifest) == "").to_numpy()].copy()
     labels = binary_label(out[LABEL], pos_label=options.pos_label, field="manifest.label")
     out[LABEL] = labels.map(LABEL_NAMES)
     return out.reset_index(drop=True)

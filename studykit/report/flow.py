@@ -11,7 +11,6 @@ accuracy studies. BMJ Open 6:e012799. doi:10.1136/bmjopen-2016-012799
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import matplotlib
 
@@ -23,30 +22,9 @@ from matplotlib.patches import FancyBboxPatch
 
 from studykit.errors import InputError
 from studykit.report.style import SINGLE_COLUMN, figure_style
+from studykit.vocab import EXCLUDED_REASON, FlowCounts, exclusion_reasons
 
 __all__ = ["FlowCounts", "flow_counts", "flow_figure"]
-
-
-@dataclass
-class FlowCounts:
-    """Patient counts at each step of the flow diagram.
-
-    ``excluded`` maps each reason to its count (most frequent first); ``reference`` maps
-    the reference-standard class (``"benign"``, ``"malignant"``) to its count;
-    ``index_test`` maps each class to ``{"positive": n, "negative": n[, "missing": n]}``
-    when index-test calls were given, else is empty.
-    """
-
-    records: int
-    excluded: dict[str, int]
-    included: int
-    reference: dict[str, int]
-    index_test: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def n_excluded(self) -> int:
-        """All excluded records."""
-        return sum(self.excluded.values())
 
 
 def flow_counts(
@@ -56,7 +34,7 @@ def flow_counts(
     pos_label: object = "malignant",
     negative_name: str = "benign",
     positive_name: str = "malignant",
-    excluded: str = "excluded_reason",
+    excluded: str = EXCLUDED_REASON,
     id_column: str = "patient_id",
     index_test: Mapping[str, int] | pd.Series | None = None,
 ) -> FlowCounts:
@@ -81,9 +59,8 @@ def flow_counts(
             f"it has {', '.join(map(str, manifest.columns))}",
             field=missing[0],
         )
-    reason = manifest[excluded] if excluded in manifest.columns else pd.Series(pd.NA, index=manifest.index)
-    reason = reason.astype("string").str.strip().replace("", pd.NA)
-    out = reason.notna()
+    reason = exclusion_reasons(manifest, excluded)
+    out = reason != ""
     kept = manifest[~out.to_numpy()]
     is_pos = kept[label].isin([pos_label, 1, True]) | (kept[label].astype(str) == str(pos_label))
     counts = FlowCounts(

@@ -2,8 +2,9 @@
 
 Everything here is a function of the files: ``predictions.csv`` is merged from the units'
 folders, ``reads.csv`` from the reader CSVs, and the tables from those two (plus the
-manifest, the store index and ``truth.csv``), so :func:`build` can run again at any time
-(``studykit report``) and gives the same tables.
+validated :class:`~studykit.cohort.Cohort` — manifest, included patients, ``truth.csv`` —
+and the store index), so :func:`build` can run again at any time (``studykit report``) and
+gives the same tables.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 
 from studykit import readers, report, train
 from studykit.analysis import AnalysisOptions, aggregate_patients, posterior_column, run_analyses
-from studykit.cohort import PairStore
+from studykit.cohort import Cohort, PairStore, load_cohort
 from studykit.errors import StudyError, UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout, atomic_write_json
@@ -29,21 +30,25 @@ from studykit.study.provenance import git_commit, versions
 from studykit.study.summary import RunSummary
 from studykit.vocab import PREDICTION_COLUMNS, THRESHOLD_FIXED, Progress, atomic_write, ci_label
 
-__all__ = ["analysis_options", "build", "merge_predictions", "read_manifest", "write_provenance"]
+__all__ = [
+    "analysis_options",
+    "build",
+    "build_reads",
+    "merge_predictions",
+    "study_cohort",
+    "write_provenance",
+]
 
 HEADLINE_METRICS = ("auc", "sensitivity", "specificity")
 #: Model arm's modality → its ceiling: the per-frame posterior (model arms classify single frames).
 _POSTERIOR = {modality: posterior_column("frame", modality or "both") for modality in ("bmode", "ceus", None)}
 
 
-def read_manifest(protocol: StudyProtocol, cohort_dir: Path) -> pd.DataFrame | None:
-    """The manifest with the protocol's id and label columns renamed ``patient_id`` and ``label``."""
-    path = Path(cohort_dir) / "manifest.csv"
-    if not path.is_file():
-        return None
+def study_cohort(protocol: StudyProtocol, cohort_dir: Path, store: PairStore | None = None) -> Cohort:
+    """The validated :class:`~studykit.cohort.Cohort` of ``cohort_dir`` with the protocol's column roles."""
     c = protocol.columns
-    frame = pd.read_csv(path, dtype={c.id: str}, keep_default_na=True)
-    return frame.rename(columns={c.id: "patient_id", c.label: "label"})
+    return load_cohort(cohort_dir, id_column=c.id, label_column=c.label, positive=c.positive,
+                       negative=c.negative, store=store)
 
 
 def merge_predictions(protocol: StudyProtocol, layout: Layout) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
@@ -86,25 +91,20 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
 
 
-def build_reads(
-    protocol: StudyProtocol, cohort_dir: Path, manifest: pd.DataFrame | None, patients: list[str]
-) -> pd.DataFrame | None:
-    """``reads.csv``: validated reads of the reader arms plus each group's majority vote."""
-    files = protocol.reader_paths(cohort_dir)
+def build_reads(protocol: StudyProtocol, cohort: Cohort) -> pd.DataFrame | None:
+    """``reads.csv``: validated reads of the reader arms (of the cohort's included patients)
+    plus each group's majority vote."""
+    files = protocol.reader_paths(cohort.dir)
     if not files:
         return None
-    excluded: list[str] = []
-    if manifest is not None and "excluded_reason" in manifest.columns:
-        reason = manifest["excluded_reason"].astype("string").str.strip().fillna("")
-        excluded = manifest.loc[reason != "", "patient_id"].tolist()
-    r, c = protocol.readers, protocol.columns
+    r = protocol.readers
     reads = readers.read_reads(
         files,
-        patients=patients,
-        positive=c.positive,
-        negative=c.negative,
+        patients=cohort.included,
+        positive=cohort.positive,
+        negative=cohort.negative,
         groups=protocol.reader_groups,
-        excluded=excluded,
+        excluded=list(cohort.excluded),
         allow_missing=r.allow_missing,
         score_required=r.score_required,
     )
@@ -157,11 +157,6 @@ def _reader_rows(reads_csv: pd.DataFrame | None) -> pd.DataFrame | None:
     if reads_csv is None:
         return None
     return reads_csv[reads_csv[readers.KIND] == readers.KIND_READER].reset_index(drop=True)
-
-
-def _truth(cohort_dir: Path) -> pd.DataFrame | None:
-    path = Path(cohort_dir) / "truth.csv"
-    return pd.read_csv(path, dtype={"patient_id": str}) if path.is_file() else None
 
 
 def _write_tables(
@@ -226,7 +221,7 @@ def _figures(
     layout: Layout,
     predictions: pd.DataFrame,
     reads_csv: pd.DataFrame | None,
-    manifest: pd.DataFrame | None,
+    cohort: Cohort | None,
     tables: dict[str, pd.DataFrame],
 ) -> dict[str, Path]:
     """ROC with reader points, calibration, STARD flow and the Grad-CAM panel."""
@@ -248,12 +243,8 @@ def _figures(
         out["roc"] = _save(fig, layout, "roc", formats)
         fig = report.calibration_figure(scores, arm_labels=labels, n_bins=a.calibration_bins)
         out["calibration"] = _save(fig, layout, "calibration", formats)
-    if manifest is not None:
-        c = protocol.columns
-        counts = report.flow_counts(
-            manifest, pos_label=c.positive, negative_name=c.negative, positive_name=c.positive
-        )
-        out["flow"] = _save(report.flow_figure(counts), layout, "flow", formats)
+    if cohort is not None:
+        out["flow"] = _save(report.flow_figure(cohort.flow_counts()), layout, "flow", formats)
     data = _gradcam_data(protocol, layout) if protocol.outputs.gradcam else None
     if data is not None:
         out["gradcam"] = _save(report.gradcam_figure(data), layout, "gradcam", formats)
@@ -314,19 +305,15 @@ def _report(
     layout: Layout,
     tables: dict[str, pd.DataFrame],
     figures: dict[str, Path],
-    manifest: pd.DataFrame | None,
+    cohort: Cohort | None,
     n_images: int | None,
     missing: list[tuple[str, int]],
     provenance: dict[str, Any],
 ) -> Path:
     labels, dec = protocol.arm_labels(), protocol.outputs.decimals
     sections = []
-    if manifest is not None:
-        c = protocol.columns
-        counts = report.flow_counts(
-            manifest, pos_label=c.positive, negative_name=c.negative, positive_name=c.positive
-        )
-        sections.append(report.cohort_section(counts, n_images=n_images))
+    if cohort is not None:
+        sections.append(report.cohort_section(cohort.flow_counts(), n_images=n_images))
     sections.append(report.design_section(_design(protocol, missing)))
     if "table3_performance" in tables:
         sections.append(
@@ -416,8 +403,7 @@ def build(
     protocol: StudyProtocol,
     layout: Layout,
     *,
-    cohort_dir: Path,
-    manifest: pd.DataFrame | None,
+    cohort: Cohort | None,
     store: PairStore | None,
     progress: Progress,
     stages: dict[str, float],
@@ -427,14 +413,15 @@ def build(
 ) -> RunSummary:
     """Merge predictions, write reads.csv, run the analyses, write tables, figures and report.md.
 
-    ``runtime`` (torch threads and determinism in force) goes into report.md's provenance.
+    ``cohort``: the validated cohort (None when its manifest is gone: the reads are then the
+    previous ``reads.csv``, and the cohort's tables and figure are left out). ``runtime``
+    (torch threads and determinism in force) goes into report.md's provenance.
     """
     t0 = time.perf_counter()
     predictions, missing = merge_predictions(protocol, layout)
     if len(predictions):
         _write_csv(predictions, layout.predictions)
-    patients = _included(manifest, store)
-    reads_csv = build_reads(protocol, cohort_dir, manifest, patients) if patients else _old_reads(layout)
+    reads_csv = build_reads(protocol, cohort) if cohort is not None else _old_reads(layout)
     if reads_csv is not None:
         _write_csv(reads_csv, layout.reads)
     progress(0, 3, "analyses")
@@ -444,18 +431,18 @@ def build(
             tables = run_analyses(
                 predictions,
                 _reader_rows(reads_csv),
-                manifest,
+                None if cohort is None else cohort.manifest,
                 options=analysis_options(
                     protocol, allow_missing=bool(missing), available=_available(predictions, reads_csv)
                 ),
                 index=None if store is None else store.index,
-                truth=_truth(cohort_dir),
+                truth=None if cohort is None else cohort.truth,
             )
     progress(1, 3, "analyses")
     written = _write_tables(protocol, layout, tables)
     with _quiet():
         figures = (
-            _figures(protocol, layout, predictions, reads_csv, manifest, tables)
+            _figures(protocol, layout, predictions, reads_csv, cohort, tables)
             if protocol.outputs.figures
             else {}
         )
@@ -466,7 +453,7 @@ def build(
         protocol, hashes=hashes, device=device, stages=stages, wall_s=wall, runtime=runtime
     )
     path = _report(
-        protocol, layout, tables, figures, manifest, None if store is None else len(store), missing, block
+        protocol, layout, tables, figures, cohort, None if store is None else len(store), missing, block
     )
     progress(3, 3, "analyses")
     return RunSummary(
@@ -487,20 +474,6 @@ def _quiet() -> Iterator[None]:
         warnings.simplefilter("ignore", UndefinedStatisticWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
-
-
-def _included(manifest: pd.DataFrame | None, store: PairStore | None) -> list[str]:
-    """Included patient ids in manifest order (the store's patients when there is no manifest)."""
-    if manifest is not None:
-        reason = (
-            manifest["excluded_reason"].astype("string").str.strip().fillna("")
-            if "excluded_reason" in manifest.columns
-            else pd.Series("", index=manifest.index)
-        )
-        return manifest.loc[reason == "", "patient_id"].astype(str).tolist()
-    if store is not None:
-        return list(pd.unique(store.index["patient_id"].astype(str)))
-    return []
 
 
 def _old_reads(layout: Layout) -> pd.DataFrame | None:
