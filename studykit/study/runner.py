@@ -28,9 +28,9 @@ from studykit.cohort.synth import synthesize
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
-from studykit.study import outputs
+from studykit.study import merge, publish
 from studykit.study.layout import Layout, atomic_write_json
-from studykit.study.provenance import input_hashes, lock_document, read_lock
+from studykit.study.provenance import input_hashes, lock_document, read_lock, write_provenance
 from studykit.study.summary import RunSummary, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, fit, predict
 from studykit.vocab import THRESHOLD_YOUDEN, Progress, atomic_write, did_you_mean
@@ -283,7 +283,7 @@ def run(
     if fresh:
         _fresh(layout)
     cohort_dir = prepare_cohort(protocol, layout, progress)
-    cohort = outputs.study_cohort(protocol, cohort_dir)
+    cohort = merge.study_cohort(protocol, cohort_dir)
     t0 = _timed(stages, "cohort", t0)
     store = _ingest(protocol, cohort, layout, progress)
     cohort = cohort.with_store(store)
@@ -293,7 +293,7 @@ def run(
     atomic_write(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
     done_units = _train_all(units, store, splits, layout, device, progress, protocol.design)
     t0 = _timed(stages, "train", t0)
-    summary = outputs.build(
+    summary = publish.build(
         protocol,
         layout,
         cohort=cohort,
@@ -306,7 +306,7 @@ def run(
     )
     summary.units = done_units
     summary.wall_s = time.perf_counter() - start
-    outputs.write_provenance(
+    write_provenance(
         protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units,
         wall_s=summary.wall_s, runtime=runtime,
     )
@@ -367,10 +367,10 @@ def report(results_dir: str | Path, *, progress: Progress | None = None) -> RunS
     store = PairStore(store_path) if store_path and Path(store_path).is_dir() else None
     start = time.perf_counter()
     has_manifest = (cohort_dir / MANIFEST_FILE).is_file()
-    summary = outputs.build(
+    summary = publish.build(
         protocol,
         layout,
-        cohort=outputs.study_cohort(protocol, cohort_dir, store) if has_manifest else None,
+        cohort=merge.study_cohort(protocol, cohort_dir, store) if has_manifest else None,
         store=store,
         progress=progress or _noop,
         stages={},

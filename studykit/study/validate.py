@@ -8,8 +8,9 @@ from pathlib import Path
 from studykit.cohort import Cohort
 from studykit.cohort import tables as cohort_tables
 from studykit.protocol.study import StudyProtocol, load_protocol
-from studykit.study import outputs
+from studykit.study import merge
 from studykit.study.layout import Layout
+from studykit.study.options import analysis_options
 
 __all__ = ["Check", "validate"]
 
@@ -55,7 +56,7 @@ def _cohort_checks(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
 
 
 def _reader_checks(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
-    reads = outputs.build_reads(protocol, cohort)
+    reads = merge.build_reads(protocol, cohort)
     if reads is None:
         return [Check("readers", "no reader arms")]
     n = reads[reads["kind"] == "reader"]["reader_id"].nunique()
@@ -87,11 +88,11 @@ def validate(protocol: StudyProtocol | str | Path, *, results: str | Path = "res
     layout = Layout.of(results, protocol.name)
     cohort_dir = Path(protocol.cohort.dir) if protocol.cohort.dir else layout.raw_cohort
     if (cohort_dir / "manifest.csv").is_file():
-        cohort = outputs.study_cohort(protocol, cohort_dir)
+        cohort = merge.study_cohort(protocol, cohort_dir)
         checks += _cohort_checks(protocol, cohort)
         checks += _reader_checks(protocol, cohort)
     else:
         checks.append(Check("cohort", f"synthetic; generated into {cohort_dir} on the first run"))
-    outputs.analysis_options(protocol)
+    analysis_options(protocol)
     checks.append(Check("analyses", ", ".join(protocol.analyses.enabled)))
     return checks
