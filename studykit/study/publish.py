@@ -123,36 +123,6 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _analyse(
-    protocol: StudyProtocol,
-    predictions: pd.DataFrame,
-    reads_csv: pd.DataFrame | None,
-    cohort: Cohort | None,
-    store: PairStore | None,
-    missing: list[tuple[str, int]],
-) -> dict[str, pd.DataFrame]:
-    """Every enabled analysis table, from the merged predictions, the readers' rows and the cohort."""
-    available = merge.arms_with_results(predictions, reads_csv)
-    with _quiet():
-        return run_analyses(
-            predictions,
-            merge.reader_rows(reads_csv),
-            None if cohort is None else cohort.manifest,
-            options=analysis_options(protocol, allow_missing=bool(missing), available=available),
-            index=None if store is None else store.index,
-            truth=None if cohort is None else cohort.truth,
-        )
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence warnings about legal but undefined statistics (they are NaN in the tables)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedStatisticWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
-
-
 def _write_tables(
     protocol: StudyProtocol, layout: Layout, tables: dict[str, pd.DataFrame]
 ) -> dict[str, Path]:
