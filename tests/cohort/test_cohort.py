@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from conftest import BOX
+from conftest import BOX, cell
 
 from studykit.cohort import Cohort, ingest, load_cohort, synth
 from studykit.cohort.tables import read_manifest
@@ -92,17 +92,10 @@ def test_declared_columns_and_words(cohort, edit_csv):
     assert loaded.flow_counts().reference == {"aml": 2, "rcc": 2}
 
 
-def _set(column, row, value):
-    def change(t):
-        t.loc[row, column] = value
-        return t
-    return change
-
-
 @pytest.mark.parametrize("change, message", [
     (lambda t: t.rename(columns={"label": "diagnosis"}), "has no column 'label'"),
-    (_set("patient_id", 2, "RC0001"), "patient id 'RC0001' appears twice (rows 1 and 3)"),
-    (_set("label", 1, "malign"), "label 'malign' is not 'benign' or 'malignant'"),
+    (cell("patient_id", 2, "RC0001"), "patient id 'RC0001' appears twice (rows 1 and 3)"),
+    (cell("label", 1, "malign"), "label 'malign' is not 'benign' or 'malignant'"),
     (lambda t: t.assign(excluded_reason="gone"), "has no included patient"),
 ])
 def test_a_bad_manifest_raises_ingestions_error(cohort, edit_csv, tmp_path, change, message):
