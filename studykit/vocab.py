@@ -6,7 +6,7 @@ ICC forms, tie rules …), the patient-aggregation registry used both to select 
 (``train``) and to build the tables (``analysis``), the files of one (arm, fold) unit, the
 progress-hook type, the exclusion rule of the manifest and the patient counts of the flow
 diagram (:class:`FlowCounts`), and the helpers every layer needs: :func:`did_you_mean`,
-:func:`require_columns` and :func:`atomic_write`.
+:func:`require_columns` / :func:`require_table_columns` and :func:`atomic_write`.
 
 Like :mod:`studykit.errors` this is a bottom layer: it imports nothing from studykit but
 ``errors`` and nothing heavier than numpy (no torch, no pandas at import), and every layer
@@ -81,6 +81,7 @@ __all__ = [
     "exclusion_reasons",
     "fsync_dir",
     "require_columns",
+    "require_table_columns",
     "unit_dir",
 ]
 
@@ -276,6 +277,22 @@ def require_columns(frame: Any, columns: Sequence[str], *, table: str) -> None:
             hint = did_you_mean(name, frame.columns, f"{table} needs columns {', '.join(columns)}.")
             raise InputError(f"has no column '{name}' (columns: {', '.join(map(str, frame.columns))}).",
                              field=table, hint=hint)
+
+
+def require_table_columns(frame: Any, what: str, needed: Sequence[str], *, hint: str | None = None) -> None:
+    """Raise :class:`InputError` naming every column of ``needed`` that ``frame`` (``what``) lacks.
+
+    For the tables one layer hands another (analysis tables, figure data); user files get
+    :func:`require_columns`, which suggests a near match.
+    """
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{what} lacks required column(s) {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(str, frame.columns))}",
+            field=missing[0],
+            hint=hint,
+        )
 
 
 # --- atomic writes -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from studykit import readers, report, train
-from studykit.analysis import aggregate_patients, run_analyses
+from studykit.analysis import aggregate_patients, curves, run_analyses
 from studykit.cohort import Cohort, PairStore
 from studykit.errors import UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
@@ -141,17 +141,14 @@ def _write_tables(
     return written
 
 
-def _patient_scores(predictions: pd.DataFrame, protocol: StudyProtocol) -> pd.DataFrame:
-    return aggregate_patients(predictions, rule=protocol.design.aggregation)
-
-
-def _reader_points(reads_csv: pd.DataFrame | None, labels: pd.DataFrame) -> pd.DataFrame | None:
+def _reader_calls(reads_csv: pd.DataFrame | None, truth: pd.DataFrame) -> pd.DataFrame | None:
+    """``reads.csv``'s calls of the scored patients, each group's majority vote as reader ``majority``."""
     if reads_csv is None:
         return None
     frame = reads_csv[["reader_id", "group", "patient_id", "call", readers.KIND]].copy()
     frame.loc[frame[readers.KIND] == readers.KIND_MAJORITY, "reader_id"] = "majority"
-    frame = frame[frame["patient_id"].isin(labels["patient_id"])]
-    return report.reader_points(frame.drop(columns=readers.KIND), labels)
+    frame = frame[frame["patient_id"].isin(truth["patient_id"])]
+    return frame.drop(columns=readers.KIND)
 
 
 def _gradcam_data(protocol: StudyProtocol, layout: Layout) -> dict[str, np.ndarray] | None:
@@ -189,23 +186,12 @@ def _figures(
     tables: dict[str, pd.DataFrame],
 ) -> dict[str, Path]:
     """ROC with reader points, calibration, STARD flow and the Grad-CAM panel."""
-    out, labels, formats = {}, protocol.arm_labels(), list(protocol.outputs.figure_formats)
-    a = protocol.analyses
+    out, formats = {}, list(protocol.outputs.figure_formats)
     if len(predictions):
-        scores = _patient_scores(predictions, protocol)
-        truth = scores.drop_duplicates("patient_id")[["patient_id", "label"]]
-        fig = report.roc_figure(
-            scores,
-            points=_reader_points(reads_csv, truth),
-            aucs=tables.get("table3_performance"),
-            arm_labels=labels,
-            n_boot=min(a.n_boot, 1000),
-            confidence=a.confidence,
-            seed=a.seed,
-            decimals=protocol.outputs.decimals,
-        )
-        out["roc"] = _save(fig, layout, "roc", formats)
-        fig = report.calibration_figure(scores, arm_labels=labels, n_bins=a.calibration_bins)
+        scores = aggregate_patients(predictions, rule=protocol.design.aggregation)
+        out["roc"] = _save(_roc(protocol, scores, reads_csv, tables), layout, "roc", formats)
+        bins = curves.reliability_bins(scores, n_bins=protocol.analyses.calibration_bins)
+        fig = report.calibration_figure(bins, arm_labels=protocol.arm_labels())
         out["calibration"] = _save(fig, layout, "calibration", formats)
     if cohort is not None:
         out["flow"] = _save(report.flow_figure(cohort.flow_counts()), layout, "flow", formats)
@@ -213,6 +199,29 @@ def _figures(
     if data is not None:
         out["gradcam"] = _save(report.gradcam_figure(data), layout, "gradcam", formats)
     return out
+
+
+def _roc(
+    protocol: StudyProtocol,
+    scores: pd.DataFrame,
+    reads_csv: pd.DataFrame | None,
+    tables: dict[str, pd.DataFrame],
+) -> Any:
+    """The ROC figure: the analysis layer's curves, bands (at most 1000 replicates), legend AUCs
+    (Table 3's, else computed) and reader points, drawn by the report layer."""
+    a = protocol.analyses
+    truth = scores.drop_duplicates("patient_id")[["patient_id", "label"]]
+    calls = _reader_calls(reads_csv, truth)
+    aucs = tables.get("table3_performance")
+    return report.roc_figure(
+        curves.roc_curves(scores),
+        bands=curves.roc_bands(scores, n_boot=min(a.n_boot, 1000), confidence=a.confidence, seed=a.seed),
+        points=None if calls is None else curves.reader_points(calls, truth),
+        aucs=curves.roc_aucs(scores, confidence=a.confidence) if aucs is None else aucs,
+        arm_labels=protocol.arm_labels(),
+        confidence=a.confidence,
+        decimals=protocol.outputs.decimals,
+    )
 
 
 #: Figure captions; ``{ci}`` is the CI of the protocol's confidence level ("95% CI").
