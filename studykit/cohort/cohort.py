@@ -20,7 +20,7 @@ import pandas as pd
 
 from studykit.cohort.store import PairStore
 from studykit.cohort.tables import Manifest, cohort_folder, read_manifest
-from studykit.vocab import EXCLUDED_REASON, LABEL, PATIENT, FlowCounts
+from studykit.vocab import EXCLUDED_REASON, LABEL, PATIENT, FlowCounts, exclusion_reasons
 
 __all__ = ["MANIFEST_FILE", "TRUTH_FILE", "Cohort", "load_cohort"]
 
@@ -111,7 +111,7 @@ def load_cohort(cohort_dir: str | Path, *, id_column: str = "patient_id", label_
     folder = cohort_folder(cohort_dir)
     validated = read_manifest(folder / MANIFEST_FILE, id_column=id_column, label_column=label_column,
                               positive=positive, negative=negative)
-    reasons = validated.table[EXCLUDED_REASON] if EXCLUDED_REASON in validated.table.columns else None
+    reasons = exclusion_reasons(validated.table)
     excluded = {pid: reasons.iat[row - 1] for pid, row in validated.rows.items() if pid in validated.excluded}
     labels = pd.Series([validated.labels[pid] for pid in validated.included], name=LABEL,
                        index=pd.Index(validated.included, name=PATIENT), dtype=int)
