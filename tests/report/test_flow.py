@@ -1,5 +1,5 @@
 """Flow diagram: the drawing (the counts are studykit.analysis.flow_counts', tested in
-tests/analysis/test_flow.py)."""
+tests/analysis/test_flow_counts.py)."""
 
 from __future__ import annotations
 
