@@ -27,7 +27,7 @@ __all__ = ["MANIFEST_FILE", "TRUTH_FILE", "Cohort", "load_cohort"]
 MANIFEST_FILE, TRUTH_FILE = "manifest.csv", "truth.csv"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds DataFrames: compared and hashed by identity
 class Cohort:
     """A validated cohort: what every stage of a study needs to know about its patients.
 
