@@ -4,8 +4,9 @@ The column names of the tidy input tables (``predictions.csv``, ``reads.csv``), 
 tables, the option vocabularies the protocol schema offers (aggregation and threshold rules,
 ICC forms, tie rules …), the patient-aggregation registry used both to select checkpoints
 (``train``) and to build the tables (``analysis``), the files of one (arm, fold) unit, the
-progress-hook type, and three helpers every layer needs: :func:`did_you_mean`,
-:func:`require_columns` and :func:`atomic_write`.
+progress-hook type, the exclusion rule of the manifest and the patient counts of the flow
+diagram (:class:`FlowCounts`), and the helpers every layer needs: :func:`did_you_mean`,
+:func:`require_columns` / :func:`require_table_columns` and :func:`atomic_write`.
 
 Like :mod:`studykit.errors` this is a bottom layer: it imports nothing from studykit but
 ``errors`` and nothing heavier than numpy (no torch, no pandas at import), and every layer
@@ -20,6 +21,7 @@ import difflib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ __all__ = [
     "CALL",
     "DONE",
     "ELASTIC_GRID_MIN",
+    "EXCLUDED_REASON",
     "FOLD",
     "FUSIONS",
     "FUSION_WEIGHTS",
@@ -76,14 +79,17 @@ __all__ = [
     "UNITS",
     "W_BMODE",
     "W_CEUS",
+    "FlowCounts",
     "Progress",
     "atomic_write",
     "ci_label",
     "closest",
     "did_you_mean",
+    "exclusion_reasons",
     "fsync_dir",
     "remove_dead_temps",
     "require_columns",
+    "require_table_columns",
     "temp_name",
     "unit_dir",
 ]
@@ -102,6 +108,8 @@ REQUIRED_PREDICTION_COLUMNS = tuple(c for c in PREDICTION_COLUMNS if c not in FU
 READ_COLUMNS = (READER, GROUP, PATIENT, CALL, SCORE)
 #: The columns the analyses need of the reads.
 REQUIRED_READ_COLUMNS = READ_COLUMNS[:-1]
+#: Optional manifest column: a non-empty reason excludes the patient (the flow diagram's boxes).
+EXCLUDED_REASON = "excluded_reason"
 
 # --- names a protocol chooses among ------------------------------------------------------
 #: Image modalities of a B-mode/CEUS pair, in store channel order.
@@ -215,6 +223,43 @@ def unit_dir(results: str | os.PathLike[str], arm: str, fold: int) -> Path:
     return Path(results) / "arms" / arm / f"fold-{int(fold)}"
 
 
+# --- the manifest's exclusions and the flow diagram ------------------------------------------
+def exclusion_reasons(manifest: Any, column: str = EXCLUDED_REASON) -> Any:
+    """Each manifest row's exclusion reason, ``""`` for an included patient (a pandas Series).
+
+    The one exclusion rule: the ``column`` cell stripped of surrounding white space, a missing
+    cell or a missing column meaning "included". ``studykit.cohort`` decides the study's
+    patients with it; the analysis helpers apply it to manifests given as DataFrames.
+    """
+    import pandas as pd
+
+    if column not in manifest.columns:
+        return pd.Series("", index=manifest.index, dtype=object)
+    return manifest[column].astype("string").str.strip().fillna("").astype(object)
+
+
+@dataclass
+class FlowCounts:
+    """Patient counts at each step of the STARD flow diagram (``studykit.report.flow_figure``).
+
+    ``excluded`` maps each reason to its count (most frequent first); ``reference`` maps
+    the reference-standard class (``"benign"``, ``"malignant"``) to its count;
+    ``index_test`` maps each class to ``{"positive": n, "negative": n[, "missing": n]}``
+    when index-test calls were given, else is empty.
+    """
+
+    records: int
+    excluded: dict[str, int]
+    included: int
+    reference: dict[str, int]
+    index_test: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def n_excluded(self) -> int:
+        """All excluded records."""
+        return sum(self.excluded.values())
+
+
 # --- progress -----------------------------------------------------------------------------
 #: The one progress hook: ``progress(done, total, description)`` as work completes; the CLI
 #: draws it (library code never prints).
@@ -253,6 +298,22 @@ def require_columns(frame: Any, columns: Sequence[str], *, table: str) -> None:
             hint = did_you_mean(name, frame.columns, f"{table} needs columns {', '.join(columns)}.")
             raise InputError(f"has no column '{name}' (columns: {', '.join(map(str, frame.columns))}).",
                              field=table, hint=hint)
+
+
+def require_table_columns(frame: Any, what: str, needed: Sequence[str], *, hint: str | None = None) -> None:
+    """Raise :class:`InputError` naming every column of ``needed`` that ``frame`` (``what``) lacks.
+
+    For the tables one layer hands another (analysis tables, figure data); user files get
+    :func:`require_columns`, which suggests a near match.
+    """
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{what} lacks required column(s) {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(str, frame.columns))}",
+            field=missing[0],
+            hint=hint,
+        )
 
 
 # --- atomic writes -----------------------------------------------------------------------

@@ -134,3 +134,20 @@ def test_every_vocab_name_runs_where_it_is_used():
     for tie in vocab.TIE_RULES[1:]:
         stats.majority_vote(pd.DataFrame({"t": [1, 1], "r": [1, 2], "c": [0, 1]}), "t", "r", "c", tie=tie)
     assert tuple(_mrmc_kernels.COVARIANCES) == vocab.MRMC_COVARIANCES
+
+
+def test_exclusion_reasons_is_the_one_rule():
+    reasons = [None, " ", np.nan, " poor image ", "", "NA"]
+    frame = pd.DataFrame({"excluded_reason": reasons, "why": list("abcdef")})
+    assert vocab.exclusion_reasons(frame).tolist() == ["", "", "", "poor image", "", "NA"]
+    assert vocab.exclusion_reasons(frame, "why").tolist() == list("abcdef")
+    assert vocab.exclusion_reasons(frame.drop(columns="excluded_reason")).tolist() == [""] * 6
+
+
+def test_require_table_columns_names_every_missing_one():
+    frame = pd.DataFrame({"arm": [1], "fpr": [0.0]})
+    vocab.require_table_columns(frame, "curves", ["arm", "fpr"])
+    message = r"curves lacks required column\(s\) 'tpr', 'x'; it has arm, fpr"
+    with pytest.raises(InputError, match=message) as info:
+        vocab.require_table_columns(frame, "curves", ["arm", "tpr", "x"], hint="build it with analysis")
+    assert (info.value.field, info.value.hint) == ("tpr", "build it with analysis")

@@ -10,6 +10,10 @@ seed give identical tables. Statistics come only from :mod:`studykit.stats`.
 
 Primary unit: the patient (image probabilities aggregated, mean by default), all arms on the
 same patients. Secondary: the image, with patient-clustered variance (model arms only).
+
+The figures' data come from here too, as tidy tables the report layer only draws
+(:mod:`studykit.analysis.curves`: ROC curves and bootstrap bands, legend AUCs, reader
+operating points, reliability bins; :func:`flow_counts` for the STARD diagram).
 """
 
 from __future__ import annotations
@@ -23,8 +27,16 @@ from studykit.analysis.aggregate import aggregate_patients, check_predictions, l
 from studykit.analysis.agreement import icc_table, kappa_table
 from studykit.analysis.calibration import brier_score, calibration_table
 from studykit.analysis.ceiling import ceiling_table, matching_posterior, posterior_column
-from studykit.analysis.cohort import histology_table, included_patients, table1_cohort
+from studykit.analysis.cohort import flow_counts, histology_table, included_patients, table1_cohort
 from studykit.analysis.comparisons import compare_arms
+from studykit.analysis.curves import (
+    reader_points,
+    reliability_bins,
+    roc_aucs,
+    roc_band,
+    roc_bands,
+    roc_curves,
+)
 from studykit.analysis.folds import fold_table
 from studykit.analysis.mrmc import mrmc_table
 from studykit.analysis.performance import performance_table
@@ -41,6 +53,7 @@ __all__ = [
     "ceiling_table",
     "check_predictions",
     "compare_arms",
+    "flow_counts",
     "fold_table",
     "histology_table",
     "icc_table",
@@ -51,6 +64,12 @@ __all__ = [
     "mrmc_table",
     "performance_table",
     "posterior_column",
+    "reader_points",
+    "reliability_bins",
+    "roc_aucs",
+    "roc_band",
+    "roc_bands",
+    "roc_curves",
     "run_analyses",
     "table1_cohort",
     "youden_on_validation",

@@ -1,4 +1,5 @@
-"""Table 1 (the cohort by label) and Table 2 (histology: patients and images per subtype).
+"""Table 1 (the cohort by label), Table 2 (histology: patients and images per subtype) and the
+STARD flow counts of a manifest.
 
 Methods
 -------
@@ -11,6 +12,11 @@ Table 2: counts of included patients and of their images per (label, subtype), w
 totals and a grand total. Images come from the pair-store index when given (every selected
 frame pair), else from the distinct ``image_id`` of predictions (the test images).
 
+Flow counts: records, exclusions by reason, inclusions, reference-standard classes and, when
+given, the index test's calls per class (:class:`~studykit.vocab.FlowCounts`, drawn by
+``studykit.report.flow_figure``; Cohen JF et al. (2016), STARD 2015, BMJ Open 6:e012799,
+doi:10.1136/bmjopen-2016-012799).
+
 References
 ----------
 Shapiro SS, Wilk MB (1965). Biometrika 52:591–611. doi:10.1093/biomet/52.3-4.591
@@ -20,6 +26,8 @@ Fisher RA (1922). J R Stat Soc 85:87–94. doi:10.2307/2340521
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -28,23 +36,28 @@ from studykit.analysis._common import binary_label, order_columns
 from studykit.analysis._study import AnalysisOptions
 from studykit.errors import InputError
 from studykit.stats import columns as C
-from studykit.vocab import IMAGE, LABEL, PATIENT, require_columns
+from studykit.vocab import (
+    EXCLUDED_REASON,
+    IMAGE,
+    LABEL,
+    PATIENT,
+    FlowCounts,
+    exclusion_reasons,
+    require_columns,
+)
 
-__all__ = ["histology_table", "included_patients", "table1_cohort"]
+__all__ = ["flow_counts", "histology_table", "included_patients", "table1_cohort"]
 
-EXCLUDED, SUBTYPE, ALL = "excluded_reason", "subtype", "all"
+SUBTYPE, ALL = "subtype", "all"
 LABEL_NAMES = {0: "benign", 1: "malignant"}
 
 
 def included_patients(manifest: pd.DataFrame, *, options: AnalysisOptions | None = None) -> pd.DataFrame:
-    """Manifest rows without an exclusion reason, ``label`` as "benign" / "malignant"."""
+    """Manifest rows without an exclusion reason (:func:`studykit.vocab.exclusion_reasons`: the
+    rule the study's :class:`~studykit.cohort.Cohort` decides with), ``label`` as "benign" / "malignant"."""
     options = options or AnalysisOptions()
     require_columns(manifest, (PATIENT, LABEL), table="manifest")
-    keep = manifest
-    if EXCLUDED in manifest.columns:
-        reason = manifest[EXCLUDED]
-        keep = manifest[reason.isna() | (reason.astype(str).str.strip() == "")]
-    out = keep.copy()
+    out = manifest[(exclusion_reasons(manifest) == "").to_numpy()].copy()
     labels = binary_label(out[LABEL], pos_label=options.pos_label, field="manifest.label")
     out[LABEL] = labels.map(LABEL_NAMES)
     return out.reset_index(drop=True)
@@ -132,3 +145,56 @@ def _image_counts(data: pd.DataFrame, predictions: pd.DataFrame | None,
             require_columns(table, (IMAGE, PATIENT), table=name)
             return table.drop_duplicates([PATIENT, IMAGE]).groupby(PATIENT).size(), name
     return pd.Series(dtype=int), "none"
+
+
+def flow_counts(
+    manifest: pd.DataFrame,
+    *,
+    label: str = LABEL,
+    pos_label: object = "malignant",
+    negative_name: str = "benign",
+    positive_name: str = "malignant",
+    excluded: str = EXCLUDED_REASON,
+    id_column: str = PATIENT,
+    index_test: Mapping[str, int] | pd.Series | None = None,
+) -> FlowCounts:
+    """Count records, exclusions by reason, inclusions and classes from a manifest.
+
+    Parameters
+    ----------
+    manifest : DataFrame
+        One row per record. A non-empty ``excluded`` cell excludes the record with that
+        reason; the column may be absent (nothing excluded).
+    label, pos_label : the reference-standard column and its positive value (1 and
+        ``True`` count as positive too).
+    index_test : mapping or Series, optional
+        Patient id → index-test call (1 positive, 0 negative) of the included patients;
+        patients without a call are counted as ``missing``.
+    """
+    need = [label] + ([id_column] if index_test is not None else [])
+    missing = [c for c in need if c not in manifest.columns]
+    if missing:
+        raise InputError(
+            f"manifest lacks column(s) {missing} needed for the flow diagram; "
+            f"it has {', '.join(map(str, manifest.columns))}",
+            field=missing[0],
+        )
+    reason = exclusion_reasons(manifest, excluded)
+    out = reason != ""
+    kept = manifest[~out.to_numpy()]
+    is_pos = kept[label].isin([pos_label, 1, True]) | (kept[label].astype(str) == str(pos_label))
+    counts = FlowCounts(
+        records=len(manifest),
+        excluded=reason[out].value_counts(sort=True).to_dict(),
+        included=len(kept),
+        reference={negative_name: int((~is_pos).sum()), positive_name: int(is_pos.sum())},
+    )
+    if index_test is not None:
+        calls = pd.Series(index_test) if not isinstance(index_test, pd.Series) else index_test
+        call = kept[id_column].map(calls)
+        for name, mask in ((negative_name, ~is_pos), (positive_name, is_pos)):
+            c = call[mask.to_numpy()]
+            counts.index_test[name] = {"positive": int((c == 1).sum()), "negative": int((c == 0).sum())}
+            if c.isna().any():
+                counts.index_test[name]["missing"] = int(c.isna().sum())
+    return counts

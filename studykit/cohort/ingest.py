@@ -86,7 +86,8 @@ class _Source:
 def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
            size: int | tuple[int, int] = (224, 224), margin: float = 0.0, workers: int = 1,
            id_column: str = "patient_id", label_column: str = "label", positive: str = "malignant",
-           negative: str = "benign", progress: Progress | None = None) -> PairStore:
+           negative: str = "benign", progress: Progress | None = None,
+           manifest: Manifest | None = None) -> PairStore:
     """Build (or find) the ROI pair store of a raw cohort.
 
     Parameters
@@ -110,6 +111,9 @@ def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
         The label vocabulary; ``positive`` is stored as 1.
     progress : callable(done, total, description), optional
         Called as inputs are hashed (``"hash inputs"``) and pairs written (``"crop frames"``).
+    manifest : Manifest, optional
+        ``cohort_dir``'s manifest, already validated with these column names and label words
+        (``Cohort.validated``), so that it is not read a second time.
 
     Returns
     -------
@@ -129,16 +133,12 @@ def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
     >>> pairs.images.shape                             # doctest: +SKIP
     (9794, 2, 224, 224)
     """
-    cohort = Path(cohort_dir)
-    if not cohort.is_dir():
-        raise DataError("cohort folder not found.", file=str(cohort),
-                        hint="pass the folder holding manifest.csv.")
+    cohort = tables.cohort_folder(cohort_dir)
     settings = _Settings(_check_size(size), _check_margin(margin), id_column, label_column, positive,
                          negative)
     workers = _check_workers(workers)
     root = Path(store_root) if store_root is not None else cohort / "store"
-    manifest = tables.read_manifest(cohort / "manifest.csv", id_column=id_column, label_column=label_column,
-                                    positive=positive, negative=negative)
+    manifest = _manifest(manifest, cohort, settings)
     sources, mode = _plan(cohort, manifest)
     key, digests = _key(cohort, mode, settings, sources, workers, progress)
     found = store.find_store(root, key)
@@ -152,6 +152,23 @@ def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
         store.write_index(folder, index)
         store.write_meta(folder, meta)
     return PairStore(root / key)
+
+
+def _manifest(given: Manifest | None, cohort: Path, settings: _Settings) -> Manifest:
+    """The validated manifest: ``given`` when it matches the folder and the settings, else read."""
+    if given is None:
+        return tables.read_manifest(cohort / "manifest.csv", id_column=settings.id_column,
+                                    label_column=settings.label_column, positive=settings.positive,
+                                    negative=settings.negative)
+    same = (Path(given.path).resolve() == (cohort / "manifest.csv").resolve()
+            and (given.id_column, given.label_column, given.positive, given.negative)
+            == (settings.id_column, settings.label_column, settings.positive, settings.negative))
+    if not same:
+        raise InputError(f"is {given.path} read with columns {given.id_column!r}, {given.label_column!r} and "
+                         f"labels {given.positive!r}, {given.negative!r}: not this cohort's manifest with "
+                         "these settings.", field="manifest",
+                         hint="pass the manifest of the Cohort loaded from the same folder and settings.")
+    return given
 
 
 def _key(cohort: Path, mode: str, settings: _Settings, sources: list[_Source], workers: int,

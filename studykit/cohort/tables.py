@@ -21,7 +21,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from studykit.errors import DataError
-from studykit.vocab import closest, did_you_mean
+from studykit.vocab import EXCLUDED_REASON, closest, did_you_mean, exclusion_reasons
 
 __all__ = [
     "PASSTHROUGH",
@@ -30,6 +30,7 @@ __all__ = [
     "Box",
     "Manifest",
     "check_coverage",
+    "cohort_folder",
     "parse_box",
     "read_annotations",
     "read_manifest",
@@ -43,7 +44,7 @@ PHASES = ("cortical", "medullary")
 #: Manifest columns copied to the store's index when present (empty otherwise).
 PASSTHROUGH = ("subtype", "center", "scanner")
 #: Optional manifest column: non-empty means the patient is excluded (flow diagram only).
-EXCLUDED_COLUMN = "excluded_reason"
+EXCLUDED_COLUMN = EXCLUDED_REASON
 ANNOTATION_COLUMNS = ("file", "frame", "phase", "bmode_box", "ceus_box")
 
 
@@ -89,6 +90,8 @@ class Manifest:
         Included patient id → 1 (positive class) or 0.
     excluded : frozenset of str
         Ids of the excluded patients.
+    positive, negative : str
+        The label words coded 1 and 0 in ``labels``.
     """
 
     path: Path
@@ -99,6 +102,8 @@ class Manifest:
     rows: dict[str, int]
     labels: dict[str, int]
     excluded: frozenset[str]
+    positive: str = "malignant"
+    negative: str = "benign"
 
     def passthrough(self, patient_id: str) -> dict[str, str]:
         """``subtype, center, scanner`` of one patient ("" where the column is absent)."""
@@ -119,6 +124,15 @@ class Annotation:
     phase: str
     bmode_box: Box
     ceus_box: Box
+
+
+def cohort_folder(path: str | Path) -> Path:
+    """``path`` as a Path; :class:`DataError` when it is not a folder."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError("cohort folder not found.", file=str(folder),
+                        hint="pass the folder holding manifest.csv.")
+    return folder
 
 
 def read_table(path: Path, *, what: str) -> pd.DataFrame:
@@ -169,10 +183,10 @@ def read_manifest(path: Path, *, id_column: str = "patient_id", label_column: st
     require_columns(table, [id_column], file=path, argument="id_column")
     require_columns(table, [label_column], file=path, argument="label_column")
     rows = _unique_ids(table[id_column], file=path, column=id_column)
-    excluded_col = table[EXCLUDED_COLUMN] if EXCLUDED_COLUMN in table.columns else None
+    reasons = exclusion_reasons(table)
     included, labels, excluded = [], {}, set()
     for pid, row in rows.items():
-        if excluded_col is not None and excluded_col.iloc[row - 1] != "":
+        if reasons.iloc[row - 1] != "":
             excluded.add(pid)
             continue
         labels[pid] = _label(table[label_column].iloc[row - 1], (negative, positive),
@@ -181,7 +195,8 @@ def read_manifest(path: Path, *, id_column: str = "patient_id", label_column: st
     if not included:
         raise DataError("has no included patient (every row has an excluded_reason, or none exist).",
                         file=str(path), hint="add patients, or clear excluded_reason for the ones to study.")
-    return Manifest(path, table, id_column, label_column, tuple(included), rows, labels, frozenset(excluded))
+    return Manifest(path, table, id_column, label_column, tuple(included), rows, labels, frozenset(excluded),
+                    positive, negative)
 
 
 def _unique_ids(ids: pd.Series, *, file: Path, column: str) -> dict[str, int]:

@@ -1,25 +1,20 @@
-"""Layer ``report``: tables (CSV/LaTeX), figures, report.md.
+"""Layer ``report``: draws only — tables (CSV/LaTeX), figures, report.md.
 
-May import only :mod:`studykit.stats` and :mod:`studykit.errors` (plus pandas, numpy,
-matplotlib). Numbers are rounded here and nowhere else.
+Computes no statistic: the figures draw tables that :mod:`studykit.analysis` computes (ROC
+curves, bands, reader points, reliability bins, flow counts) and the study layer passes on.
+May import only :mod:`studykit.errors`, :mod:`studykit.vocab` and the result column names
+of :mod:`studykit.stats` (plus pandas, numpy, matplotlib). Numbers are rounded here and
+nowhere else.
 
 - :func:`write_table` — ``tables/<name>.csv`` (unrounded) and ``.tex`` (booktabs).
-- :func:`roc_figure`, :func:`reader_points`, :func:`calibration_figure`,
-  :func:`gradcam_figure` / :func:`load_gradcam`, :func:`flow_counts` / :func:`flow_figure`,
-  saved with :func:`save_figure` (PNG + PDF, deterministic bytes).
+- :func:`roc_figure`, :func:`calibration_figure`, :func:`gradcam_figure` /
+  :func:`load_gradcam`, :func:`flow_figure`, saved with :func:`save_figure` (PNG + PDF,
+  deterministic bytes).
 - :mod:`studykit.report.markdown` — the sections of ``report.md``.
 """
 
-from studykit.report.figures import (
-    GRADCAM_KEYS,
-    calibration_figure,
-    gradcam_figure,
-    load_gradcam,
-    reader_points,
-    roc_band,
-    roc_figure,
-)
-from studykit.report.flow import FlowCounts, flow_counts, flow_figure
+from studykit.report.figures import GRADCAM_KEYS, calibration_figure, gradcam_figure, load_gradcam, roc_figure
+from studykit.report.flow import FlowCounts, flow_figure
 from studykit.report.markdown import (
     cohort_section,
     comparisons_section,
@@ -43,7 +38,6 @@ __all__ = [
     "comparisons_section",
     "design_section",
     "figures_section",
-    "flow_counts",
     "flow_figure",
     "format_table",
     "gradcam_figure",
@@ -52,9 +46,7 @@ __all__ = [
     "mrmc_section",
     "performance_section",
     "provenance_section",
-    "reader_points",
     "render_report",
-    "roc_band",
     "roc_figure",
     "save_figure",
     "write_table",

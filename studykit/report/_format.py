@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Sequence
 from typing import Any
-
-import pandas as pd
-
-from studykit.errors import InputError
 
 __all__ = ["fmt_ci", "fmt_count", "fmt_number", "fmt_p", "latex_escape", "percent_decimals"]
 
@@ -176,16 +171,3 @@ def fmt_p(value: Any, decimals: int = 3) -> str:
 def percent_decimals(decimals: int) -> int:
     """Decimals of a percentage matching ``decimals`` of a proportion (0.877 ↔ 87.7 %)."""
     return max(decimals - 2, 0)
-
-
-def require_columns(frame: pd.DataFrame, what: str, needed: Sequence[str], *,
-                    hint: str | None = None) -> None:
-    """Raise :class:`InputError` naming the columns of ``needed`` that ``frame`` (``what``) lacks."""
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{what} lacks required column(s) {', '.join(map(repr, missing))}; "
-            f"it has {', '.join(map(str, frame.columns))}",
-            field=missing[0],
-            hint=hint,
-        )

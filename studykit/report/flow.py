@@ -1,8 +1,9 @@
-"""STARD-style patient flow diagram from the cohort manifest.
+"""STARD-style patient flow diagram.
 
-:func:`flow_counts` does the counting (tested on its own); :func:`flow_figure` draws the
-boxes and arrows: records → excluded (reasons, counts) → included → reference standard
-(benign / malignant) → index test result within each, when given.
+:func:`flow_figure` draws the boxes and arrows of :class:`~studykit.vocab.FlowCounts` (counted
+by the study's :meth:`~studykit.cohort.Cohort.flow_counts`, or from a manifest DataFrame by
+:func:`studykit.analysis.flow_counts`): records → excluded (reasons, counts) → included →
+reference standard (benign / malignant) → index test result within each, when given.
 
 Reference: Cohen JF et al. (2016). STARD 2015 guidelines for reporting diagnostic
 accuracy studies. BMJ Open 6:e012799. doi:10.1136/bmjopen-2016-012799
@@ -10,97 +11,17 @@ accuracy studies. BMJ Open 6:e012799. doi:10.1136/bmjopen-2016-012799
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from studykit.errors import InputError
 from studykit.report.style import SINGLE_COLUMN, figure_style
+from studykit.vocab import FlowCounts
 
-__all__ = ["FlowCounts", "flow_counts", "flow_figure"]
-
-
-@dataclass
-class FlowCounts:
-    """Patient counts at each step of the flow diagram.
-
-    ``excluded`` maps each reason to its count (most frequent first); ``reference`` maps
-    the reference-standard class (``"benign"``, ``"malignant"``) to its count;
-    ``index_test`` maps each class to ``{"positive": n, "negative": n[, "missing": n]}``
-    when index-test calls were given, else is empty.
-    """
-
-    records: int
-    excluded: dict[str, int]
-    included: int
-    reference: dict[str, int]
-    index_test: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def n_excluded(self) -> int:
-        """All excluded records."""
-        return sum(self.excluded.values())
-
-
-def flow_counts(
-    manifest: pd.DataFrame,
-    *,
-    label: str = "label",
-    pos_label: object = "malignant",
-    negative_name: str = "benign",
-    positive_name: str = "malignant",
-    excluded: str = "excluded_reason",
-    id_column: str = "patient_id",
-    index_test: Mapping[str, int] | pd.Series | None = None,
-) -> FlowCounts:
-    """Count records, exclusions by reason, inclusions and classes from a manifest.
-
-    Parameters
-    ----------
-    manifest : DataFrame
-        One row per record. A non-empty ``excluded`` cell excludes the record with that
-        reason; the column may be absent (nothing excluded).
-    label, pos_label : the reference-standard column and its positive value (1 and
-        ``True`` count as positive too).
-    index_test : mapping or Series, optional
-        Patient id → index-test call (1 positive, 0 negative) of the included patients;
-        patients without a call are counted as ``missing``.
-    """
-    need = [label] + ([id_column] if index_test is not None else [])
-    missing = [c for c in need if c not in manifest.columns]
-    if missing:
-        raise InputError(
-            f"manifest lacks column(s) {missing} needed for the flow diagram; "
-            f"it has {', '.join(map(str, manifest.columns))}",
-            field=missing[0],
-        )
-    reason = manifest[excluded] if excluded in manifest.columns else pd.Series(pd.NA, index=manifest.index)
-    reason = reason.astype("string").str.strip().replace("", pd.NA)
-    out = reason.notna()
-    kept = manifest[~out.to_numpy()]
-    is_pos = kept[label].isin([pos_label, 1, True]) | (kept[label].astype(str) == str(pos_label))
-    counts = FlowCounts(
-        records=len(manifest),
-        excluded=reason[out].value_counts(sort=True).to_dict(),
-        included=len(kept),
-        reference={negative_name: int((~is_pos).sum()), positive_name: int(is_pos.sum())},
-    )
-    if index_test is not None:
-        calls = pd.Series(index_test) if not isinstance(index_test, pd.Series) else index_test
-        call = kept[id_column].map(calls)
-        for name, mask in ((negative_name, ~is_pos), (positive_name, is_pos)):
-            c = call[mask.to_numpy()]
-            counts.index_test[name] = {"positive": int((c == 1).sum()), "negative": int((c == 0).sum())}
-            if c.isna().any():
-                counts.index_test[name]["missing"] = int(c.isna().sum())
-    return counts
+__all__ = ["FlowCounts", "flow_figure"]
 
 
 def flow_figure(

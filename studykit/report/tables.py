@@ -18,9 +18,9 @@ import pandas as pd
 
 from studykit.errors import InputError
 from studykit.report._display import DisplayTable
-from studykit.report._format import fmt_ci, fmt_count, fmt_number, fmt_p, percent_decimals, require_columns
-from studykit.stats import columns as C
-from studykit.vocab import atomic_write, ci_label
+from studykit.report._format import fmt_ci, fmt_count, fmt_number, fmt_p, percent_decimals
+from studykit.stats import _columns as C  # the result column names: stats' only part report may use
+from studykit.vocab import atomic_write, ci_label, require_table_columns
 
 __all__ = ["FORMATTERS", "PERCENT_METRICS", "TableStyle", "format_table", "list_formatters", "write_table"]
 
@@ -61,8 +61,8 @@ class TableStyle:
 
 
 def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    require_columns(frame, f"table '{name}'", columns,
-                    hint=f"build '{name}' with studykit.analysis, which adds them")
+    require_table_columns(frame, f"table '{name}'", columns,
+                          hint=f"build '{name}' with studykit.analysis, which adds them")
 
 
 def _sections(frame: pd.DataFrame, column: str = C.UNIT) -> list[tuple[str | None, pd.DataFrame]]:

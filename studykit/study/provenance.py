@@ -1,4 +1,5 @@
-"""Provenance: content hashes of the inputs, the lock file and the versions of the run."""
+"""Provenance: content hashes of the inputs, the lock file, the versions of the run and
+``provenance.json`` (versions, git commit, seeds, device, runtime, timings, units)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ from typing import Any
 
 import yaml
 
+from studykit.errors import StudyError
 from studykit.protocol.study import StudyProtocol
+from studykit.study.layout import Layout, atomic_write_json
 
-__all__ = ["git_commit", "input_hashes", "lock_document", "sha256_file", "versions"]
+__all__ = [
+    "git_commit",
+    "input_hashes",
+    "lock_document",
+    "provenance_block",
+    "sha256_file",
+    "versions",
+    "write_provenance",
+]
 
 _PACKAGES = ("torch", "timm", "numpy", "pandas", "scipy", "pydicom", "matplotlib")
 
@@ -92,3 +103,70 @@ def git_commit(folder: Path) -> str:
 def read_lock(path: Path) -> dict[str, Any]:
     """Parse ``protocol.lock.yaml``."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def provenance_block(
+    protocol: StudyProtocol,
+    *,
+    hashes: dict[str, str] | None,
+    device: str | None,
+    stages: dict[str, float] | None,
+    wall_s: float | None,
+    runtime: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Versions, git commit, seeds, input hashes, device, runtime and timings (JSON-ready).
+
+    ``runtime``: torch's settings in force (:func:`studykit.train.configure_runtime`:
+    ``threads``, ``interop_threads``, ``deterministic``, ``cublas_workspace_config``).
+    """
+    seeds = {
+        "splits": protocol.design.seed,
+        "analyses": protocol.analyses.seed,
+        **{f"arm {s.name}": s.seed for s in protocol.arm_specs},
+    }
+    source = Path(protocol.source).parent if protocol.source else Path.cwd()
+    block: dict[str, Any] = {
+        "versions": versions(),
+        "git_commit": git_commit(source),
+        "seeds": seeds,
+        "device": device or "unknown",
+    }
+    if runtime:
+        block["runtime"] = dict(runtime)
+    if hashes:
+        block["inputs_sha256"] = hashes
+    if stages:
+        block["stage_seconds"] = {k: round(v, 1) for k, v in stages.items()}
+    if wall_s is not None:
+        block["wall_time_s"] = round(wall_s, 1)
+    return block
+
+
+def write_provenance(
+    protocol: StudyProtocol,
+    layout: Layout,
+    *,
+    hashes: dict[str, str],
+    device: str,
+    stages: dict[str, float],
+    units: list[Any],
+    wall_s: float,
+    runtime: dict[str, Any] | None = None,
+) -> Path:
+    """``provenance.json``: :func:`provenance_block` plus what each unit did."""
+    block = provenance_block(
+        protocol, hashes=hashes, device=_device_name(device), stages=stages, wall_s=wall_s, runtime=runtime
+    )
+    block["units"] = [
+        {"arm": u.arm, "fold": u.fold, "status": u.status, "seconds": round(u.seconds, 1)} for u in units
+    ]
+    return atomic_write_json(layout.provenance, block)
+
+
+def _device_name(device: str) -> str:
+    from studykit.train import resolve_device
+
+    try:
+        return str(resolve_device(device))
+    except StudyError:
+        return device

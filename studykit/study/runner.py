@@ -22,14 +22,15 @@ from pathlib import Path
 import pandas as pd
 
 from studykit.analysis import youden_on_validation
-from studykit.cohort import PairStore, Splits, ingest, load_or_make_splits
+from studykit.cohort import Cohort, PairStore, Splits, ingest, load_or_make_splits
+from studykit.cohort.cohort import MANIFEST_FILE
 from studykit.cohort.synth import synthesize
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
-from studykit.study import outputs
+from studykit.study import merge, publish
 from studykit.study.layout import Layout, atomic_write_json
-from studykit.study.provenance import input_hashes, lock_document, read_lock
+from studykit.study.provenance import input_hashes, lock_document, read_lock, write_provenance
 from studykit.study.summary import RunSummary, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, fit, predict
 from studykit.vocab import THRESHOLD_YOUDEN, Progress, atomic_write, did_you_mean
@@ -102,10 +103,10 @@ def prepare_cohort(protocol: StudyProtocol, layout: Layout, progress: Progress =
     return out
 
 
-def _ingest(protocol: StudyProtocol, cohort_dir: Path, layout: Layout, progress: Progress) -> PairStore:
+def _ingest(protocol: StudyProtocol, cohort: Cohort, layout: Layout, progress: Progress) -> PairStore:
     c, d = protocol.columns, protocol.design
     return ingest(
-        cohort_dir,
+        cohort.dir,
         layout.store_root,
         size=d.crop_size,
         margin=d.margin,
@@ -115,6 +116,7 @@ def _ingest(protocol: StudyProtocol, cohort_dir: Path, layout: Layout, progress:
         positive=c.positive,
         negative=c.negative,
         progress=lambda done, total, what: progress(done, total, f"ingest: {what}"),
+        manifest=cohort.validated,
     )
 
 
@@ -281,20 +283,20 @@ def run(
     if fresh:
         _fresh(layout)
     cohort_dir = prepare_cohort(protocol, layout, progress)
+    cohort = merge.study_cohort(protocol, cohort_dir)
     t0 = _timed(stages, "cohort", t0)
-    store = _ingest(protocol, cohort_dir, layout, progress)
+    store = _ingest(protocol, cohort, layout, progress)
+    cohort = cohort.with_store(store)
     t0 = _timed(stages, "ingest", t0)
-    manifest = outputs.read_manifest(protocol, cohort_dir)
-    splits = _splits(protocol, store, manifest, layout)
+    splits = _splits(protocol, store, cohort.manifest, layout)
     hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
     atomic_write(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
     done_units = _train_all(units, store, splits, layout, device, progress, protocol.design)
     t0 = _timed(stages, "train", t0)
-    summary = outputs.build(
+    summary = publish.build(
         protocol,
         layout,
-        cohort_dir=cohort_dir,
-        manifest=manifest,
+        cohort=cohort,
         store=store,
         progress=progress,
         stages=stages,
@@ -304,7 +306,7 @@ def run(
     )
     summary.units = done_units
     summary.wall_s = time.perf_counter() - start
-    outputs.write_provenance(
+    write_provenance(
         protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units,
         wall_s=summary.wall_s, runtime=runtime,
     )
@@ -364,11 +366,11 @@ def report(results_dir: str | Path, *, progress: Progress | None = None) -> RunS
     store_path = lock.get("store")
     store = PairStore(store_path) if store_path and Path(store_path).is_dir() else None
     start = time.perf_counter()
-    summary = outputs.build(
+    has_manifest = (cohort_dir / MANIFEST_FILE).is_file()
+    summary = publish.build(
         protocol,
         layout,
-        cohort_dir=cohort_dir,
-        manifest=outputs.read_manifest(protocol, cohort_dir),
+        cohort=merge.study_cohort(protocol, cohort_dir, store) if has_manifest else None,
         store=store,
         progress=progress or _noop,
         stages={},

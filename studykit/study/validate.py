@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from studykit.cohort import Cohort
 from studykit.cohort import tables as cohort_tables
 from studykit.protocol.study import StudyProtocol, load_protocol
-from studykit.study import outputs
+from studykit.study import merge
 from studykit.study.layout import Layout
+from studykit.study.options import analysis_options
 
 __all__ = ["Check", "validate"]
 
@@ -21,23 +23,16 @@ class Check:
     detail: str
 
 
-def _cohort_checks(protocol: StudyProtocol, cohort_dir: Path) -> list[Check]:
+def _cohort_checks(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
     """Manifest and annotations tables (as ingestion reads them; videos are not decoded)."""
-    c = protocol.columns
-    manifest = cohort_tables.read_manifest(
-        cohort_dir / "manifest.csv",
-        id_column=c.id,
-        label_column=c.label,
-        positive=c.positive,
-        negative=c.negative,
-    )
-    positives = sum(manifest.labels.values())
+    c, cohort_dir, manifest = protocol.columns, cohort.dir, cohort.validated
+    positives = int(cohort.labels.sum())
     checks = [
         Check(
             "manifest",
-            f"{len(manifest.included)} included patients ({positives} {c.positive}, "
-            f"{len(manifest.included) - positives} {c.negative}), "
-            f"{len(manifest.excluded)} excluded",
+            f"{len(cohort.included)} included patients ({positives} {c.positive}, "
+            f"{len(cohort.included) - positives} {c.negative}), "
+            f"{len(cohort.excluded)} excluded",
         )
     ]
     annotations = cohort_dir / "annotations.csv"
@@ -60,10 +55,8 @@ def _cohort_checks(protocol: StudyProtocol, cohort_dir: Path) -> list[Check]:
     return checks
 
 
-def _reader_checks(protocol: StudyProtocol, cohort_dir: Path) -> list[Check]:
-    manifest = outputs.read_manifest(protocol, cohort_dir)
-    patients = outputs._included(manifest, None)
-    reads = outputs.build_reads(protocol, cohort_dir, manifest, patients)
+def _reader_checks(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
+    reads = merge.build_reads(protocol, cohort)
     if reads is None:
         return [Check("readers", "no reader arms")]
     n = reads[reads["kind"] == "reader"]["reader_id"].nunique()
@@ -95,10 +88,11 @@ def validate(protocol: StudyProtocol | str | Path, *, results: str | Path = "res
     layout = Layout.of(results, protocol.name)
     cohort_dir = Path(protocol.cohort.dir) if protocol.cohort.dir else layout.raw_cohort
     if (cohort_dir / "manifest.csv").is_file():
-        checks += _cohort_checks(protocol, cohort_dir)
-        checks += _reader_checks(protocol, cohort_dir)
+        cohort = merge.study_cohort(protocol, cohort_dir)
+        checks += _cohort_checks(protocol, cohort)
+        checks += _reader_checks(protocol, cohort)
     else:
         checks.append(Check("cohort", f"synthetic; generated into {cohort_dir} on the first run"))
-    outputs.analysis_options(protocol)
+    analysis_options(protocol)
     checks.append(Check("analyses", ", ".join(protocol.analyses.enabled)))
     return checks

@@ -201,6 +201,14 @@ def cohort(base_cohort, tmp_path) -> Path:
     return Path(shutil.copytree(base_cohort, tmp_path / "cohort"))
 
 
+def cell(column: str, row: int, value: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A table change for :func:`edit_csv`: cell (0-based ``row``, ``column``) becomes ``value``."""
+    def change(table: pd.DataFrame) -> pd.DataFrame:
+        table.loc[row, column] = value
+        return table
+    return change
+
+
 @pytest.fixture
 def edit_csv() -> Callable[[Path, Callable[[pd.DataFrame], pd.DataFrame]], None]:
     """Rewrite a CSV through a DataFrame function (all values read as text)."""

@@ -24,6 +24,7 @@ from conftest import (
     PRIVATE_PHI,
     SEQUENCE_PHI,
     boxes_for,
+    cell,
     expected_crop,
     make_cohort,
     panel_value,
@@ -208,40 +209,33 @@ def _error(cohort: Path, **kwargs) -> DataError:
     return info.value
 
 
-def _set(column, row, value):
-    def change(t):
-        t.loc[row, column] = value
-        return t
-    return change
-
-
 @pytest.mark.parametrize("table, change, message, row, field, hint", [
     ("manifest.csv", lambda t: t.rename(columns={"label": "diagnosis"}),
      "has no column 'label'", None, "label", "pass label_column="),
-    ("manifest.csv", _set("patient_id", 2, "RC0001"), "patient id 'RC0001' appears twice (rows 1 and 3)",
+    ("manifest.csv", cell("patient_id", 2, "RC0001"), "patient id 'RC0001' appears twice (rows 1 and 3)",
      3, "patient_id", "exactly one manifest row"),
-    ("manifest.csv", _set("label", 1, "malign"), "label 'malign' is not 'benign' or 'malignant'", 2, "label",
+    ("manifest.csv", cell("label", 1, "malign"), "label 'malign' is not 'benign' or 'malignant'", 2, "label",
      "did you mean 'malignant'?"),
-    ("annotations.csv", _set("patient_id", 0, "XQ-77"), "patient 'XQ-77' is not in manifest.csv", 1,
+    ("annotations.csv", cell("patient_id", 0, "XQ-77"), "patient 'XQ-77' is not in manifest.csv", 1,
      "patient_id", "add the patient"),
-    ("annotations.csv", _set("file", 1, "videos/RC0001.dicom"), "video 'videos/RC0001.dicom' not found", 2,
+    ("annotations.csv", cell("file", 1, "videos/RC0001.dicom"), "video 'videos/RC0001.dicom' not found", 2,
      "file", "relative to the cohort folder"),
-    ("annotations.csv", _set("frame", 0, "6"), "frame 6 is out of range: 'videos/RC0001.dcm' has 6 frame(s) "
+    ("annotations.csv", cell("frame", 0, "6"), "frame 6 is out of range: 'videos/RC0001.dcm' has 6 frame(s) "
      "(0–5)", 1, "frame", "0-based"),
-    ("annotations.csv", _set("frame", 0, "-1"), "frame '-1' is not a non-negative integer", 1, "frame", None),
-    ("annotations.csv", _set("bmode_box", 0, "30,10,20,26"), "box '30,10,20,26' is inverted (x1 < x0)", 1,
+    ("annotations.csv", cell("frame", 0, "-1"), "frame '-1' is not a non-negative integer", 1, "frame", None),
+    ("annotations.csv", cell("bmode_box", 0, "30,10,20,26"), "box '30,10,20,26' is inverted (x1 < x0)", 1,
      "bmode_box", "x0 < x1"),
-    ("annotations.csv", _set("ceus_box", 1, "80,10,96,10"), "box '80,10,96,10' is empty (zero height)", 2,
+    ("annotations.csv", cell("ceus_box", 1, "80,10,96,10"), "box '80,10,96,10' is empty (zero height)", 2,
      "ceus_box", None),
-    ("annotations.csv", _set("ceus_box", 2, "100,40,140,60"), "box '100,40,140,60' lies outside the 128×48 "
+    ("annotations.csv", cell("ceus_box", 2, "100,40,140,60"), "box '100,40,140,60' lies outside the 128×48 "
      "frame", 3, "ceus_box", "0 ≤ x0 < x1 ≤ width"),
-    ("annotations.csv", _set("bmode_box", 0, "70,10,86,26"), "is not inside the B-mode panel", 1, "bmode_box",
+    ("annotations.csv", cell("bmode_box", 0, "70,10,86,26"), "is not inside the B-mode panel", 1, "bmode_box",
      "swapped"),
-    ("annotations.csv", _set("bmode_box", 0, "ten,2,3,4"), "box 'ten,2,3,4' is not four numbers", 1,
+    ("annotations.csv", cell("bmode_box", 0, "ten,2,3,4"), "box 'ten,2,3,4' is not four numbers", 1,
      "bmode_box", None),
-    ("annotations.csv", _set("phase", 0, "cortcal"), "phase 'cortcal' is not one of", 1, "phase",
+    ("annotations.csv", cell("phase", 0, "cortcal"), "phase 'cortcal' is not one of", 1, "phase",
      "did you mean 'cortical'?"),
-    ("annotations.csv", _set("frame", 1, "1"), "frame 1 of 'videos/RC0001.dcm' is annotated twice "
+    ("annotations.csv", cell("frame", 1, "1"), "frame 1 of 'videos/RC0001.dcm' is annotated twice "
      "(rows 1 and 2)", 2, "frame", None),
 ])
 def test_bad_tables(cohort, edit_csv, table, change, message, row, field, hint):
@@ -261,7 +255,7 @@ def test_included_patient_without_annotation_or_video(cohort, edit_csv):
     assert "patient 'RC0003' is included but has no annotated frame in annotations.csv" in error.message
     assert (error.row, error.field) == (3, "patient_id") and error.file.endswith("manifest.csv")
     assert "excluded_reason" in error.hint
-    edit_csv(cohort / "manifest.csv", _set("excluded_reason", 2, "no CEUS"))
+    edit_csv(cohort / "manifest.csv", cell("excluded_reason", 2, "no CEUS"))
     (cohort / "videos" / "RC0004.dcm").unlink()
     error = _error(cohort)
     assert "patient 'RC0004' is included but has no video (videos/RC0004.dcm not found)" in error.message

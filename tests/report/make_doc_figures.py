@@ -8,19 +8,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
 import fake_study as fake
 
-from studykit.report import (
-    calibration_figure,
-    flow_counts,
-    flow_figure,
-    gradcam_figure,
-    reader_points,
-    roc_figure,
-    save_figure,
-)
+from studykit.analysis import flow_counts, reader_points, reliability_bins, roc_bands, roc_curves
+from studykit.report import calibration_figure, flow_figure, gradcam_figure, roc_figure, save_figure
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "figures"
 
@@ -30,8 +23,9 @@ def main() -> None:
     points = reader_points(reads, fake.truth())
     muf = scores[scores["arm"] == "muf_net"].set_index("patient_id")["prob_malignant"]
     figures = {
-        "roc": roc_figure(scores, points=points, aucs=fake.table3(scores, reads), arm_labels=fake.ARM_LABELS),
-        "calibration": calibration_figure(scores, arm_labels=fake.ARM_LABELS),
+        "roc": roc_figure(roc_curves(scores), bands=roc_bands(scores), points=points,
+                          aucs=fake.table3(scores, reads), arm_labels=fake.ARM_LABELS),
+        "calibration": calibration_figure(reliability_bins(scores), arm_labels=fake.ARM_LABELS),
         "flow": flow_figure(flow_counts(fake.manifest(), index_test=muf.ge(0.5).astype(int)),
                             records_text="Pathology records", index_test_name="MUF-Net"),
         "gradcam": gradcam_figure(fake.gradcam(n=4, size=96)),

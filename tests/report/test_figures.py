@@ -1,20 +1,19 @@
-"""Figures: produced as PNG + PDF, non-trivial, byte-identical on re-render; ROC band kernel."""
+"""Figures: produced as PNG + PDF, non-trivial, byte-identical on re-render; their input checks.
+
+The figures draw tables of studykit.analysis.curves (tested in tests/analysis/test_curves.py)."""
 
 from __future__ import annotations
 
 import fake_study as fake
 import numpy as np
-import pandas as pd
 import pytest
 
-from studykit import stats
+from studykit.analysis import reader_points, reliability_bins, roc_aucs, roc_bands, roc_curves
 from studykit.errors import InputError
 from studykit.report import (
     calibration_figure,
     gradcam_figure,
     load_gradcam,
-    reader_points,
-    roc_band,
     roc_figure,
     save_figure,
 )
@@ -28,10 +27,14 @@ def scores():
 def _render(kind, scores, path):
     if kind == "roc":
         fig = roc_figure(
-            scores, points=reader_points(fake.reads(), fake.truth()), arm_labels=fake.ARM_LABELS, n_boot=200
+            roc_curves(scores),
+            bands=roc_bands(scores, n_boot=200),
+            points=reader_points(fake.reads(), fake.truth()),
+            aucs=roc_aucs(scores),
+            arm_labels=fake.ARM_LABELS,
         )
     elif kind == "calibration":
-        fig = calibration_figure(scores, arm_labels=fake.ARM_LABELS)
+        fig = calibration_figure(reliability_bins(scores), arm_labels=fake.ARM_LABELS)
     else:
         fig = gradcam_figure(fake.gradcam(n=4, size=48), per_class=1)
     return save_figure(fig, path)
@@ -49,36 +52,6 @@ def test_figures_png_pdf_deterministic(tmp_path, scores, kind):
     assert b"CreationDate" not in first[1].read_bytes()
 
 
-def _brute_sens_at(y, s, sp):
-    """Highest sensitivity among empirical ROC points with specificity >= sp."""
-    curve = stats.roc_curve(y, s)
-    return curve.loc[curve["specificity"] >= sp - 1e-12, "sensitivity"].max()
-
-
-def test_roc_band_matches_brute_force_and_is_seeded():
-    rng = np.random.default_rng(5)
-    y, s = stats.simulate.binormal_sample(30, 25, 0.8, rng)
-    s = np.round(s, 1)  # ties
-    band = roc_band(y, s, n_boot=300, seed=3)
-    brute = [_brute_sens_at(y, s, sp) for sp in band["specificity"]]
-    np.testing.assert_allclose(band["sensitivity"], brute)
-    assert (band["ci_low"] <= band["sensitivity"] + 1e-12).all()
-    assert (band["ci_high"] >= band["sensitivity"] - 1e-12).all()
-    pd.testing.assert_frame_equal(band, roc_band(y, s, n_boot=300, seed=3))
-    assert not band.equals(roc_band(y, s, n_boot=300, seed=4))
-
-
-def test_reader_points_majority_and_individuals():
-    pts = reader_points(fake.reads(), fake.truth())
-    assert len(pts) == 8 and pts["majority"].sum() == 2
-    junior = pts[(pts["group"] == "junior") & pts["majority"]].iloc[0]
-    votes = fake.majority(fake.reads())
-    calls = votes[votes["group"] == "junior"].set_index("patient_id")["call"]
-    truth = fake.truth().set_index("patient_id")["label"]
-    assert junior["sensitivity"] == pytest.approx(calls[truth == 1].mean())
-    assert junior["sens_ci_low"] < junior["sensitivity"] < junior["sens_ci_high"]
-
-
 def test_gradcam_npz_round_trip_and_bad_file(tmp_path):
     data = fake.gradcam(n=2, size=32)
     np.savez(tmp_path / "cam.npz", **data)
@@ -90,6 +63,8 @@ def test_gradcam_npz_round_trip_and_bad_file(tmp_path):
         load_gradcam(tmp_path / "bad.npz")
 
 
-def test_missing_score_column_is_named(scores):
-    with pytest.raises(InputError, match="scores lacks required column\\(s\\) 'prob_malignant'"):
-        roc_figure(scores.drop(columns="prob_malignant"))
+def test_missing_curve_column_is_named(scores):
+    with pytest.raises(InputError, match="curves lacks required column\\(s\\) 'tpr'"):
+        roc_figure(roc_curves(scores).drop(columns="tpr"))
+    with pytest.raises(InputError, match="bins lacks required column\\(s\\) 'observed'"):
+        calibration_figure(reliability_bins(scores).drop(columns="observed"))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import fake_study as fake
 import pandas as pd
 
+from studykit.analysis import flow_counts
 from studykit.report import (
     cohort_section,
     comparisons_section,
     design_section,
     figures_section,
-    flow_counts,
     mrmc_section,
     performance_section,
     provenance_section,
