@@ -232,15 +232,17 @@ def _folds(value: str | None) -> list[int] | None:
 @click.option("--fresh", is_flag=True, help="Forget trained units and outputs first (cohort cache kept).")
 @click.option("--results", "results", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Results root; the run writes RESULTS/<protocol name>/.")
+@click.option("--wait-lock", is_flag=True,
+              help="If another studykit process holds the results folder, wait for it instead of exiting.")
 def run_command(protocol: Path, arms: str | None, folds: str | None, device: str, threads: int | None,
-                fresh: bool, results: Path) -> None:
+                fresh: bool, results: Path, wait_lock: bool) -> None:
     """Run the study of PROTOCOL: train every (arm, fold) unit, analyse, write tables, figures, report."""
     from studykit.cli.progress import progress_bar
     from studykit.study import run
 
     with progress_bar() as hook:
         summary = run(protocol, arms=_split_list(arms), folds=_folds(folds), device=device, threads=threads,
-                      fresh=fresh, results=results, progress=hook)
+                      fresh=fresh, results=results, progress=hook, wait_lock=wait_lock)
     _print_summary(summary)
 
 
@@ -259,13 +261,15 @@ def validate_command(protocol: Path, results: Path) -> None:
 
 @cli.command("report")
 @click.argument("results_dir", type=click.Path(path_type=Path))
-def report_command(results_dir: Path) -> None:
+@click.option("--wait-lock", is_flag=True,
+              help="If another studykit process holds the results folder, wait for it instead of exiting.")
+def report_command(results_dir: Path, wait_lock: bool) -> None:
     """Rebuild reads, predictions, tables, figures and report.md of RESULTS_DIR from finished units."""
     from studykit.cli.progress import progress_bar
     from studykit.study import report
 
     with progress_bar() as hook:
-        summary = report(results_dir, progress=hook)
+        summary = report(results_dir, progress=hook, wait_lock=wait_lock)
     _print_summary(summary)
 
 

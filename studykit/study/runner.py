@@ -25,11 +25,12 @@ from studykit.analysis import youden_on_validation
 from studykit.cohort import Cohort, PairStore, Splits, ingest, load_or_make_splits
 from studykit.cohort.cohort import MANIFEST_FILE
 from studykit.cohort.synth import synthesize
-from studykit.errors import InputError, StudyError
+from studykit.errors import InputError, StudyError, fault_error
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
 from studykit.study import merge, publish
 from studykit.study.layout import Layout, atomic_write_json
+from studykit.study.lock import results_lock
 from studykit.study.provenance import input_hashes, lock_document, read_lock, write_provenance
 from studykit.study.summary import RunSummary, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, fit, predict
@@ -246,6 +247,7 @@ def run(
     fresh: bool = False,
     results: str | Path = "results",
     progress: Progress | None = None,
+    wait_lock: bool = False,
 ) -> RunSummary:
     """Run (or resume) the study: train the selected units, then rebuild every output.
 
@@ -268,48 +270,55 @@ def run(
     progress : callable(done, total, description), optional
         Progress hook (the CLI's rich bars): ``synthesize cohort``, ``ingest: …``, ``units``,
         one per unit (epochs) and ``analyses``.
+    wait_lock : bool
+        When another process holds the results folder or a unit this run trains
+        (:func:`~studykit.study.lock.results_lock`: the folder is locked while the shared inputs
+        are prepared and while the outputs are written, each unit while it trains), wait for it
+        instead of failing at once. Cluster jobs of different units pass it and train in parallel.
 
     Returns
     -------
     RunSummary
     """
     protocol = protocol if isinstance(protocol, StudyProtocol) else load_protocol(protocol)
-    progress = progress or _noop
     units = plan_units(protocol, arms=arms, folds=folds)
-    runtime = apply_runtime(protocol, threads)
     layout = Layout.of(results, protocol.name)
+    progress = progress or _noop
+    runtime = apply_runtime(protocol, threads)
     start = t0 = time.perf_counter()
     stages: dict[str, float] = {}
-    if fresh:
-        _fresh(layout)
-    cohort_dir = prepare_cohort(protocol, layout, progress)
-    cohort = merge.study_cohort(protocol, cohort_dir)
-    t0 = _timed(stages, "cohort", t0)
-    store = _ingest(protocol, cohort, layout, progress)
-    cohort = cohort.with_store(store)
-    t0 = _timed(stages, "ingest", t0)
-    splits = _splits(protocol, store, cohort.manifest, layout)
-    hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
-    atomic_write(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
-    done_units = _train_all(units, store, splits, layout, device, progress, protocol.design)
+    with results_lock(layout.root, wait=wait_lock):  # the shared inputs: cohort, store, splits, lock file
+        if fresh:
+            _fresh(layout)
+        cohort_dir = prepare_cohort(protocol, layout, progress)
+        cohort = merge.study_cohort(protocol, cohort_dir)
+        t0 = _timed(stages, "cohort", t0)
+        store = _ingest(protocol, cohort, layout, progress)
+        cohort = cohort.with_store(store)
+        t0 = _timed(stages, "ingest", t0)
+        splits = _splits(protocol, store, cohort.manifest, layout)
+        hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
+        atomic_write(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
+    done_units = _train_all(units, store, splits, layout, device, progress, protocol.design, wait_lock)
     t0 = _timed(stages, "train", t0)
-    summary = publish.build(
-        protocol,
-        layout,
-        cohort=cohort,
-        store=store,
-        progress=progress,
-        stages=stages,
-        hashes=hashes,
-        device=device,
-        runtime=runtime,
-    )
-    summary.units = done_units
-    summary.wall_s = time.perf_counter() - start
-    write_provenance(
-        protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units,
-        wall_s=summary.wall_s, runtime=runtime,
-    )
+    with results_lock(layout.root, wait=wait_lock):  # the shared outputs
+        summary = publish.build(
+            protocol,
+            layout,
+            cohort=cohort,
+            store=store,
+            progress=progress,
+            stages=stages,
+            hashes=hashes,
+            device=device,
+            runtime=runtime,
+        )
+        summary.units = done_units
+        summary.wall_s = time.perf_counter() - start
+        write_provenance(
+            protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units,
+            wall_s=summary.wall_s, runtime=runtime,
+        )
     return summary
 
 
@@ -319,20 +328,38 @@ def _reader_files(protocol: StudyProtocol, cohort_dir: Path) -> list[Path]:
 
 def _train_all(
     units: list[Unit], store: PairStore, splits: Splits, layout: Layout, device: str, progress: Progress,
-    design: DesignSpec,
+    design: DesignSpec, wait_lock: bool = False,
 ) -> list[UnitResult]:
+    """Train the units one after the other, each under its own lock (so that processes sharing
+    a results folder — cluster jobs of other units — train in parallel, never the same unit)."""
     results = []
     progress(0, len(units), "units")
     for i, unit in enumerate(units):
         try:
-            results.append(_train_unit(unit, store, splits, layout, device, progress, design.threshold,
-                                       design.threshold_value))
+            with results_lock(layout.unit_file(unit.arm.name, unit.fold, "done").parent, wait=wait_lock):
+                results.append(_train_unit(unit, store, splits, layout, device, progress, design.threshold,
+                                           design.threshold_value))
         except StudyError as exc:
             exc.message = f"unit {unit.arm.name} fold {unit.fold}: {exc.message}"
             exc.args = (exc._render(),)
             raise
         progress(i + 1, len(units), "units")
     return results
+
+
+def _read_lock_document(path: Path) -> dict:
+    """``protocol.lock.yaml`` checked to be one this library wrote; a StudyError naming it otherwise."""
+    try:
+        lock = read_lock(path)
+        protocol_from_lock(lock)
+        Path(lock["cohort_dir"])
+    except OSError as exc:
+        raise fault_error(exc) or exc from None
+    except Exception as exc:  # YAML, key, type and schema errors of a damaged or hand-edited file
+        raise StudyError(f"is not a protocol lock studykit wrote ({type(exc).__name__}: {str(exc)[:200]}).",
+                         file=str(path), hint="re-create it with `studykit run PROTOCOL` (finished units are "
+                                              "kept and not retrained).") from None
+    return lock
 
 
 def protocol_from_lock(lock: dict) -> StudyProtocol:
@@ -342,7 +369,8 @@ def protocol_from_lock(lock: dict) -> StudyProtocol:
     return protocol.model_copy(update={"source": lock.get("source"), "arm_specs": specs})
 
 
-def report(results_dir: str | Path, *, progress: Progress | None = None) -> RunSummary:
+def report(results_dir: str | Path, *, progress: Progress | None = None,
+           wait_lock: bool = False) -> RunSummary:
     """Rebuild reads.csv, predictions.csv, tables, figures and report.md of a results folder.
 
     Merges every finished unit (cluster jobs included) and lists the missing ones in
@@ -360,7 +388,13 @@ def report(results_dir: str | Path, *, progress: Progress | None = None) -> RunS
             file=str(results_dir),
             hint="pass results/<protocol name>, written by `studykit run PROTOCOL`.",
         )
-    lock = read_lock(layout.lock)
+    with results_lock(layout.root, wait=wait_lock):
+        return _report_locked(layout, progress)
+
+
+def _report_locked(layout: Layout, progress: Progress | None) -> RunSummary:
+    """:func:`report`'s work, with the results folder locked."""
+    lock = _read_lock_document(layout.lock)
     protocol = protocol_from_lock(lock)
     cohort_dir = Path(lock["cohort_dir"])
     store_path = lock.get("store")

@@ -1,0 +1,131 @@
+"""The results-folder lock: a second process is refused (naming the holder) or waits; a killed
+holder's lock is taken over; a damaged protocol.lock.yaml is a clear error. Nothing is touched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from studykit.errors import StudyError
+from studykit.study import report
+from studykit.study.lock import HOLDER_NAME, LOCK_NAME, results_lock
+
+HOLD = """
+import sys, time, pathlib
+from studykit.study.lock import results_lock
+with results_lock(sys.argv[1]):
+    pathlib.Path(sys.argv[2]).write_text("held")
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def _holder(folder: Path, seconds: float, tmp_path: Path) -> subprocess.Popen:
+    """A process that holds ``folder``'s lock for ``seconds`` (returns once it holds it)."""
+    flag = tmp_path / f"held-{time.monotonic_ns()}"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), str(flag), str(seconds)])
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the holder did not start"
+        time.sleep(0.05)
+    return proc
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes, but the (empty) lock file itself, which stays between runs."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != LOCK_NAME}
+
+
+def test_a_held_folder_refuses_a_second_process_naming_the_holder(tmp_path):
+    folder = tmp_path / "results" / "study"
+    (folder / "tables").mkdir(parents=True)
+    (folder / "tables" / "table3.csv").write_text("arm,auc\nmuf,0.9\n")
+    proc = _holder(folder, 30, tmp_path)
+    try:
+        before = _snapshot(folder)
+        with pytest.raises(StudyError, match=rf"is in use by another studykit process \(PID {proc.pid} on "):
+            with results_lock(folder):
+                pass
+        assert _snapshot(folder) == before
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_wait_lock_starts_when_the_holder_finishes(tmp_path):
+    folder = tmp_path / "study"
+    proc = _holder(folder, 1.5, tmp_path)
+    start = time.monotonic()
+    with results_lock(folder, wait=True):
+        assert time.monotonic() - start > 1.0  # granted only once the holder let go
+        assert proc.wait(timeout=30) == 0
+
+
+def test_a_killed_holders_lock_is_taken_over(tmp_path):
+    folder = tmp_path / "study"
+    proc = _holder(folder, 60, tmp_path)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (folder / HOLDER_NAME).is_file()  # left behind by the killed process
+    with results_lock(folder):
+        assert str(os.getpid()) in (folder / HOLDER_NAME).read_text()
+    assert not (folder / HOLDER_NAME).exists()
+
+
+def test_the_cli_report_on_a_held_folder_exits_2(tmp_path):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "protocol.lock.yaml").write_text("protocol: {}\n")
+    proc = _holder(folder, 30, tmp_path)
+    try:
+        before = _snapshot(folder)
+        command = [sys.executable, "-c", "from studykit.cli import main; main()", "report", str(folder)]
+        cli = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 2 and "Traceback" not in cli.stderr
+        assert "is in use by another studykit process" in cli.stderr and "--wait-lock" in cli.stderr
+        assert _snapshot(folder) == before
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("text", ["protocol: {}\n", ": : not yaml [\n", "- a list\n", "\x00\x01"])
+def test_a_damaged_protocol_lock_is_named_and_nothing_is_touched(tmp_path, text):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "protocol.lock.yaml").write_text(text)
+    (folder / "predictions.csv").write_text("arm\nmuf\n")
+    before = _snapshot(folder)
+    expected = r"protocol.lock.yaml: is not a protocol lock studykit wrote"
+    with pytest.raises(StudyError, match=expected) as info:
+        report(folder)
+    assert "studykit run PROTOCOL" in info.value.hint
+    assert _snapshot(folder) == before
+
+
+def test_a_unit_trained_by_another_process_is_not_trained_twice(tmp_path, finished):
+    from conftest import copy_cohort, tiny_protocol, write_protocol
+
+    from studykit.study import run
+
+    _, results = finished
+    copy_cohort(results, tmp_path / "results")
+    protocol = write_protocol(tmp_path, tiny_protocol())
+    unit = tmp_path / "results" / "tiny_study" / "arms" / "bmode_net" / "fold-0"
+    proc = _holder(unit, 60, tmp_path)  # another job is training bmode_net fold 0
+    try:
+        expected = rf"fold-0: unit bmode_net fold 0: is in use by another studykit process \(PID {proc.pid}"
+        with pytest.raises(StudyError, match=expected):
+            run(protocol, results=tmp_path / "results", device="cpu", arms=["bmode_net"], folds=[0])
+        assert not (unit / "done.json").exists()
+        run(protocol, results=tmp_path / "results", device="cpu", arms=["bmode_net"], folds=[1])  # other unit
+        assert (unit.parent / "fold-1" / "done.json").is_file()
+    finally:
+        proc.kill()
+        proc.wait()
