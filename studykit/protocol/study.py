@@ -11,6 +11,9 @@ kernels, so a protocol gives the same numbers on any machine.
 
 Every mistake is one :class:`~studykit.errors.ProtocolError` naming the file, the YAML path
 (``arms[2].model``), its line, what was expected, and a close match for misspelt names.
+
+Longer than ~400 lines on purpose: the schema is one pydantic model tree, kept in one file so
+that the whole shape of a protocol reads top to bottom in the order a YAML file has it.
 """
 
 from __future__ import annotations

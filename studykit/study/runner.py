@@ -9,6 +9,8 @@ the selected ones), so cluster jobs that run one unit each (``arms``, ``folds``)
 ``predictions.csv`` and ``reads.csv``. Every file is written atomically. Before anything is
 trained, torch's thread count and deterministic mode are set from the protocol's ``runtime``
 (:func:`studykit.train.configure_runtime`, process-wide) and recorded in ``provenance.json``.
+The results folder is locked while the shared inputs are prepared and the outputs written,
+each unit's folder while it trains (:mod:`studykit.study.lock`).
 """
 
 from __future__ import annotations
