@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import copy_cohort, tiny_protocol, write_protocol
 
 from studykit.errors import StudyError
-from studykit.study import report
+from studykit.study import report, run
 from studykit.study.lock import HOLDER_NAME, LOCK_NAME, results_lock
 
 HOLD = """
@@ -110,10 +111,6 @@ def test_a_damaged_protocol_lock_is_named_and_nothing_is_touched(tmp_path, text)
 
 
 def test_a_unit_trained_by_another_process_is_not_trained_twice(tmp_path, finished):
-    from conftest import copy_cohort, tiny_protocol, write_protocol
-
-    from studykit.study import run
-
     _, results = finished
     copy_cohort(results, tmp_path / "results")
     protocol = write_protocol(tmp_path, tiny_protocol())
