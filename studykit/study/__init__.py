@@ -22,7 +22,7 @@ from studykit.study.summary import RunSummary, UnitResult
 _LAZY = {
     "Unit": "runner",
     "plan_units": "runner",
-    "protocol_from_lock": "runner",
+    "protocol_from_lock": "provenance",
     "report": "runner",
     "run": "runner",
     "Check": "validate",

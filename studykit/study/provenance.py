@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from studykit.errors import StudyError
+from studykit.errors import StudyError, fault_error
+from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout, atomic_write_json
 
@@ -21,7 +22,9 @@ __all__ = [
     "git_commit",
     "input_hashes",
     "lock_document",
+    "protocol_from_lock",
     "provenance_block",
+    "read_lock_document",
     "sha256_file",
     "versions",
     "write_provenance",
@@ -170,3 +173,25 @@ def _device_name(device: str) -> str:
         return str(resolve_device(device))
     except StudyError:
         return device
+
+
+def read_lock_document(path: Path) -> dict:
+    """``protocol.lock.yaml`` checked to be one this library wrote; a StudyError naming it otherwise."""
+    try:
+        lock = read_lock(path)
+        protocol_from_lock(lock)
+        Path(lock["cohort_dir"])
+    except OSError as exc:
+        raise fault_error(exc) or exc from None
+    except Exception as exc:  # YAML, key, type and schema errors of a damaged or hand-edited file
+        raise StudyError(f"is not a protocol lock studykit wrote ({type(exc).__name__}: {str(exc)[:200]}).",
+                         file=str(path), hint="re-create it with `studykit run PROTOCOL` (finished units are "
+                                              "kept and not retrained).") from None
+    return lock
+
+
+def protocol_from_lock(lock: dict) -> StudyProtocol:
+    """The resolved protocol recorded in ``protocol.lock.yaml`` (arm specs as they were run)."""
+    protocol = StudyProtocol.model_validate(lock["protocol"])
+    specs = tuple(ArmSpec.model_validate(spec) for spec in lock["arm_specs"])
+    return protocol.model_copy(update={"source": lock.get("source"), "arm_specs": specs})

@@ -27,13 +27,19 @@ from studykit.analysis import youden_on_validation
 from studykit.cohort import Cohort, PairStore, Splits, ingest, load_or_make_splits
 from studykit.cohort.cohort import MANIFEST_FILE
 from studykit.cohort.synth import synthesize
-from studykit.errors import InputError, StudyError, fault_error
+from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
 from studykit.study import merge, publish
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
-from studykit.study.provenance import input_hashes, lock_document, read_lock, write_provenance
+from studykit.study.provenance import (
+    input_hashes,
+    lock_document,
+    protocol_from_lock,
+    read_lock_document,
+    write_provenance,
+)
 from studykit.study.summary import RunSummary, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, fit, predict
 from studykit.vocab import THRESHOLD_YOUDEN, Progress, atomic_write, did_you_mean
@@ -45,7 +51,6 @@ __all__ = [
     "apply_runtime",
     "plan_units",
     "prepare_cohort",
-    "protocol_from_lock",
     "report",
     "run",
 ]
@@ -349,26 +354,6 @@ def _train_all(
     return results
 
 
-def _read_lock_document(path: Path) -> dict:
-    """``protocol.lock.yaml`` checked to be one this library wrote; a StudyError naming it otherwise."""
-    try:
-        lock = read_lock(path)
-        protocol_from_lock(lock)
-        Path(lock["cohort_dir"])
-    except OSError as exc:
-        raise fault_error(exc) or exc from None
-    except Exception as exc:  # YAML, key, type and schema errors of a damaged or hand-edited file
-        raise StudyError(f"is not a protocol lock studykit wrote ({type(exc).__name__}: {str(exc)[:200]}).",
-                         file=str(path), hint="re-create it with `studykit run PROTOCOL` (finished units are "
-                                              "kept and not retrained).") from None
-    return lock
-
-
-def protocol_from_lock(lock: dict) -> StudyProtocol:
-    """The resolved protocol recorded in ``protocol.lock.yaml`` (arm specs as they were run)."""
-    protocol = StudyProtocol.model_validate(lock["protocol"])
-    specs = tuple(ArmSpec.model_validate(spec) for spec in lock["arm_specs"])
-    return protocol.model_copy(update={"source": lock.get("source"), "arm_specs": specs})
 
 
 def report(results_dir: str | Path, *, progress: Progress | None = None,
@@ -396,7 +381,7 @@ def report(results_dir: str | Path, *, progress: Progress | None = None,
 
 def _report_locked(layout: Layout, progress: Progress | None) -> RunSummary:
     """:func:`report`'s work, with the results folder locked."""
-    lock = _read_lock_document(layout.lock)
+    lock = read_lock_document(layout.lock)
     protocol = protocol_from_lock(lock)
     cohort_dir = Path(lock["cohort_dir"])
     store_path = lock.get("store")
