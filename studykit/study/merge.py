@@ -15,6 +15,7 @@ import pandas as pd
 
 from studykit import readers
 from studykit.cohort import Cohort, PairStore, load_cohort
+from studykit.errors import DataError
 from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout
 from studykit.vocab import (
@@ -71,7 +72,14 @@ def _unit_threshold(protocol: StudyProtocol, layout: Layout, arm: str, fold: int
     if protocol.design.threshold == THRESHOLD_FIXED:
         return protocol.design.threshold_value
     path = layout.unit_file(arm, fold, "threshold")
-    return float(json.loads(path.read_text())["value"]) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["value"])
+    except (ValueError, KeyError, TypeError):  # not JSON, no "value", not a number
+        raise DataError("is not a threshold record studykit wrote (truncated or edited).", file=str(path),
+                        hint=f"delete it: the next `studykit run` chooses unit {arm} fold {fold}'s threshold "
+                             "again from its inner-validation patients (nothing is retrained).") from None
 
 
 def build_reads(protocol: StudyProtocol, cohort: Cohort) -> pd.DataFrame | None:

@@ -126,3 +126,32 @@ def test_a_unit_trained_by_another_process_is_not_trained_twice(tmp_path, finish
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="module")
+def youden_run(tmp_path_factory, finished):
+    """A finished tiny study whose thresholds are Youden's on the inner validation patients."""
+    _, results = finished
+    root = tmp_path_factory.mktemp("youden")
+    copy_cohort(results, root / "results")
+    base = tiny_protocol()
+    protocol = write_protocol(root, tiny_protocol(design={**base["design"], "threshold": "youden_inner_val"}))
+    run(protocol, results=root / "results", device="cpu", arms=["muf_net"])
+    return root / "results" / "tiny_study"
+
+
+@pytest.mark.parametrize("text", ['{"value": ', '{"rule": "youden_inner_val"}', '{"value": "high"}'])
+def test_a_damaged_threshold_record_is_named_and_nothing_is_touched(tmp_path, youden_run, text):
+    import shutil
+
+    folder = tmp_path / "tiny_study"
+    shutil.copytree(youden_run, folder)
+    path = folder / "arms" / "muf_net" / "fold-1" / "threshold.json"
+    assert "youden" in path.read_text()
+    path.write_text(text)
+    before = _snapshot(folder)
+    expected = r"fold-1/threshold.json: is not a threshold record studykit wrote"
+    with pytest.raises(StudyError, match=expected) as info:
+        report(folder)
+    assert "unit muf_net fold 1's threshold" in info.value.hint
+    assert _snapshot(folder) == before
