@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from studykit.errors import InputError
+from studykit.errors import InputError, StudyError, fault_error
 
 __all__ = [
     "AGGREGATIONS",
@@ -87,6 +87,7 @@ __all__ = [
     "did_you_mean",
     "exclusion_reasons",
     "fsync_dir",
+    "read_utf8",
     "remove_dead_temps",
     "require_columns",
     "require_table_columns",
@@ -396,3 +397,31 @@ def remove_dead_temps(parent: str | os.PathLike[str], prefix: str) -> list[Path]
         except (ValueError, PermissionError, OSError):
             continue
     return removed
+
+
+def read_utf8(path: str | os.PathLike[str], error: type[StudyError], *, example: str = "in.txt") -> str:
+    """The text of ``path`` (a UTF-8 byte-order mark dropped), or ``error`` naming the file.
+
+    For bytes that are not UTF-8 the message gives the byte offset and line and what the file
+    looks like (UTF-16, binary, or another encoding such as Latin-1), and the hint how to
+    convert it; OS faults (permissions, …) go through :func:`studykit.errors.fault_error`.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise fault_error(exc) or error(f"cannot be read ({exc.strerror or exc}).", file=str(path),
+                                        hint="check the file's permissions (it must be readable).") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        found = "another encoding (e.g. Latin-1)"
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            found = "UTF-16 (it starts with a byte-order mark)"
+        elif b"\x00" in data[:4096]:
+            found = "binary data (it holds NUL bytes)"
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"is not UTF-8 text: byte {exc.start} (line {line}) is not valid UTF-8; it looks like "
+                    f"{found}.", file=str(path), row=line,
+                    hint="save it as UTF-8 (your editor's 'save with encoding', or "
+                         f"`iconv -f LATIN1 -t UTF-8 {example} > out{Path(example).suffix}`).") from None

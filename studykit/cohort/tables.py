@@ -12,6 +12,7 @@ the box never shrinks.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from studykit.errors import DataError
-from studykit.vocab import EXCLUDED_REASON, closest, did_you_mean, exclusion_reasons
+from studykit.vocab import EXCLUDED_REASON, closest, did_you_mean, exclusion_reasons, read_utf8
 
 __all__ = [
     "PASSTHROUGH",
@@ -139,9 +140,10 @@ def read_table(path: Path, *, what: str) -> pd.DataFrame:
     """A CSV file as a DataFrame of stripped strings; clear errors when absent or unparsable."""
     if not path.is_file():
         raise DataError("file not found.", file=str(path), hint=f"the cohort folder must contain {what}.")
+    text = read_utf8(path, DataError, example=path.name)  # Excel's BOM dropped
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")  # Excel's BOM
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot be read as CSV ({exc}).", file=str(path),
                         hint="save the table as UTF-8 comma-separated text with one header row.") from exc
     table.columns = [str(c).strip() for c in table.columns]

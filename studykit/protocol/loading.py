@@ -15,9 +15,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from studykit.errors import ProtocolError
-from studykit.vocab import did_you_mean
+from studykit.vocab import did_you_mean, read_utf8
 
-__all__ = ["load_model", "read_utf8", "read_yaml", "validate_model", "yaml_path"]
+__all__ = ["load_model", "read_yaml", "validate_model", "yaml_path"]
 
 Model = TypeVar("Model", bound=BaseModel)
 _MAX_LISTED = 8
@@ -35,7 +35,7 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     if not path.is_file():
         raise ProtocolError("file not found.", file=str(path), hint="check the path (relative paths are "
                                                                     "resolved from the current folder).")
-    text = read_utf8(path)
+    text = read_utf8(path, ProtocolError, example="in.yaml")
     try:
         node = yaml.compose(text)
         _check_unique_keys(node, path)
@@ -47,28 +47,6 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
         raise ProtocolError(f"is not valid YAML: {problem}.", file=str(path), row=row,
                             hint="check indentation and that every 'key: value' has a space after ':'.") \
             from exc
-
-
-def read_utf8(path: Path) -> str:
-    """The text of ``path``; a :class:`ProtocolError` naming the file for OS errors and non-UTF-8 bytes."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ProtocolError(f"cannot be read ({exc.strerror or exc}).", file=str(path),
-                            hint="check the file's permissions (it must be readable).") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        found = "another encoding (e.g. Latin-1)"
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            found = "UTF-16 (it starts with a byte-order mark)"
-        elif b"\x00" in data[:4096]:
-            found = "binary data (it holds NUL bytes)"
-        line = data[:exc.start].count(b"\n") + 1
-        raise ProtocolError(f"is not UTF-8 text: byte {exc.start} (line {line}) is not valid UTF-8; "
-                            f"it looks like {found}.", file=str(path), row=line,
-                            hint="save it as UTF-8 (your editor's 'save with encoding', or "
-                                 "`iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml`).") from None
 
 
 def _check_unique_keys(node: yaml.Node | None, path: Path) -> None:

@@ -6,6 +6,7 @@ counted (data row 1 is the first line after the header; a spreadsheet shows it a
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.errors import DataError
-from studykit.vocab import closest
+from studykit.vocab import closest, read_utf8
 
 FILE, ROW = "_file", "_row"  # provenance columns of the raw table, dropped before returning
 _SHOW = 5  # ids listed in a message
@@ -29,10 +30,11 @@ def read_csv_text(path: Path) -> pd.DataFrame:
         raise DataError("file not found.", file=str(path),
                         hint="give the path of the reader CSV (relative paths start at the protocol's "
                              "folder).")
+    text = read_utf8(path, DataError, example=Path(path).name)  # Excel's BOM dropped
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",  # Excel's BOM
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skip_blank_lines=False)  # blank lines count as rows, then are dropped
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot be read as CSV ({exc}).", file=str(path),
                         hint="save the table as UTF-8 comma-separated text with one header row.") from exc
     table.columns = [str(c).strip() for c in table.columns]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from studykit.errors import ProtocolError
+from studykit.errors import FaultError, ProtocolError
 from studykit.protocol.arms import load_arm
 from studykit.protocol.loading import read_yaml
 
@@ -42,14 +42,14 @@ def test_text_that_is_not_utf8_says_what_it_looks_like(tmp_path, data, found, li
     assert "iconv" in info.value.hint and info.value.row == line
 
 
-def test_an_unreadable_file_is_a_protocol_error(tmp_path, monkeypatch):
+def test_an_unreadable_file_is_a_fault_naming_it(tmp_path, monkeypatch):
     path = tmp_path / "arm.yaml"
     path.write_text("name: a\n")
 
     def denied(self):
-        raise PermissionError(13, "Permission denied")
+        raise PermissionError(13, "Permission denied", str(self))
     monkeypatch.setattr(Path, "read_bytes", denied)
-    with pytest.raises(ProtocolError, match=r"cannot be read \(Permission denied\)"):
+    with pytest.raises(FaultError, match=rf"{path}: cannot be written or read: permission denied"):
         read_yaml(path)
 
 
@@ -64,3 +64,27 @@ def test_the_cli_exits_2_without_a_traceback_and_leaves_the_file_alone(tmp_path)
     assert "key 'folds' is given twice" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("reader", ["manifest", "reads"])
+def test_csv_inputs_that_are_not_utf8_say_what_they_look_like(tmp_path, reader):
+    from studykit.cohort.tables import read_table
+    from studykit.errors import DataError
+    from studykit.readers._csv import read_csv_text
+
+    path = tmp_path / f"{reader}.csv"
+    path.write_bytes("patient_id,label\nP1,b\u00e9nin\n".encode("latin-1"))
+    before = path.read_bytes()
+    read = (lambda p: read_table(p, what="manifest.csv")) if reader == "manifest" else read_csv_text
+    with pytest.raises(DataError, match=r"is not UTF-8 text: byte 21 \(line 2\).*another encoding") as info:
+        read(path)
+    assert info.value.row == 2 and f"iconv -f LATIN1 -t UTF-8 {reader}.csv" in info.value.hint
+    assert path.read_bytes() == before
+
+
+def test_a_byte_order_mark_is_dropped(tmp_path):
+    from studykit.cohort.tables import read_table
+
+    path = tmp_path / "manifest.csv"
+    path.write_bytes("patient_id,label\nP1,benign\n".encode("utf-8-sig"))
+    assert list(read_table(path, what="manifest.csv").columns) == ["patient_id", "label"]
