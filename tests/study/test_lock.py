@@ -3,11 +3,13 @@ holder's lock is taken over; a damaged protocol.lock.yaml is a clear error. Noth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,17 @@ def _holder(folder: Path, seconds: float, tmp_path: Path) -> subprocess.Popen:
     return proc
 
 
+@contextlib.contextmanager
+def _held(folder: Path, seconds: float, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """:func:`_holder` for the block; the holder is killed and reaped afterwards."""
+    proc = _holder(folder, seconds, tmp_path)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every file's bytes, but the (empty) lock file itself, which stays between runs."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
@@ -47,16 +60,12 @@ def test_a_held_folder_refuses_a_second_process_naming_the_holder(tmp_path):
     folder = tmp_path / "results" / "study"
     (folder / "tables").mkdir(parents=True)
     (folder / "tables" / "table3.csv").write_text("arm,auc\nmuf,0.9\n")
-    proc = _holder(folder, 30, tmp_path)
-    try:
+    with _held(folder, 30, tmp_path) as proc:
         before = _snapshot(folder)
         with pytest.raises(StudyError, match=rf"is in use by another studykit process \(PID {proc.pid} on "):
             with results_lock(folder):
                 pass
         assert _snapshot(folder) == before
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_wait_lock_starts_when_the_holder_finishes(tmp_path):
@@ -83,17 +92,13 @@ def test_the_cli_report_on_a_held_folder_exits_2(tmp_path):
     folder = tmp_path / "study"
     folder.mkdir()
     (folder / "protocol.lock.yaml").write_text("protocol: {}\n")
-    proc = _holder(folder, 30, tmp_path)
-    try:
+    with _held(folder, 30, tmp_path):
         before = _snapshot(folder)
         command = [sys.executable, "-c", "from studykit.cli import main; main()", "report", str(folder)]
         cli = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert cli.returncode == 2 and "Traceback" not in cli.stderr
         assert "is in use by another studykit process" in cli.stderr and "--wait-lock" in cli.stderr
         assert _snapshot(folder) == before
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.parametrize("text", ["protocol: {}\n", ": : not yaml [\n", "- a list\n", "\x00\x01"])
@@ -115,17 +120,13 @@ def test_a_unit_trained_by_another_process_is_not_trained_twice(tmp_path, finish
     copy_cohort(results, tmp_path / "results")
     protocol = write_protocol(tmp_path, tiny_protocol())
     unit = tmp_path / "results" / "tiny_study" / "arms" / "bmode_net" / "fold-0"
-    proc = _holder(unit, 60, tmp_path)  # another job is training bmode_net fold 0
-    try:
+    with _held(unit, 60, tmp_path) as proc:  # another job is training bmode_net fold 0
         expected = rf"fold-0: unit bmode_net fold 0: is in use by another studykit process \(PID {proc.pid}"
         with pytest.raises(StudyError, match=expected):
             run(protocol, results=tmp_path / "results", device="cpu", arms=["bmode_net"], folds=[0])
         assert not (unit / "done.json").exists()
         run(protocol, results=tmp_path / "results", device="cpu", arms=["bmode_net"], folds=[1])  # other unit
         assert (unit.parent / "fold-1" / "done.json").is_file()
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
