@@ -18,16 +18,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studykit.vocab import BEST, DONE, GRADCAM, HISTORY, LAST, PREDICTIONS, atomic_write, unit_dir
+from studykit.vocab import (
+    BEST,
+    DONE,
+    GRADCAM,
+    HISTORY,
+    LAST,
+    PREDICTIONS,
+    atomic_write,
+    fsync_dir,
+    remove_dead_temps,
+    temp_name,
+    unit_dir,
+)
 
 THRESHOLD = "threshold.json"
 
-__all__ = ["Layout", "atomic_write_json"]
+__all__ = ["Layout", "atomic_write_json", "staged_outputs"]
+
+#: Prefix of the folder the outputs are written into before they replace the published ones.
+STAGING_PREFIX = ".outputs-staging-"
 
 
 @dataclass(frozen=True)
@@ -111,3 +130,37 @@ class Layout:
 def atomic_write_json(path: Path, data: Any) -> Path:
     """Write ``data`` as indented, key-sorted JSON to ``path`` (:func:`~studykit.vocab.atomic_write`)."""
     return atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def staged_outputs(layout: Layout) -> Iterator[Layout]:
+    """A :class:`Layout` of a staging folder inside ``layout.root`` for the outputs of one build.
+
+    Write predictions.csv, reads.csv, tables, figures and report.md into the yielded layout.
+    When the block ends without an exception each staged file replaces its published
+    counterpart (``os.replace``, so each file is old or new, never a part), report.md last,
+    so a report never points at outputs that are not in place yet. When the block raises,
+    nothing published changes. The staging folder is removed either way; one left by a killed
+    process is removed by the next build (:func:`~studykit.vocab.remove_dead_temps`).
+    """
+    remove_dead_temps(layout.root, STAGING_PREFIX)
+    stage = Layout(layout.root / temp_name(STAGING_PREFIX))
+    stage.root.mkdir(parents=True)
+    try:
+        yield stage
+        _publish_staged(stage, layout)
+    finally:
+        shutil.rmtree(stage.root, ignore_errors=True)
+
+
+def _publish_staged(stage: Layout, layout: Layout) -> None:
+    """Move every file of ``stage`` to the same place under ``layout`` (report.md last)."""
+    files = sorted((p for p in stage.root.rglob("*") if p.is_file()), key=lambda p: (p == stage.report, p))
+    folders = set()
+    for path in files:
+        target = layout.root / stage.relative(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        folders.add(target.parent)
+    for folder in sorted(folders):
+        fsync_dir(folder)

@@ -26,7 +26,7 @@ from studykit.cohort import Cohort, PairStore
 from studykit.errors import UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
 from studykit.study import merge
-from studykit.study.layout import Layout
+from studykit.study.layout import Layout, staged_outputs
 from studykit.study.options import analysis_options, threshold_origin
 from studykit.study.provenance import provenance_block
 from studykit.study.summary import RunSummary
@@ -51,44 +51,48 @@ def build(
 ) -> RunSummary:
     """Merge predictions, write reads.csv, run the analyses, write tables, figures and report.md.
 
+    Every input is read and checked (each unit's predictions, the reads) and every analysis
+    run before anything is written; the outputs are written aside and replace the published
+    ones only when all of them are complete (:func:`~studykit.study.layout.staged_outputs`),
+    so a failing build leaves the results folder as it was.
+
     ``cohort``: the validated cohort (None when its manifest is gone: the reads are then the
     previous ``reads.csv``, and the cohort's tables and figure are left out). ``runtime``
     (torch threads and determinism in force) goes into report.md's provenance.
     """
     t0 = time.perf_counter()
-    predictions, missing = merge.merge_predictions(protocol, layout)
-    if len(predictions):
-        merge.write_csv(predictions, layout.predictions)
+    predictions, missing = merge.merge_predictions(protocol, layout, store)
     reads_csv = merge.build_reads(protocol, cohort) if cohort is not None else merge.previous_reads(layout)
-    if reads_csv is not None:
-        merge.write_csv(reads_csv, layout.reads)
     progress(0, 3, "analyses")
     tables = _analyse(protocol, predictions, reads_csv, cohort, store, missing) if len(predictions) else {}
     progress(1, 3, "analyses")
-    written = _write_tables(protocol, layout, tables)
-    with _quiet():
-        figures = (
-            _figures(protocol, layout, predictions, reads_csv, cohort, tables)
-            if protocol.outputs.figures
-            else {}
+    with staged_outputs(layout) as out:  # published only when every output is written
+        if len(predictions):
+            merge.write_csv(predictions, out.predictions)
+        if reads_csv is not None:
+            merge.write_csv(reads_csv, out.reads)
+        written = _write_tables(protocol, out, tables)
+        with _quiet():
+            figures = (
+                _figures(protocol, out, predictions, reads_csv, cohort, tables, units=layout)
+                if protocol.outputs.figures
+                else {}
+            )
+        progress(2, 3, "analyses")
+        stages["analyses and outputs"] = time.perf_counter() - t0
+        wall = sum(stages.values()) if stages else None
+        block = provenance_block(
+            protocol, hashes=hashes, device=device, stages=stages, wall_s=wall, runtime=runtime
         )
-    progress(2, 3, "analyses")
-    stages["analyses and outputs"] = time.perf_counter() - t0
-    wall = sum(stages.values()) if stages else None
-    block = provenance_block(
-        protocol, hashes=hashes, device=device, stages=stages, wall_s=wall, runtime=runtime
-    )
-    path = _report(
-        protocol, layout, tables, figures, cohort, None if store is None else len(store), missing, block
-    )
+        _report(protocol, out, tables, figures, cohort, None if store is None else len(store), missing, block)
     progress(3, 3, "analyses")
     return RunSummary(
         results=layout.root,
         missing=missing,
-        tables=written,
-        figures=figures,
+        tables={name: layout.root / out.relative(path) for name, path in written.items()},
+        figures={name: layout.root / out.relative(path) for name, path in figures.items()},
         headline=headline(tables.get("table3_performance")),
-        report=path,
+        report=layout.report,
         stages=stages,
     )
 
@@ -184,8 +188,11 @@ def _figures(
     reads_csv: pd.DataFrame | None,
     cohort: Cohort | None,
     tables: dict[str, pd.DataFrame],
+    *,
+    units: Layout,
 ) -> dict[str, Path]:
-    """ROC with reader points, calibration, STARD flow and the Grad-CAM panel."""
+    """ROC with reader points, calibration, STARD flow and the Grad-CAM panel, saved under
+    ``layout``; the Grad-CAM maps are read from the unit folders of ``units``."""
     out, formats = {}, list(protocol.outputs.figure_formats)
     if len(predictions):
         scores = aggregate_patients(predictions, rule=protocol.design.aggregation)
@@ -195,7 +202,7 @@ def _figures(
         out["calibration"] = _save(fig, layout, "calibration", formats)
     if cohort is not None:
         out["flow"] = _save(report.flow_figure(cohort.flow_counts()), layout, "flow", formats)
-    data = _gradcam_data(protocol, layout) if protocol.outputs.gradcam else None
+    data = _gradcam_data(protocol, units) if protocol.outputs.gradcam else None
     if data is not None:
         out["gradcam"] = _save(report.gradcam_figure(data), layout, "gradcam", formats)
     return out
