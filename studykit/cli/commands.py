@@ -251,10 +251,16 @@ def run_command(protocol: Path, arms: str | None, folds: str | None, device: str
 @click.option("--results", "results", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Results root (where a synthetic cohort is cached).")
 def validate_command(protocol: Path, results: Path) -> None:
-    """Check PROTOCOL, its files, the cohort tables and the reads; trains nothing."""
+    """Check PROTOCOL, its files, the cohort tables and the reads; trains nothing.
+
+    Checks everything `studykit run` checks before it trains; a synthetic cohort is generated
+    (and cached for the run) first so that its reads are checked too."""
+    from studykit.cli.progress import progress_bar
     from studykit.study import validate
 
-    for check in validate(protocol, results=results):
+    with progress_bar() as hook:
+        checks = validate(protocol, results=results, progress=hook)
+    for check in checks:
         stdout.print(f"[green]ok[/] {check.what}: {check.detail}")
     stdout.print(f"[bold]{protocol}[/] is valid.")
 

@@ -25,8 +25,8 @@ _LAZY = {
     "protocol_from_lock": "provenance",
     "report": "runner",
     "run": "runner",
-    "Check": "validate",
-    "validate": "validate",
+    "Check": "checks",
+    "validate": "checks",
 }
 
 __all__ = [
@@ -48,5 +48,5 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value  # also replaces the submodule ``validate`` by the function
+    globals()[name] = value
     return value

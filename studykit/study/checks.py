@@ -1,4 +1,9 @@
-"""``studykit validate``: check a protocol and its inputs without training anything."""
+"""``studykit validate``: check a protocol and its inputs without training anything.
+
+:func:`check_inputs` is the one list of checks of a protocol's inputs; ``studykit run``
+calls it too, before it writes anything (the lock file, the store, the splits) or trains
+a unit, so a run that would fail on its inputs fails before it touches a finished study.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,16 @@ from pathlib import Path
 
 from studykit.cohort import Cohort
 from studykit.cohort import tables as cohort_tables
+from studykit.cohort.store import INDEX_COLUMNS
+from studykit.errors import ProtocolError
 from studykit.protocol.study import StudyProtocol, load_protocol
 from studykit.study import merge
 from studykit.study.layout import Layout
+from studykit.study.lock import results_lock
 from studykit.study.options import analysis_options
+from studykit.vocab import Progress
 
-__all__ = ["Check", "validate"]
+__all__ = ["Check", "check_inputs", "validate"]
 
 
 @dataclass(frozen=True)
@@ -42,17 +51,24 @@ def _cohort_checks(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
         checks.append(Check("annotations", f"{len(rows)} annotated frames; every included patient has one"))
     elif (cohort_dir / "crops").is_dir():
         checks.append(Check("crops", "pre-cropped PNG pairs (checked when ingested)"))
-    missing = [col for col in c.covariates if col not in manifest.table.columns]
-    if missing:
-        from studykit.errors import ProtocolError
-
-        raise ProtocolError(
-            f"columns.covariates names column(s) absent from the manifest: {missing}.",
-            file=protocol.source,
-            field="columns.covariates",
-            hint=f"manifest columns: {', '.join(map(str, manifest.table.columns))}.",
-        )
+    _check_manifest_columns(protocol, manifest.table.columns, c.covariates, "columns.covariates")
+    _check_manifest_columns(protocol, manifest.table.columns, protocol.design.stratify_by,
+                            "design.stratify_by")
     return checks
+
+
+def _check_manifest_columns(protocol: StudyProtocol, columns, named, field: str) -> None:
+    """``named`` columns must be manifest columns or columns of the store's index (what
+    :func:`~studykit.study.runner.patient_table` can stratify by)."""
+    present = {*map(str, columns), *INDEX_COLUMNS}
+    missing = [str(col) for col in named if str(col) not in present]
+    if missing:
+        raise ProtocolError(
+            f"{field} names column(s) absent from the manifest: {missing}.",
+            file=protocol.source,
+            field=field,
+            hint=f"manifest columns: {', '.join(map(str, columns))}.",
+        )
 
 
 def _reader_checks(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
@@ -69,12 +85,29 @@ def _reader_checks(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
     ]
 
 
-def validate(protocol: StudyProtocol | str | Path, *, results: str | Path = "results") -> list[Check]:
-    """Check the protocol, its files, the cohort tables, the reads and the analysis options.
+def check_inputs(protocol: StudyProtocol, cohort: Cohort) -> list[Check]:
+    """Every check of the inputs that ``run`` would otherwise meet later: the cohort tables
+    (manifest, annotations, covariate and stratification columns), the reads against the
+    cohort (validated, majority votes formed) and the analysis options.
 
-    Trains, ingests and writes nothing. A synthetic cohort not generated yet is reported as
-    such (its settings are checked when generated). Returns the passed checks; the first
-    problem raises its :class:`~studykit.errors.StudyError`.
+    Writes nothing. Returns the passed checks; the first problem raises its
+    :class:`~studykit.errors.StudyError`.
+    """
+    checks = _cohort_checks(protocol, cohort) + _reader_checks(protocol, cohort)
+    analysis_options(protocol)
+    checks.append(Check("analyses", ", ".join(protocol.analyses.enabled)))
+    return checks
+
+
+def validate(protocol: StudyProtocol | str | Path, *, results: str | Path = "results",
+             progress: Progress | None = None) -> list[Check]:
+    """Check the protocol, its files, the cohort tables, the reads and the analysis options:
+    everything :func:`~studykit.study.run` checks before it trains (:func:`check_inputs`).
+
+    Trains and ingests nothing. A synthetic cohort is generated first when it is not cached
+    yet (into ``results/<name>/cohort/raw``, exactly as the run would, which then reuses
+    it), so its reads are checked too. Returns the passed checks; the first problem raises
+    its :class:`~studykit.errors.StudyError`.
     """
     protocol = protocol if isinstance(protocol, StudyProtocol) else load_protocol(protocol)
     checks = [
@@ -86,13 +119,10 @@ def validate(protocol: StudyProtocol | str | Path, *, results: str | Path = "res
         )
     ]
     layout = Layout.of(results, protocol.name)
-    cohort_dir = Path(protocol.cohort.dir) if protocol.cohort.dir else layout.raw_cohort
-    if (cohort_dir / "manifest.csv").is_file():
-        cohort = merge.study_cohort(protocol, cohort_dir)
-        checks += _cohort_checks(protocol, cohort)
-        checks += _reader_checks(protocol, cohort)
+    if protocol.cohort.dir is None:
+        with results_lock(layout.root, wait=True):  # the run's cache: one writer
+            cohort_dir = merge.prepare_cohort(protocol, layout, progress)
+        checks.append(Check("cohort", f"synthetic, cached in {cohort_dir}"))
     else:
-        checks.append(Check("cohort", f"synthetic; generated into {cohort_dir} on the first run"))
-    analysis_options(protocol)
-    checks.append(Check("analyses", ", ".join(protocol.analyses.enabled)))
-    return checks
+        cohort_dir = Path(protocol.cohort.dir)
+    return checks + check_inputs(protocol, merge.study_cohort(protocol, cohort_dir))

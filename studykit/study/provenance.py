@@ -17,6 +17,7 @@ from studykit.errors import StudyError, fault_error
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout, atomic_write_json
+from studykit.vocab import atomic_write
 
 __all__ = [
     "git_commit",
@@ -27,6 +28,7 @@ __all__ = [
     "read_lock_document",
     "sha256_file",
     "versions",
+    "write_lock_document",
     "write_provenance",
 ]
 
@@ -173,6 +175,20 @@ def _device_name(device: str) -> str:
         return str(resolve_device(device))
     except StudyError:
         return device
+
+
+def write_lock_document(path: Path, protocol: StudyProtocol, hashes: dict[str, str], cohort_dir: Path,
+                        store_path: Path | None) -> Path:
+    """Replace ``protocol.lock.yaml`` by a checked successor: the document is written aside,
+    read back as ``studykit report`` will read it (:func:`read_lock_document`) and only then
+    renamed onto ``path`` (:func:`~studykit.vocab.atomic_write`)."""
+    text = lock_document(protocol, hashes, cohort_dir, store_path)
+
+    def write_checked(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+        read_lock_document(tmp)
+
+    return atomic_write(path, write_checked)
 
 
 def read_lock_document(path: Path) -> dict:

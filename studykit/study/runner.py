@@ -26,23 +26,24 @@ import pandas as pd
 from studykit.analysis import youden_on_validation
 from studykit.cohort import Cohort, PairStore, Splits, ingest, load_or_make_splits
 from studykit.cohort.cohort import MANIFEST_FILE
-from studykit.cohort.synth import synthesize
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
 from studykit.study import merge, publish
+from studykit.study.checks import check_inputs
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
+from studykit.study.merge import prepare_cohort
 from studykit.study.provenance import (
     input_hashes,
-    lock_document,
     protocol_from_lock,
     read_lock_document,
+    write_lock_document,
     write_provenance,
 )
 from studykit.study.summary import RunSummary, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, fit, predict
-from studykit.vocab import THRESHOLD_YOUDEN, Progress, atomic_write, did_you_mean
+from studykit.vocab import THRESHOLD_YOUDEN, Progress, did_you_mean
 
 __all__ = [
     "RunSummary",
@@ -90,25 +91,6 @@ def plan_units(
             raise InputError(f"fold {k} does not exist; folds are 0..{n - 1}.", field="--folds")
     chosen = [a for a in protocol.arm_specs if arms is None or a.name in arms]
     return [Unit(a, k) for a in chosen for k in range(n) if folds is None or k in folds]
-
-
-def prepare_cohort(protocol: StudyProtocol, layout: Layout, progress: Progress = _noop) -> Path:
-    """The raw cohort folder: the protocol's ``dir``, or the synthetic cohort (generated once)."""
-    if protocol.cohort.dir is not None:
-        return Path(protocol.cohort.dir)
-    spec = protocol.cohort.synthetic
-    out = layout.raw_cohort
-    synthesize(
-        out,
-        patients=spec.patients,
-        seed=spec.seed,
-        frames=spec.frames,
-        size=None if spec.size is None else tuple(spec.size),
-        tiny=spec.tiny,
-        progress=progress,
-        **spec.params,
-    )
-    return out
 
 
 def _ingest(protocol: StudyProtocol, cohort: Cohort, layout: Layout, progress: Progress) -> PairStore:
@@ -295,17 +277,18 @@ def run(
     start = t0 = time.perf_counter()
     stages: dict[str, float] = {}
     with results_lock(layout.root, wait=wait_lock):  # the shared inputs: cohort, store, splits, lock file
+        cohort_dir = prepare_cohort(protocol, layout, progress)  # a cache, not a result
+        cohort = merge.study_cohort(protocol, cohort_dir)
+        check_inputs(protocol, cohort)  # every input check, before the study's files are touched
         if fresh:
             _fresh(layout)
-        cohort_dir = prepare_cohort(protocol, layout, progress)
-        cohort = merge.study_cohort(protocol, cohort_dir)
         t0 = _timed(stages, "cohort", t0)
         store = _ingest(protocol, cohort, layout, progress)
         cohort = cohort.with_store(store)
         t0 = _timed(stages, "ingest", t0)
         splits = _splits(protocol, store, cohort.manifest, layout)
         hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
-        atomic_write(layout.lock, lock_document(protocol, hashes, cohort_dir, store.path))
+        write_lock_document(layout.lock, protocol, hashes, cohort_dir, store.path)
     done_units = _train_all(units, store, splits, layout, device, progress, protocol.design, wait_lock)
     t0 = _timed(stages, "train", t0)
     with results_lock(layout.root, wait=wait_lock):  # the shared outputs
