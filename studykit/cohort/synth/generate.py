@@ -159,12 +159,13 @@ def synthesize(out_dir: str | os.PathLike, *, patients: int | None = None, seed:
     """
     config = make_config(patients, seed, frames, size, tiny, model_params)
     out = Path(out_dir)
+    if out.parent.is_dir():  # also when the cohort is cached: the next run cleans up
+        remove_dead_temps(out.parent, f".{out.name}.synth-tmp-")  # left by a killed synthesis
     done = _existing(out, config)
     if done is not None:
         return done
     tables = draw_tables(config.patients, config.seed, config.params)
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_dead_temps(out.parent, f".{out.name}.synth-tmp-")  # left by a killed synthesis
     staging = out.parent / temp_name(f".{out.name}.synth-tmp-")
     try:
         summary = _write_cohort(staging, out, tables, config, progress)
