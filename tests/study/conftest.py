@@ -3,12 +3,20 @@ crops, tiny arms) written into a temporary folder, and one finished run of it.""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from click.testing import CliRunner, Result
+
+from studykit.study.lock import LOCK_NAME
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -77,3 +85,47 @@ def copy_cohort(results: Path, target: Path) -> None:
         target / "tiny_study" / "cohort",
         ignore=shutil.ignore_patterns("splits.json"),
     )
+
+
+HOLD = """
+import sys, time, pathlib
+from studykit.study.lock import results_lock
+with results_lock(sys.argv[1]):
+    pathlib.Path(sys.argv[2]).write_text("held")
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def lock_holder(folder: Path, seconds: float, tmp_path: Path) -> subprocess.Popen:
+    """A process that holds ``folder``'s lock for ``seconds`` (returns once it holds it)."""
+    flag = tmp_path / f"held-{time.monotonic_ns()}"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), str(flag), str(seconds)])
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the holder did not start"
+        time.sleep(0.05)
+    return proc
+
+
+@contextlib.contextmanager
+def held_lock(folder: Path, seconds: float, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """:func:`lock_holder` for the block; the holder is killed and reaped afterwards."""
+    proc = lock_holder(folder, seconds, tmp_path)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes, but the (empty) lock file itself, which stays between runs."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != LOCK_NAME}
+
+
+def invoke(*args: object) -> Result:
+    """``studykit ARGS`` in this process (click's runner: output holds stdout and stderr)."""
+    from studykit.cli import cli, commands  # noqa: F401  (registers the commands)
+
+    return CliRunner().invoke(cli, [str(a) for a in args])

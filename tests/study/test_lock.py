@@ -3,74 +3,35 @@ holder's lock is taken over; a damaged protocol.lock.yaml is a clear error. Noth
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import copy_cohort, tiny_protocol, write_protocol
+from conftest import copy_cohort, held_lock, lock_holder, snapshot, tiny_protocol, write_protocol
 
 from studykit.errors import StudyError
 from studykit.study import report, run
-from studykit.study.lock import HOLDER_NAME, LOCK_NAME, results_lock
-
-HOLD = """
-import sys, time, pathlib
-from studykit.study.lock import results_lock
-with results_lock(sys.argv[1]):
-    pathlib.Path(sys.argv[2]).write_text("held")
-    time.sleep(float(sys.argv[3]))
-"""
+from studykit.study.lock import HOLDER_NAME, results_lock
 
 
-def _holder(folder: Path, seconds: float, tmp_path: Path) -> subprocess.Popen:
-    """A process that holds ``folder``'s lock for ``seconds`` (returns once it holds it)."""
-    flag = tmp_path / f"held-{time.monotonic_ns()}"
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), str(flag), str(seconds)])
-    deadline = time.monotonic() + 60
-    while not flag.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "the holder did not start"
-        time.sleep(0.05)
-    return proc
-
-
-@contextlib.contextmanager
-def _held(folder: Path, seconds: float, tmp_path: Path) -> Iterator[subprocess.Popen]:
-    """:func:`_holder` for the block; the holder is killed and reaped afterwards."""
-    proc = _holder(folder, seconds, tmp_path)
-    try:
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file's bytes, but the (empty) lock file itself, which stays between runs."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != LOCK_NAME}
-
-
-def test_a_held_folder_refuses_a_second_process_naming_the_holder(tmp_path):
+def test_a_held_folder_refuses_a_second_process_naming_thelock_holder(tmp_path):
     folder = tmp_path / "results" / "study"
     (folder / "tables").mkdir(parents=True)
     (folder / "tables" / "table3.csv").write_text("arm,auc\nmuf,0.9\n")
-    with _held(folder, 30, tmp_path) as proc:
-        before = _snapshot(folder)
+    with held_lock(folder, 30, tmp_path) as proc:
+        before = snapshot(folder)
         with pytest.raises(StudyError, match=rf"is in use by another studykit process \(PID {proc.pid} on "):
             with results_lock(folder):
                 pass
-        assert _snapshot(folder) == before
+        assert snapshot(folder) == before
 
 
 def test_wait_lock_starts_when_the_holder_finishes(tmp_path):
     folder = tmp_path / "study"
-    proc = _holder(folder, 1.5, tmp_path)
+    proc = lock_holder(folder, 1.5, tmp_path)
     start = time.monotonic()
     with results_lock(folder, wait=True):
         assert time.monotonic() - start > 1.0  # granted only once the holder let go
@@ -79,7 +40,7 @@ def test_wait_lock_starts_when_the_holder_finishes(tmp_path):
 
 def test_a_killed_holders_lock_is_taken_over(tmp_path):
     folder = tmp_path / "study"
-    proc = _holder(folder, 60, tmp_path)
+    proc = lock_holder(folder, 60, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (folder / HOLDER_NAME).is_file()  # left behind by the killed process
@@ -92,13 +53,13 @@ def test_the_cli_report_on_a_held_folder_exits_2(tmp_path):
     folder = tmp_path / "study"
     folder.mkdir()
     (folder / "protocol.lock.yaml").write_text("protocol: {}\n")
-    with _held(folder, 30, tmp_path):
-        before = _snapshot(folder)
+    with held_lock(folder, 30, tmp_path):
+        before = snapshot(folder)
         command = [sys.executable, "-c", "from studykit.cli import main; main()", "report", str(folder)]
         cli = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert cli.returncode == 2 and "Traceback" not in cli.stderr
         assert "is in use by another studykit process" in cli.stderr and "--wait-lock" in cli.stderr
-        assert _snapshot(folder) == before
+        assert snapshot(folder) == before
 
 
 @pytest.mark.parametrize("text", ["protocol: {}\n", ": : not yaml [\n", "- a list\n", "\x00\x01"])
@@ -107,12 +68,12 @@ def test_a_damaged_protocol_lock_is_named_and_nothing_is_touched(tmp_path, text)
     folder.mkdir()
     (folder / "protocol.lock.yaml").write_text(text)
     (folder / "predictions.csv").write_text("arm\nmuf\n")
-    before = _snapshot(folder)
+    before = snapshot(folder)
     expected = r"protocol.lock.yaml: is not a protocol lock studykit wrote"
     with pytest.raises(StudyError, match=expected) as info:
         report(folder)
     assert "studykit run PROTOCOL" in info.value.hint
-    assert _snapshot(folder) == before
+    assert snapshot(folder) == before
 
 
 def test_a_unit_trained_by_another_process_is_not_trained_twice(tmp_path, finished):
@@ -120,7 +81,7 @@ def test_a_unit_trained_by_another_process_is_not_trained_twice(tmp_path, finish
     copy_cohort(results, tmp_path / "results")
     protocol = write_protocol(tmp_path, tiny_protocol())
     unit = tmp_path / "results" / "tiny_study" / "arms" / "bmode_net" / "fold-0"
-    with _held(unit, 60, tmp_path) as proc:  # another job is training bmode_net fold 0
+    with held_lock(unit, 60, tmp_path) as proc:  # another job is training bmode_net fold 0
         expected = rf"fold-0: unit bmode_net fold 0: is in use by another studykit process \(PID {proc.pid}"
         with pytest.raises(StudyError, match=expected):
             run(protocol, results=tmp_path / "results", device="cpu", arms=["bmode_net"], folds=[0])
@@ -150,9 +111,9 @@ def test_a_damaged_threshold_record_is_named_and_nothing_is_touched(tmp_path, yo
     path = folder / "arms" / "muf_net" / "fold-1" / "threshold.json"
     assert "youden" in path.read_text()
     path.write_text(text)
-    before = _snapshot(folder)
+    before = snapshot(folder)
     expected = r"fold-1/threshold.json: is not a threshold record studykit wrote"
     with pytest.raises(StudyError, match=expected) as info:
         report(folder)
     assert "unit muf_net fold 1's threshold" in info.value.hint
-    assert _snapshot(folder) == before
+    assert snapshot(folder) == before

@@ -17,11 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
-from conftest import copy_cohort, tiny_protocol, write_protocol
+from conftest import copy_cohort, invoke, tiny_protocol, write_protocol
 
-from studykit.cli import cli
 from studykit.study import report, run, validate
+from studykit.study.lock import LOCK_NAME
 from studykit.vocab import TABLES
 
 FIGURES = ("roc", "calibration", "flow", "gradcam")
@@ -35,10 +34,7 @@ def _checkpoints(root: Path) -> dict[str, int]:
     return {str(p): p.stat().st_mtime_ns for p in sorted((root / "tiny_study" / "arms").rglob("*.pt"))}
 
 
-def _cli(*args: str):
-    from studykit.cli import commands  # noqa: F401  (registers the commands)
-
-    return CliRunner().invoke(cli, [str(a) for a in args])
+_cli = invoke
 
 
 def test_run_writes_every_output(finished):
@@ -217,8 +213,14 @@ def test_validate_checks_inputs_without_training(finished, tmp_path):
     assert "12 included patients" in checks["manifest"] and "junior, senior" in checks["readers"]
     out = _cli("validate", protocol, "--results", tmp_path)
     assert out.exit_code == 0, out.output
-    assert "generated into" in out.output and "is valid" in out.output
-    assert not (tmp_path / "tiny_study").exists()
+    assert "synthetic, cached in" in out.output and "junior, senior" in out.output
+    assert "is valid" in out.output
+    made = tmp_path / "tiny_study"
+    written = {p.relative_to(made).parts[:2] for p in made.rglob("*") if p.is_file() and p.name != LOCK_NAME}
+    assert written == {("cohort", "raw")}  # only the synthetic cohort, the one the run then reuses
+    raw, ours = results / "tiny_study" / "cohort" / "raw", made / "cohort" / "raw"
+    assert {p.relative_to(ours): p.read_bytes() for p in ours.rglob("*") if p.is_file()} == \
+        {p.relative_to(raw): p.read_bytes() for p in raw.rglob("*") if p.is_file()}
 
 
 def test_cli_errors_exit_2(finished, tmp_path):
