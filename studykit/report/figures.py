@@ -15,6 +15,7 @@ Selvaraju RR et al. (2017). Grad-CAM. ICCV, 618–626. doi:10.1109/ICCV.2017.74
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping
 
 import matplotlib
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from studykit.errors import InputError
+from studykit.errors import DataError, InputError, StudyError
 from studykit.report.style import DOUBLE_COLUMN, OKABE_ITO, SINGLE_COLUMN, figure_style
 from studykit.vocab import ARM, GROUP, ci_label, require_table_columns
 
@@ -217,7 +218,21 @@ def calibration_figure(bins: pd.DataFrame, *, arm_labels: Mapping[str, str] | No
 
 
 def load_gradcam(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read and check a Grad-CAM ``.npz`` (keys :data:`GRADCAM_KEYS`; see :func:`gradcam_figure`)."""
+    """Read and check a Grad-CAM ``.npz`` (keys :data:`GRADCAM_KEYS`; see :func:`gradcam_figure`).
+
+    A file that is not a whole ``.npz`` (truncated, edited) is a :class:`DataError` naming it."""
+    try:
+        return _read_gradcam(path)
+    except StudyError:
+        raise
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        hint = ("delete it: the next `studykit run PROTOCOL` writes it again from the unit's saved "
+                "checkpoint (nothing is retrained).")
+        raise DataError(f"is not a whole Grad-CAM .npz archive ({type(exc).__name__}): truncated or edited.",
+                        file=str(path), hint=hint) from None
+
+
+def _read_gradcam(path: str | os.PathLike) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as npz:
         missing = [k for k in GRADCAM_KEYS if k not in npz.files]
         if missing:

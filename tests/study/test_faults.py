@@ -109,6 +109,21 @@ def test_a_deleted_unit_predictions_file_is_predicted_again_without_training(stu
     assert {p: p.read_bytes() for p in checkpoints} == checkpoints
 
 
+@pytest.mark.parametrize("keep", [0, 300])  # bytes kept: an empty file, a cut archive
+def test_a_damaged_gradcam_file_is_named_and_written_again_from_the_checkpoint(study, keep):
+    protocol, results, folder = study
+    path = folder / "arms" / "muf_net" / "fold-0" / "gradcam.npz"
+    original, figure = path.read_bytes(), (folder / "figures" / "gradcam.png").read_bytes()
+    path.write_bytes(original[:keep])
+    before = snapshot(folder)
+    _failed_cleanly(invoke("report", folder), f"{path}: is not a whole Grad-CAM .npz archive", "delete it")
+    assert snapshot(folder) == before
+    path.unlink()
+    out = invoke("run", protocol, "--results", results, "--device", "cpu")
+    assert out.exit_code == 0 and "4 skipped" in out.output, out.output
+    assert path.read_bytes() == original and (folder / "figures" / "gradcam.png").read_bytes() == figure
+
+
 def test_reads_of_a_synthetic_cohort_are_checked_by_validate_and_before_training(finished, tmp_path):
     _, results = finished
     data = tiny_protocol()
