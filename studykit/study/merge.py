@@ -20,6 +20,7 @@ from studykit.cohort.synth import synthesize
 from studykit.errors import DataError, StudyError
 from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout
+from studykit.train import read_done
 from studykit.vocab import (
     ARM,
     FOLD,
@@ -40,6 +41,7 @@ from studykit.vocab import (
 __all__ = [
     "arms_with_results",
     "build_reads",
+    "check_unit_records",
     "merge_predictions",
     "prepare_cohort",
     "previous_reads",
@@ -75,6 +77,17 @@ def study_cohort(protocol: StudyProtocol, cohort_dir: Path, store: PairStore | N
     c = protocol.columns
     return load_cohort(cohort_dir, id_column=c.id, label_column=c.label, positive=c.positive,
                        negative=c.negative, store=store)
+
+
+def check_unit_records(protocol: StudyProtocol, layout: Layout, arm: str, fold: int) -> None:
+    """Read back what a unit has finished (``done.json``, ``threshold.json``, and with both the
+    test ``predictions.csv`` against the frozen splits): a damaged record raises its named
+    :class:`DataError` now, before a run writes anything, instead of after other units trained."""
+    done = read_done(layout.unit_file(arm, fold, "done"))
+    threshold = _unit_threshold(protocol, layout, arm, fold)
+    preds = layout.unit_file(arm, fold, "predictions")
+    if done is not None and threshold is not None and preds.is_file():
+        read_unit_predictions(preds, arm, fold, expected=_expected_images(None, _frozen_splits(layout), fold))
 
 
 def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore | None = None

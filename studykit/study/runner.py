@@ -282,6 +282,8 @@ def run(
         check_inputs(protocol, cohort)  # every input check, before the study's files are touched
         if fresh:
             _fresh(layout)
+        for unit in units:  # damaged records fail now, not after the units before them trained
+            _in_unit(unit, merge.check_unit_records, protocol, layout, unit.arm.name, unit.fold)
         t0 = _timed(stages, "cohort", t0)
         store = _ingest(protocol, cohort, layout, progress)
         cohort = cohort.with_store(store)
@@ -325,16 +327,21 @@ def _train_all(
     results = []
     progress(0, len(units), "units")
     for i, unit in enumerate(units):
-        try:
-            with results_lock(layout.unit_file(unit.arm.name, unit.fold, "done").parent, wait=wait_lock):
-                results.append(_train_unit(unit, store, splits, layout, device, progress, design.threshold,
-                                           design.threshold_value))
-        except StudyError as exc:
-            exc.message = f"unit {unit.arm.name} fold {unit.fold}: {exc.message}"
-            exc.args = (exc._render(),)
-            raise
+        with results_lock(layout.unit_file(unit.arm.name, unit.fold, "done").parent, wait=wait_lock):
+            results.append(_in_unit(unit, _train_unit, unit, store, splits, layout, device, progress,
+                                    design.threshold, design.threshold_value))
         progress(i + 1, len(units), "units")
     return results
+
+
+def _in_unit(unit: Unit, work, *args):
+    """``work(*args)``, its :class:`StudyError` prefixed with the unit it concerns."""
+    try:
+        return work(*args)
+    except StudyError as exc:
+        exc.message = f"unit {unit.arm.name} fold {unit.fold}: {exc.message}"
+        exc.args = (exc._render(),)
+        raise
 
 
 

@@ -17,6 +17,7 @@ from studykit.vocab import AGGREGATIONS, PREDICTION_COLUMNS, unit_dir
 
 from .aggregate import aggregate_patients
 from .augment import AugmentConfig, PairAugmenter
+from .checkpoint import read_done
 from .data import arm_modalities
 from .device import configure_runtime, resolve_device
 from .fit import HISTORY_COLUMNS, FitResult, NonFiniteLossError, UnitConflictError, fit
@@ -41,6 +42,7 @@ __all__ = [
     "fit",
     "gradcam",
     "predict",
+    "read_done",
     "resolve_device",
     "unit_dir",
 ]

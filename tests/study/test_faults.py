@@ -271,19 +271,24 @@ def test_a_full_disk_while_training_is_a_clear_error_and_the_rerun_finishes(stud
     assert _tables(folder) == tables
 
 
-@pytest.mark.parametrize(("name", "keep_done", "message"), [
-    ("done.json", True, "done.json"),
-    ("checkpoint-last.pt", False, "checkpoint-last.pt"),
-])
-def test_a_corrupt_unit_file_names_the_unit_and_touches_nothing(study, name, keep_done, message):
+def test_a_corrupt_done_json_fails_the_run_before_any_unit_trains(study):
     protocol, results, folder = study
-    unit = folder / "arms" / "muf_net" / "fold-1"
-    (unit / name).write_bytes(b"\x00garbage{")
-    if not keep_done:
-        (unit / "done.json").unlink()  # an interrupted unit whose last checkpoint is damaged
+    shutil.rmtree(folder / "arms" / "bmode_net" / "fold-0")  # a unit this run would train first
+    (folder / "arms" / "muf_net" / "fold-1" / "done.json").write_bytes(b"\x00garbage{")
     before = snapshot(folder)
     out = invoke("run", protocol, "--results", results, "--device", "cpu")
-    _failed_cleanly(out, "unit muf_net fold 1", message)
+    _failed_cleanly(out, "unit muf_net fold 1", "done.json", "is not valid JSON", "delete the unit folder")
+    assert snapshot(folder) == before and not (folder / "arms" / "bmode_net" / "fold-0").exists()
+
+
+def test_a_corrupt_last_checkpoint_names_the_unit_and_touches_nothing(study):
+    protocol, results, folder = study
+    unit = folder / "arms" / "muf_net" / "fold-1"
+    (unit / "checkpoint-last.pt").write_bytes(b"\x00garbage{")
+    (unit / "done.json").unlink()  # an interrupted unit whose last checkpoint is damaged
+    before = snapshot(folder)
+    out = invoke("run", protocol, "--results", results, "--device", "cpu")
+    _failed_cleanly(out, "unit muf_net fold 1", "checkpoint-last.pt")
     assert snapshot(folder) == before
 
 
