@@ -7,17 +7,19 @@ of :mod:`studykit.stats` (plus pandas, numpy, matplotlib). Numbers are rounded h
 nowhere else.
 
 - :func:`write_table` — ``tables/<name>.csv`` (unrounded) and ``.tex`` (booktabs).
-- :func:`roc_figure`, :func:`calibration_figure`, :func:`gradcam_figure` /
-  :func:`load_gradcam`, :func:`flow_figure`, saved with :func:`save_figure` (PNG + PDF,
-  deterministic bytes).
+- :func:`roc_figure`, :func:`calibration_figure`, :func:`decision_curve_figure`,
+  :func:`gradcam_figure` / :func:`load_gradcam`, :func:`flow_figure`, saved with
+  :func:`save_figure` (PNG + PDF, deterministic bytes).
 - :mod:`studykit.report.markdown` — the sections of ``report.md``.
 """
 
+from studykit.report.decision import decision_curve_figure
 from studykit.report.figures import GRADCAM_KEYS, calibration_figure, gradcam_figure, load_gradcam, roc_figure
 from studykit.report.flow import FlowCounts, flow_figure
 from studykit.report.markdown import (
     cohort_section,
     comparisons_section,
+    decision_curve_section,
     design_section,
     figures_section,
     mrmc_section,
@@ -36,6 +38,8 @@ __all__ = [
     "calibration_figure",
     "cohort_section",
     "comparisons_section",
+    "decision_curve_figure",
+    "decision_curve_section",
     "design_section",
     "figures_section",
     "flow_figure",

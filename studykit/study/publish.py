@@ -185,7 +185,7 @@ def _figures(
     cohort: Cohort | None,
     tables: dict[str, pd.DataFrame],
 ) -> dict[str, Path]:
-    """ROC with reader points, calibration, STARD flow and the Grad-CAM panel."""
+    """ROC with reader points, calibration, decision curve, STARD flow and the Grad-CAM panel."""
     out, formats = {}, list(protocol.outputs.figure_formats)
     if len(predictions):
         scores = aggregate_patients(predictions, rule=protocol.design.aggregation)
@@ -193,6 +193,10 @@ def _figures(
         bins = curves.reliability_bins(scores, n_bins=protocol.analyses.calibration_bins)
         fig = report.calibration_figure(bins, arm_labels=protocol.arm_labels())
         out["calibration"] = _save(fig, layout, "calibration", formats)
+    if "decision_curve" in tables:
+        fig = report.decision_curve_figure(tables["decision_curve"], arm_labels=protocol.arm_labels(),
+                                           confidence=protocol.analyses.confidence)
+        out["decision_curve"] = _save(fig, layout, "decision_curve", formats)
     if cohort is not None:
         out["flow"] = _save(report.flow_figure(cohort.flow_counts()), layout, "flow", formats)
     data = _gradcam_data(protocol, layout) if protocol.outputs.gradcam else None
@@ -228,6 +232,7 @@ def _roc(
 _CAPTIONS = {
     "roc": "ROC curves of the model arms (patient level, {ci} bands) with the readers' operating points",
     "calibration": "Calibration (reliability) of the model arms",
+    "decision_curve": "Decision curve: net benefit of the arms ({ci} bands), treat all and treat none",
     "flow": "Patient flow (STARD)",
     "gradcam": "Grad-CAM of the MUF-Net arm: B-mode and CEUS",
 }
@@ -297,9 +302,13 @@ def _report(
         sections.append(report.comparisons_section(key, decimals=dec, arm_labels=labels))
     if tables.get("mrmc") is not None and not tables["mrmc"].empty:
         sections.append(report.mrmc_section(tables["mrmc"], decimals=dec, arm_labels=labels))
+    if "decision_curve" in tables:
+        shown = figures.get("decision_curve")
+        sections.append(report.decision_curve_section(
+            tables["decision_curve"], figure=None if shown is None else layout.relative(shown)))
     ci = ci_label(protocol.analyses.confidence)
     sections.append(report.figures_section({_CAPTIONS[k].format(ci=ci): layout.relative(v)
-                                            for k, v in figures.items()}))
+                                            for k, v in figures.items() if k != "decision_curve"}))
     sections.append(report.provenance_section(provenance))
     text = report.render_report(protocol.title or protocol.name, *sections)
     return atomic_write(layout.report, text)
