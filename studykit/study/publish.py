@@ -4,8 +4,10 @@
 (:mod:`studykit.study.merge`: ``predictions.csv``, ``reads.csv``, the validated cohort),
 run the analyses (:func:`studykit.analysis.run_analyses` with the protocol's
 :mod:`~studykit.study.options`), then hand their tables to the report layer, which writes
-``tables/*.csv|tex``, draws the figures and renders ``report.md``. Everything is a function
-of the files, so ``studykit report`` can run it again at any time and gets the same tables.
+``tables/*.csv|tex``, draws the figures and renders ``report.md``; last, the STARD and CLAIM
+checklists are answered from the files just written (:mod:`~studykit.study.checklists`).
+Everything is a function of the files, so ``studykit report`` can run it again at any time and
+gets the same tables.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from studykit.analysis import aggregate_patients, curves, run_analyses
 from studykit.cohort import Cohort, PairStore
 from studykit.errors import UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
-from studykit.study import merge
+from studykit.study import checklists, merge
 from studykit.study.layout import Layout
 from studykit.study.options import analysis_options, threshold_origin
 from studykit.study.provenance import provenance_block
@@ -81,6 +83,7 @@ def build(
     path = _report(
         protocol, layout, tables, figures, cohort, None if store is None else len(store), missing, block
     )
+    checklists.write_checklists(protocol, layout, cohort=cohort, provenance=block, missing=missing)
     progress(3, 3, "analyses")
     return RunSummary(
         results=layout.root,
