@@ -135,6 +135,7 @@ TABLES = (
     "icc",
     "agreement_kappa",
     "calibration",
+    "decision_curve",
     "folds",
     "ceiling",
     "mrmc",

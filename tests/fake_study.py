@@ -113,6 +113,19 @@ def comparisons(scores: pd.DataFrame) -> pd.DataFrame:
     return res.assign(metric="auc", unit="patient")
 
 
+def decision_curve(scores: pd.DataFrame, reads_: pd.DataFrame, *, thresholds=None,
+                   n_boot: int = 200) -> pd.DataFrame:
+    """The decision-curve table: every model arm's probability and each group's majority call."""
+    wide = scores.pivot(index="patient_id", columns="arm", values="prob_malignant")
+    y = truth().set_index("patient_id").loc[wide.index, "label"].to_numpy()
+    votes = majority(reads_).pivot(index="patient_id", columns="group", values="call").loc[wide.index]
+    probs = {a: wide[a].to_numpy() for a in ARMS} | {g: votes[g].to_numpy(float) for g in READERS}
+    table = stats.decision_curve(y, probs, thresholds=thresholds, n_boot=n_boot)
+    table = table.rename(columns={"model": "arm"})
+    kinds = {a: "model" for a in ARMS} | {g: "readers" for g in READERS}
+    return table.assign(arm_kind=table["arm"].map(kinds).fillna("reference"), unit="patient")
+
+
 def icc_table(reads_: pd.DataFrame) -> pd.DataFrame:
     """ICC of each reader group (all six forms)."""
     out = []

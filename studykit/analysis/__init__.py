@@ -13,7 +13,8 @@ same patients. Secondary: the image, with patient-clustered variance (model arms
 
 The figures' data come from here too, as tidy tables the report layer only draws
 (:mod:`studykit.analysis.curves`: ROC curves and bootstrap bands, legend AUCs, reader
-operating points, reliability bins; :func:`flow_counts` for the STARD diagram).
+operating points, reliability bins; :func:`flow_counts` for the STARD diagram); the decision
+curve figure draws the ``decision_curve`` table itself.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from studykit.analysis.curves import (
     roc_bands,
     roc_curves,
 )
+from studykit.analysis.decision import decision_curve_table
 from studykit.analysis.folds import fold_table
 from studykit.analysis.mrmc import mrmc_table
 from studykit.analysis.performance import performance_table
@@ -53,6 +55,7 @@ __all__ = [
     "ceiling_table",
     "check_predictions",
     "compare_arms",
+    "decision_curve_table",
     "flow_counts",
     "fold_table",
     "histology_table",
@@ -92,6 +95,7 @@ _REGISTRY: dict[str, tuple[Callable[[_Inputs, AnalysisOptions], pd.DataFrame], t
     "icc": (lambda d, o: icc_table(d["reads"], options=o), ("reads",)),
     "agreement_kappa": (lambda d, o: kappa_table(d["reads"], options=o), ("reads",)),
     "calibration": (_standard(calibration_table), ()),
+    "decision_curve": (_standard(decision_curve_table), ()),
     "folds": (_standard(fold_table), ()),
     "ceiling": (lambda d, o: ceiling_table(d["predictions"], d["reads"], d["truth"], d["manifest"],
                                            options=o), ("truth",)),

@@ -19,8 +19,8 @@ from studykit.stats._validation import check_option as check_option  # shared by
 from studykit.vocab import PATIENT
 
 # --- output columns (beyond stats' result columns) ---------------------------------------
-ARM_A, ARM_B, ARM_KIND = "arm_a", "arm_b", "arm_kind"
-MODEL, READERS = "model", "readers"
+ARM_A, ARM_B, ARM_KIND = "arm_a", "arm_b", C.ARM_KIND
+MODEL, READERS = C.KIND_MODEL, C.KIND_READERS
 
 
 def listed(ids: Iterable[Any], show: int = 5) -> str:

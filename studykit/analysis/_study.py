@@ -44,6 +44,8 @@ class AnalysisOptions:
         unmatched model arms get the ``frame`` level with the modality guessed from their names
         (bmode, ceus, else both), unmatched reader groups ``posterior_video_both``.
     mrmc_cov, mrmc_analysis : covariance estimator and analyses of :func:`stats.model_vs_readers`.
+    decision_thresholds : threshold probabilities p_t of the decision curve (floats in (0, 1));
+        ``None``: 0.01, 0.02, …, 0.99 (:func:`studykit.stats.decision_curve`'s default).
     """
 
     analyses: Sequence[str] = TABLES
@@ -67,6 +69,7 @@ class AnalysisOptions:
     ceiling_match: Mapping[str, str] = field(default_factory=dict)
     mrmc_cov: str = "jackknife"
     mrmc_analysis: str | Sequence[str] = "all"
+    decision_thresholds: Sequence[float] | None = None
 
     def __post_init__(self) -> None:
         for name in self.analyses:

@@ -18,6 +18,7 @@ that the whole shape of a protocol reads top to bottom in the order a YAML file 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -54,6 +55,7 @@ __all__ = [
     "StudyProtocol",
     "SyntheticSpec",
     "TablesSpec",
+    "ThresholdRange",
     "load_protocol",
 ]
 
@@ -137,11 +139,26 @@ class ModelArm(_Strict):
 
 
 class ReaderArm(_Strict):
-    """A reader arm: reader CSV(s) and the groups they hold (each group is one arm)."""
+    """A reader arm: reader CSV(s) and the groups they hold (each group is one arm).
+
+    ``experience`` (group → text, e.g. ``"5–6 years of CEUS"``) and ``blinded_to`` (what the
+    readers did not see, e.g. ``[clinical data, pathology]``) describe the panels for the
+    reporting checklists (STARD 10a and 13a); both are optional and change no number.
+    """
 
     readers: str | list[str]
     groups: list[Name] = Field(min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
+    experience: dict[str, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    blinded_to: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _experience_of_known_groups(self) -> ReaderArm:
+        for group in self.experience:
+            if group not in self.groups:
+                hint = did_you_mean(group, self.groups, f"the groups are {', '.join(self.groups)}")
+                raise ValueError(f"experience names the group {group!r}, which is not in groups; {hint}")
+        return self
 
 
 class ReadersSpec(_Strict):
@@ -162,6 +179,60 @@ TablesSpec = create_model(
 )
 
 
+#: The most threshold probabilities a decision curve may have.
+MAX_THRESHOLDS = 999
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to two significant digits (0.000801 → 0.00081)."""
+    scale = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return round(math.ceil(value / scale - 1e-9) * scale, 12)
+
+
+class ThresholdRange(_Strict):
+    """Threshold probabilities of the decision curve: ``start``, ``start + step``, …, ``stop``.
+
+    Proportions strictly between 0 and 1 (p_t / (1 − p_t) is 0 at 0 and infinite at 1);
+    ``stop`` is included when the steps reach it. At most :data:`MAX_THRESHOLDS` values (each
+    is bootstrapped ``n_boot`` times).
+    """
+
+    start: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    stop: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    step: Annotated[float, Field(gt=0, lt=1)] = 0.01
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, data: Any) -> Any:
+        if isinstance(data, (list, tuple)):
+            raise ValueError("write the range as a mapping {start: …, stop: …, step: …}, e.g. "
+                             "{start: 0.05, stop: 0.95, step: 0.01}; got a list")
+        return data
+
+    @model_validator(mode="after")
+    def _a_range(self) -> ThresholdRange:
+        if self.stop <= self.start:
+            raise ValueError(f"stop ({self.stop:g}) must be above start ({self.start:g}); "
+                             "write e.g. {start: 0.05, stop: 0.5, step: 0.01}")
+        if self.step > self.stop - self.start:
+            raise ValueError(f"step ({self.step:g}) is wider than the range {self.start:g}–{self.stop:g}; "
+                             "use a smaller step")
+        if self.count > MAX_THRESHOLDS:
+            raise ValueError(f"{self.start:g} to {self.stop:g} in steps of {self.step:g} gives {self.count} "
+                             f"thresholds, more than {MAX_THRESHOLDS}; use a step of at least "
+                             f"{_round_up((self.stop - self.start) / (MAX_THRESHOLDS - 1)):g}")
+        return self
+
+    @property
+    def count(self) -> int:
+        """How many thresholds the range holds (``stop`` counted when reached within 1e-9)."""
+        return int((self.stop - self.start) / self.step + 1e-9) + 1
+
+    def values(self) -> tuple[float, ...]:
+        """The threshold probabilities, rounded to 10 decimals (0.07, not 0.07000000000000001)."""
+        return tuple(round(self.start + i * self.step, 10) for i in range(self.count))
+
+
 class AnalysesSpec(_Strict):
     """Which tables are computed, and their settings (``studykit.analysis.AnalysisOptions``)."""
 
@@ -176,6 +247,7 @@ class AnalysesSpec(_Strict):
     reader_rating: Literal[READER_RATINGS] = "call"
     calibration_bins: Annotated[int, Field(ge=2, le=50)] = 10
     mrmc_cov: Literal[MRMC_COVARIANCES] = "jackknife"
+    decision_thresholds: ThresholdRange = ThresholdRange()
     seed: Annotated[int, Field(ge=0)] = 0
 
     @property

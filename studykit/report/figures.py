@@ -27,15 +27,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from studykit.errors import DataError, InputError, StudyError
-from studykit.report.style import DOUBLE_COLUMN, OKABE_ITO, SINGLE_COLUMN, figure_style
+from studykit.report.style import (
+    DOUBLE_COLUMN,
+    OKABE_ITO,
+    READER_COLORS,
+    READER_MARKERS,
+    SINGLE_COLUMN,
+    figure_style,
+)
 from studykit.vocab import ARM, GROUP, ci_label, require_table_columns
 
 __all__ = ["GRADCAM_KEYS", "calibration_figure", "gradcam_figure", "load_gradcam", "roc_figure"]
 
 #: Keys of the Grad-CAM ``.npz`` written by the train layer.
 GRADCAM_KEYS = ("bmode", "ceus", "cam_bmode", "cam_ceus", "image_ids", "labels")
-_READER_COLORS = ("#CC79A7", "#000000", "#E69F00", "#56B4E9")
-_READER_MARKERS = ("D", "s", "^", "v")
 
 
 def roc_figure(
@@ -113,7 +118,7 @@ def _draw_arm(ax, curve: pd.DataFrame, band: pd.DataFrame | None, color, text) -
 def _draw_readers(ax, points: pd.DataFrame, names: Mapping[str, str]) -> None:
     require_table_columns(points, "points", [GROUP, "majority", "sensitivity", "specificity"])
     for i, (group, part) in enumerate(points.groupby(GROUP, sort=False)):
-        color, marker = _READER_COLORS[i % 4], _READER_MARKERS[i % 4]
+        color, marker = READER_COLORS[i % 4], READER_MARKERS[i % 4]
         label = names.get(str(group), str(group))
         singles, vote = part[~part["majority"]], part[part["majority"]]
         ax.scatter(

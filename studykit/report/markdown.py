@@ -11,15 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from studykit.report._format import fmt_ci, fmt_p
 from studykit.report.flow import FlowCounts
 from studykit.report.tables import PERCENT_METRICS, TableStyle, format_table
+from studykit.stats import _columns as C  # result column names: the part of stats report may use
+from studykit.vocab import ci_label
 
 __all__ = [
     "cohort_section",
     "comparisons_section",
+    "decision_curve_section",
     "design_section",
     "figures_section",
     "mrmc_section",
@@ -143,6 +147,52 @@ def mrmc_section(
         f"model enters as a standalone reader). A positive difference favours the readers."
     )
     return "## Reader study (MRMC)\n\n" + intro + "\n\n" + "\n".join(lines) + "\n" + _source(source)
+
+
+def decision_curve_section(
+    table: pd.DataFrame,
+    *,
+    figure: str | None = None,
+    source: str = "tables/decision_curve.csv",
+) -> str:
+    """The decision-curve paragraph: what was compared, over which threshold probabilities, the figure.
+
+    ``table`` is the ``decision_curve`` table (``threshold``, ``arm_kind``, ``ci_level``);
+    ``figure`` the figure's path relative to report.md (PNG shown inline).
+    """
+    grid = np.sort(pd.unique(table[C.THRESHOLD].astype(float)))
+    readers = C.KIND_READERS in set(table[C.ARM_KIND])
+    level = ci_label(float(table[C.CI_LEVEL].iloc[0])) if C.CI_LEVEL in table.columns else ci_label(0.95)
+    what = "each model arm's patient-level probability of malignancy (treat when it reaches p_t)"
+    if readers:
+        what += " and of each reader panel's majority-vote call (treat when called malignant)"
+    text = (
+        f"Net benefit (true positives per patient; Vickers & Elkin 2006) of {what}, against treating "
+        f"all and treating no patient, at {_threshold_range(grid)}. A strategy is worth using at p_t "
+        f"when its net benefit exceeds both treat all and treat none. Shaded bands"
+        + (" and error bars" if readers else "")
+        + f": pointwise percentile bootstrap ({level})."
+    )
+    if readers:
+        text += (" A reader panel's call is one binary test, the same at every p_t; its markers show its "
+                 "net benefit TP/n − FP/n · p_t/(1 − p_t) at a subset of the thresholds (all in the table).")
+    shown = f"\n![Decision curve]({figure})\n" if figure else ""
+    return "## Decision curve analysis\n\n" + text + "\n" + shown + _source(source)
+
+
+def _threshold_range(grid: np.ndarray) -> str:
+    """``"99 threshold probabilities p_t from 0.01 to 0.99 in steps of 0.01"`` (settings: not rounded)."""
+    text = f"{grid.size} threshold probabilit{'y' if grid.size == 1 else 'ies'} p_t"
+    if grid.size == 1:
+        return f"{text} = {_setting(grid[0])}"
+    steps = np.diff(grid)
+    regular = bool(np.allclose(steps, steps[0], rtol=0, atol=1e-9))
+    text += f" from {_setting(grid[0])} to {_setting(grid[-1])}"
+    return text + (f" in steps of {_setting(steps[0])}" if regular else "")
+
+
+def _setting(value: float) -> str:
+    return f"{round(float(value), 10):g}"
 
 
 def figures_section(figures: Mapping[str, str]) -> str:

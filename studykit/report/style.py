@@ -17,10 +17,14 @@ from matplotlib.figure import Figure
 
 from studykit.vocab import atomic_write
 
-__all__ = ["DOUBLE_COLUMN", "OKABE_ITO", "SINGLE_COLUMN", "color_cycle", "figure_style", "save_figure"]
+__all__ = ["DOUBLE_COLUMN", "OKABE_ITO", "READER_COLORS", "READER_MARKERS", "SINGLE_COLUMN", "color_cycle",
+           "figure_style", "save_figure"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order studykit uses it.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+#: Colours and markers of the reader groups (ROC operating points, decision-curve markers), in order.
+READER_COLORS = ("#CC79A7", "#000000", "#E69F00", "#56B4E9")
+READER_MARKERS = ("D", "s", "^", "v")
 #: Figure widths in inches.
 SINGLE_COLUMN = 3.5
 DOUBLE_COLUMN = 7.2

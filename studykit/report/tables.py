@@ -3,7 +3,8 @@
 ``write_table(frame, name, out_dir)`` writes ``tables/<name>.csv`` (all columns, full
 precision) and ``tables/<name>.tex``. The LaTeX layout comes from a registry keyed by the
 table name (:data:`FORMATTERS`); names without a formatter (``folds``, ``calibration``,
-``ceiling``, ``mrmc`` …) get the generic layout. The ``.tex`` files are pure ASCII and
+``ceiling``, ``mrmc`` …) get the generic layout. The decision curve's LaTeX shows at most
+:data:`DECISION_ROWS` threshold rows; its CSV holds them all. The ``.tex`` files are pure ASCII and
 need only ``\\usepackage{booktabs}`` in the preamble.
 """
 
@@ -257,6 +258,53 @@ def format_histology(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
     return DisplayTable(header, rows, indent=indent)
 
 
+#: The most threshold rows of the decision curve's LaTeX table (the CSV has them all).
+DECISION_ROWS = 20
+
+
+def format_decision_curve(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
+    """Decision curve: one row per shown threshold probability, net benefit (band) per arm and treat all.
+
+    Every threshold is shown when there are at most :data:`DECISION_ROWS`; otherwise the
+    multiples of 0.05 (when they are at least five and at most that many), else every k-th.
+    """
+    _require(frame, "decision_curve", [C.ARM, C.THRESHOLD, C.ESTIMATE, C.CI_LOW, C.CI_HIGH])
+    arms = [a for a in pd.unique(frame[C.ARM]) if a not in (C.TREAT_ALL, C.TREAT_NONE)]
+    columns = arms + [a for a in (C.TREAT_ALL,) if a in set(frame[C.ARM])]
+    grid = pd.unique(frame[C.THRESHOLD])
+    shown = _shown_thresholds(grid)
+    cells = frame.set_index([C.ARM, C.THRESHOLD])
+    rows = [[fmt_number(t, 2 if _is_round(t, 100) else style.decimals)]
+            + [_band(cells, arm, t, style) for arm in columns] for t in shown]
+    header = ["Threshold probability"] + ["Treat all" if a == C.TREAT_ALL else style.arm(a) for a in columns]
+    notes = [f"Net benefit (true positives per patient) with percentile bootstrap bands ({_ci(frame)}) at "
+             f"{len(shown)} of {len(grid)} threshold probabilities (all in the CSV). Reader groups: their "
+             "majority-vote call. Treat none has net benefit 0 at every threshold."]
+    return DisplayTable(header, rows, notes=notes)
+
+
+def _shown_thresholds(grid) -> list[float]:
+    if len(grid) <= DECISION_ROWS:
+        return list(grid)
+    round_ones = [t for t in grid if _is_round(t, 20)]
+    if 5 <= len(round_ones) <= DECISION_ROWS:
+        return round_ones
+    k = -(-len(grid) // DECISION_ROWS)
+    return list(grid[::k])
+
+
+def _is_round(value: float, per_unit: int) -> bool:
+    """True when ``value`` is a multiple of 1 / ``per_unit`` (0.05 for 20), to 1e-9."""
+    return abs(value * per_unit - round(value * per_unit)) < 1e-9
+
+
+def _band(cells: pd.DataFrame, arm: object, threshold: float, style: TableStyle) -> str:
+    if (arm, threshold) not in cells.index:
+        return ""
+    r = cells.loc[(arm, threshold)]
+    return fmt_ci(r[C.ESTIMATE], r[C.CI_LOW], r[C.CI_HIGH], style.decimals)
+
+
 def format_generic(frame: pd.DataFrame, style: TableStyle) -> DisplayTable:
     """Any result table: identifying columns, estimate (CI at the table's level), p, method and n."""
     _require(frame, "table", [C.ESTIMATE])
@@ -309,6 +357,7 @@ FORMATTERS: dict[str, tuple[Formatter, str]] = {
     "table3_performance": (format_performance, "Diagnostic performance of the model arms and radiologists."),
     "comparisons": (format_comparisons, "Paired comparisons between arms."),
     "icc": (format_icc, "Agreement within reader groups (intraclass correlation)."),
+    "decision_curve": (format_decision_curve, "Decision curve: net benefit by threshold probability."),
 }
 
 

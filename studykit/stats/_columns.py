@@ -23,6 +23,10 @@ METRIC = "metric"
 ARM = "arm"
 GROUP = "group"
 UNIT = "unit"
+#: What an analysis table's ``arm`` is: a model arm, a reader group, or (decision curve) a
+#: reference strategy — the column and its values.
+ARM_KIND = "arm_kind"
+KIND_MODEL, KIND_READERS, KIND_REFERENCE = "model", "readers", "reference"
 
 N_POS = "n_pos"
 N_NEG = "n_neg"
@@ -62,3 +66,16 @@ NOTE = "note"
 LEADING = (ESTIMATE, CI_LOW, CI_HIGH, P)
 #: The inference columns that follow the leading ones where they apply.
 INFERENCE = (STATISTIC, DF, SE, METHOD, N, CI_LEVEL)
+
+# decision curve (net benefit; stats.decision_curve)
+MODEL = "model"
+THRESHOLD = "threshold"
+TP_RATE = "tp_rate"
+FP_RATE = "fp_rate"
+NET_BENEFIT_MINUS_ALL = "net_benefit_minus_all"
+NET_BENEFIT_MINUS_ALL_CI_LOW = "net_benefit_minus_all_ci_low"
+NET_BENEFIT_MINUS_ALL_CI_HIGH = "net_benefit_minus_all_ci_high"
+NET_INTERVENTIONS_AVOIDED = "net_interventions_avoided_per_100"
+#: The ``model`` of a decision curve's reference-strategy rows (treat everyone, treat no one).
+TREAT_ALL = "treat_all"
+TREAT_NONE = "treat_none"

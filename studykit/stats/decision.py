@@ -46,19 +46,14 @@ from studykit.stats._validation import (
 
 __all__ = ["decision_curve"]
 
-# result columns of decision_curve (beside stats' shared ones in _columns)
-MODEL = "model"
-THRESHOLD = "threshold"
-TP_RATE = "tp_rate"
-FP_RATE = "fp_rate"
-MINUS_ALL = "net_benefit_minus_all"
-MINUS_ALL_CI_LOW = "net_benefit_minus_all_ci_low"
-MINUS_ALL_CI_HIGH = "net_benefit_minus_all_ci_high"
-AVOIDED = "net_interventions_avoided_per_100"
+# result columns of decision_curve, defined once in _columns (the report layer draws them)
+MODEL, THRESHOLD, TP_RATE, FP_RATE = C.MODEL, C.THRESHOLD, C.TP_RATE, C.FP_RATE
+MINUS_ALL, MINUS_ALL_CI_LOW, MINUS_ALL_CI_HIGH = (C.NET_BENEFIT_MINUS_ALL, C.NET_BENEFIT_MINUS_ALL_CI_LOW,
+                                                  C.NET_BENEFIT_MINUS_ALL_CI_HIGH)
+AVOIDED = C.NET_INTERVENTIONS_AVOIDED
 
 #: The ``model`` of the reference strategies' rows.
-TREAT_ALL = "treat_all"
-TREAT_NONE = "treat_none"
+TREAT_ALL, TREAT_NONE = C.TREAT_ALL, C.TREAT_NONE
 
 _ORDER = (C.ESTIMATE, C.CI_LOW, C.CI_HIGH, C.SE, C.METHOD, C.N, C.CI_LEVEL, C.METRIC, MODEL, THRESHOLD,
           TP_RATE, FP_RATE, MINUS_ALL, MINUS_ALL_CI_LOW, MINUS_ALL_CI_HIGH, AVOIDED, C.N_POS, C.N_NEG,

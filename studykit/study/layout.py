@@ -14,6 +14,8 @@
         tables/                 <name>.csv and <name>.tex
         figures/                <name>.png and <name>.pdf
         report.md
+        stard_checklist.md      STARD 2015 items answered from the files above
+        claim_checklist.md      CLAIM 2024 items answered from the files above
 """
 
 from __future__ import annotations
@@ -99,6 +101,10 @@ class Layout:
     @property
     def report(self) -> Path:
         return self.root / "report.md"
+
+    def checklist(self, key: str) -> Path:
+        """``<key>_checklist.md`` beside report.md (``stard``, ``claim``)."""
+        return self.root / f"{key}_checklist.md"
 
     def unit(self, arm: str, fold: int) -> Path:
         """The folder of unit (``arm``, ``fold``)."""

@@ -42,6 +42,7 @@ __all__ = [
     "arms_with_results",
     "build_reads",
     "check_unit_records",
+    "frozen_splits",
     "merge_predictions",
     "prepare_cohort",
     "previous_reads",
@@ -87,7 +88,7 @@ def check_unit_records(protocol: StudyProtocol, layout: Layout, arm: str, fold: 
     threshold = _unit_threshold(protocol, layout, arm, fold)
     preds = layout.unit_file(arm, fold, "predictions")
     if done is not None and threshold is not None and preds.is_file():
-        read_unit_predictions(preds, arm, fold, expected=_expected_images(None, _frozen_splits(layout), fold))
+        read_unit_predictions(preds, arm, fold, expected=_expected_images(None, frozen_splits(layout), fold))
 
 
 def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore | None = None
@@ -98,7 +99,7 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore 
     (:func:`read_unit_predictions`: against the frozen splits and, when ``store`` is given,
     the store's images of the fold's test patients); a damaged one raises, naming it.
     """
-    splits = _frozen_splits(layout)
+    splits = frozen_splits(layout)
     frames, missing = [], []
     for arm in protocol.arm_specs:
         for k in range(protocol.design.folds):
@@ -117,7 +118,7 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore 
     return merged.loc[:, list(PREDICTION_COLUMNS)], missing
 
 
-def _frozen_splits(layout: Layout) -> Splits | None:
+def frozen_splits(layout: Layout) -> Splits | None:
     """The run's frozen splits (``cohort/splits.json``), or None when it is gone."""
     if not layout.splits.is_file():
         return None

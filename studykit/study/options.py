@@ -5,7 +5,8 @@ looked up in this order:
 
 1. :data:`COMPUTED` — fields that combine settings or depend on the run: the reference arm
    and compared pairs (only arms with results), Table 1's covariates by kind, the threshold
-   rule in words, each model arm's ceiling posterior, ``allow_missing``;
+   rule in words, each model arm's ceiling posterior, ``allow_missing``, the decision curve's
+   threshold probabilities (from their start, stop and step);
 2. :data:`RENAMED` — fields whose setting has another name or sits in another section
    (``n_bins`` ← ``analyses.calibration_bins``, ``aggregation`` ← ``design.aggregation`` …);
 3. the ``analyses`` setting of the same name (``seed``, ``confidence``, ``n_boot`` …);
@@ -68,6 +69,8 @@ COMPUTED: dict[str, tuple[tuple[str, ...], Callable[[StudyProtocol, _Run], Any]]
                       lambda p, run: run.allow_missing or p.readers.allow_missing),
     "threshold_origin": (("design.threshold", "design.threshold_value"), lambda p, run: threshold_origin(p)),
     "ceiling_match": (("arms",), lambda p, run: {s.name: _POSTERIOR[s.modality] for s in p.arm_specs}),
+    "decision_thresholds": (("analyses.decision_thresholds",),
+                            lambda p, run: p.analyses.decision_thresholds.values()),
 }
 #: Field → the protocol setting (``section.name``) it is read from, where the names differ.
 RENAMED = {

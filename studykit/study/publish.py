@@ -4,8 +4,10 @@
 (:mod:`studykit.study.merge`: ``predictions.csv``, ``reads.csv``, the validated cohort),
 run the analyses (:func:`studykit.analysis.run_analyses` with the protocol's
 :mod:`~studykit.study.options`), then hand their tables to the report layer, which writes
-``tables/*.csv|tex``, draws the figures and renders ``report.md``. Everything is a function
-of the files, so ``studykit report`` can run it again at any time and gets the same tables.
+``tables/*.csv|tex``, draws the figures and renders ``report.md``; last, the STARD and CLAIM
+checklists are answered from the files just written (:mod:`~studykit.study.checklists`).
+Everything is a function of the files, so ``studykit report`` can run it again at any time and
+gets the same tables.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from studykit.analysis import aggregate_patients, curves, run_analyses
 from studykit.cohort import Cohort, PairStore
 from studykit.errors import UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
-from studykit.study import merge
+from studykit.study import checklists, merge
 from studykit.study.layout import Layout, staged_outputs
 from studykit.study.options import analysis_options, threshold_origin
 from studykit.study.provenance import provenance_block
@@ -85,6 +87,8 @@ def build(
             protocol, hashes=hashes, device=device, stages=stages, wall_s=wall, runtime=runtime
         )
         _report(protocol, out, tables, figures, cohort, None if store is None else len(store), missing, block)
+        checklists.write_checklists(protocol, layout, outputs=out, cohort=cohort, provenance=block,
+                                    missing=missing)
     progress(3, 3, "analyses")
     return RunSummary(
         results=layout.root,
@@ -191,8 +195,8 @@ def _figures(
     *,
     units: Layout,
 ) -> dict[str, Path]:
-    """ROC with reader points, calibration, STARD flow and the Grad-CAM panel, saved under
-    ``layout``; the Grad-CAM maps are read from the unit folders of ``units``."""
+    """ROC with reader points, calibration, decision curve, STARD flow and the Grad-CAM panel,
+    saved under ``layout``; the Grad-CAM maps are read from the unit folders of ``units``."""
     out, formats = {}, list(protocol.outputs.figure_formats)
     if len(predictions):
         scores = aggregate_patients(predictions, rule=protocol.design.aggregation)
@@ -200,6 +204,10 @@ def _figures(
         bins = curves.reliability_bins(scores, n_bins=protocol.analyses.calibration_bins)
         fig = report.calibration_figure(bins, arm_labels=protocol.arm_labels())
         out["calibration"] = _save(fig, layout, "calibration", formats)
+    if "decision_curve" in tables:
+        fig = report.decision_curve_figure(tables["decision_curve"], arm_labels=protocol.arm_labels(),
+                                           confidence=protocol.analyses.confidence)
+        out["decision_curve"] = _save(fig, layout, "decision_curve", formats)
     if cohort is not None:
         out["flow"] = _save(report.flow_figure(cohort.flow_counts()), layout, "flow", formats)
     data = _gradcam_data(protocol, units) if protocol.outputs.gradcam else None
@@ -235,6 +243,7 @@ def _roc(
 _CAPTIONS = {
     "roc": "ROC curves of the model arms (patient level, {ci} bands) with the readers' operating points",
     "calibration": "Calibration (reliability) of the model arms",
+    "decision_curve": "Decision curve: net benefit of the arms ({ci} bands), treat all and treat none",
     "flow": "Patient flow (STARD)",
     "gradcam": "Grad-CAM of the MUF-Net arm: B-mode and CEUS",
 }
@@ -304,9 +313,13 @@ def _report(
         sections.append(report.comparisons_section(key, decimals=dec, arm_labels=labels))
     if tables.get("mrmc") is not None and not tables["mrmc"].empty:
         sections.append(report.mrmc_section(tables["mrmc"], decimals=dec, arm_labels=labels))
+    if "decision_curve" in tables:
+        shown = figures.get("decision_curve")
+        sections.append(report.decision_curve_section(
+            tables["decision_curve"], figure=None if shown is None else layout.relative(shown)))
     ci = ci_label(protocol.analyses.confidence)
     sections.append(report.figures_section({_CAPTIONS[k].format(ci=ci): layout.relative(v)
-                                            for k, v in figures.items()}))
+                                            for k, v in figures.items() if k != "decision_curve"}))
     sections.append(report.provenance_section(provenance))
     text = report.render_report(protocol.title or protocol.name, *sections)
     return atomic_write(layout.report, text)

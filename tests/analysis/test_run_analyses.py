@@ -44,7 +44,7 @@ def test_deterministic(predictions, reads, manifest):
 
 def test_tables_without_their_inputs_are_left_out(predictions):
     tables = run_analyses(predictions)
-    assert list(tables) == ["table3_performance", "comparisons", "calibration", "folds"]
+    assert list(tables) == ["table3_performance", "comparisons", "calibration", "decision_curve", "folds"]
 
 
 def test_selected_analyses_only(predictions, reads):

@@ -34,6 +34,7 @@ def test_all_tables_compile(tmp_path):
         "table3_performance": t3,
         "comparisons": fake.comparisons(scores),
         "icc": fake.icc_table(reads),
+        "decision_curve": fake.decision_curve(scores, reads),
         "folds": t3.query("metric == 'auc'").assign(fold=0, arm="50% & rising_{x} C++ #1 ccRCC \u2265 T2b"),
     }
     for name, frame in tables.items():

@@ -9,6 +9,7 @@ from studykit.analysis import flow_counts
 from studykit.report import (
     cohort_section,
     comparisons_section,
+    decision_curve_section,
     design_section,
     figures_section,
     mrmc_section,
@@ -68,3 +69,16 @@ def test_mrmc_section_states_each_rrrc_comparison():
             "0.080 (−0.012 to 0.171), t = 1.71, df = 18151.8, p = 0.087") in text
     assert text.count("\n- ") == 1 and "tables/mrmc.csv" in text  # RRRC rows only
     assert mrmc_section(mrmc[mrmc["analysis"] == "RRFC"]) == ""
+
+
+def test_decision_curve_section_states_the_threshold_range_and_shows_the_figure():
+    table = fake.decision_curve(fake.patient_scores(), fake.reads(), n_boot=100)
+    text = decision_curve_section(table, figure="figures/decision_curve.png")
+    assert text.startswith("## Decision curve analysis")
+    assert "at 99 threshold probabilities p_t from 0.01 to 0.99 in steps of 0.01." in text
+    assert "majority-vote call" in text and "error bars" in text and "(95% CI)" in text
+    assert "![Decision curve](figures/decision_curve.png)" in text and "`tables/decision_curve.csv`" in text
+    models = table[table["arm_kind"] != "readers"]
+    uneven = decision_curve_section(models[models["threshold"].isin([0.1, 0.2, 0.4])])
+    assert "at 3 threshold probabilities p_t from 0.1 to 0.4." in uneven
+    assert "majority-vote" not in uneven and "error bars" not in uneven and "![" not in uneven

@@ -185,3 +185,43 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, study):
     write_table(study["icc"], "icc", tmp_path)
     write_table(study["icc"], "icc", tmp_path)
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["icc.csv", "icc.tex"]
+
+
+def _tex_rows(path) -> list[str]:
+    text = path.read_text()
+    body = text[text.index("\\midrule") + len("\\midrule"):text.index("\\bottomrule")]
+    return [line.strip() for line in body.strip().splitlines()]
+
+
+def test_decision_curve_latex_shows_multiples_of_005_and_every_arm(tmp_path):
+    table = fake.decision_curve(fake.patient_scores(), fake.reads())  # 0.01 … 0.99
+    csv, tex = write_table(table, "decision_curve", tmp_path, arm_labels=fake.ARM_LABELS)
+    assert len(pd.read_csv(csv)) == 7 * 99  # the CSV keeps every threshold of every strategy
+    rows = _tex_rows(tex)
+    assert [r.split(" & ")[0] for r in rows] == [f"{k / 20:.2f}" for k in range(1, 20)]
+    header = tex.read_text().split("\\toprule")[1].split("\\midrule")[0]
+    names = ("B-mode-Net", "CEUS-Net", "MUF-Net", "Junior radiologists", "Senior radiologists", "Treat all")
+    assert header.strip().removesuffix("\\\\").strip().split(" & ") == ["Threshold probability", *names]
+    assert "Treat none" not in header and "19 of 99 threshold probabilities" in tex.read_text()
+    muf = table[(table["arm"] == "muf_net") & np.isclose(table["threshold"], 0.3)].iloc[0]
+    cell = latex_escape(fmt_ci(muf["estimate"], muf["ci_low"], muf["ci_high"], 3))
+    row = next(r for r in rows if r.startswith("0.30 & "))
+    assert row.split(" & ")[3] == cell  # the MUF-Net column
+    everyone = table[(table["arm"] == "treat_all") & np.isclose(table["threshold"], 0.3)].iloc[0]
+    last = row.removesuffix("\\\\").strip().split(" & ")[-1]
+    assert last == latex_escape(fmt_number(everyone["estimate"], 3))
+
+
+@pytest.mark.parametrize(("grid", "shown"), [
+    (np.round(np.arange(0.1, 0.41, 0.02), 10), None),  # 16 thresholds: all shown
+    (np.round(np.arange(0.011, 0.8, 0.013), 10), "every k-th"),  # 61, no multiple of 0.05 enough
+])
+def test_decision_curve_latex_row_choice(tmp_path, grid, shown):
+    table = fake.decision_curve(fake.patient_scores(), fake.reads(), thresholds=grid, n_boot=100)
+    _, tex = write_table(table, "decision_curve", tmp_path)
+    firsts = [r.split(" & ")[0] for r in _tex_rows(tex)]
+    if shown is None:
+        assert firsts == [fmt_number(t, 2) for t in grid]
+    else:
+        k = -(-len(grid) // 20)
+        assert firsts == [fmt_number(t, 3) for t in grid[::k]] and len(firsts) <= 20

@@ -19,6 +19,7 @@ VARIANT = {
     "analyses": {"comparisons": [["muf_net", "bmode_net"], ["muf_net", "junior"]], "reader_rating": "score",
                  "units": ["patient"], "calibration_bins": 5, "confidence": 0.9, "proportion_method": "exact",
                  "mrmc_cov": "delong", "icc_form": "ICC3", "n_boot": 150, "seed": 3,
+                 "decision_thresholds": {"start": 0.1, "stop": 0.6, "step": 0.05},
                  "tables": {"ceiling": False}},
     "readers": {"tie": "positive", "allow_missing": True},
 }
@@ -60,6 +61,7 @@ def _by_hand(protocol, *, allow_missing=False, available=None) -> AnalysisOption
         n_bins=a.calibration_bins,
         ceiling_match={s.name: posterior[s.modality] for s in protocol.arm_specs},
         mrmc_cov=a.mrmc_cov,
+        decision_thresholds=a.decision_thresholds.values(),
     )
 
 

@@ -154,3 +154,52 @@ def test_paths_are_relative_to_the_protocol_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "models")
     protocol = load_protocol(path)
     assert Path(protocol.arms[0].model) == (tmp_path / "models" / "tiny" / "bmode_net.yaml").resolve()
+
+
+def test_decision_thresholds_default_and_a_chosen_range(tmp_path):
+    protocol = load_protocol(write_protocol(tmp_path, tiny_protocol()))
+    grid = protocol.analyses.decision_thresholds.values()
+    assert len(grid) == 99 and grid[0] == 0.01 and grid[-1] == 0.99 and grid[6] == 0.07
+    chosen = tiny_protocol(analyses={"decision_thresholds": {"start": 0.05, "stop": 0.95, "step": 0.05}})
+    values = load_protocol(write_protocol(tmp_path / "b", chosen)).analyses.decision_thresholds.values()
+    assert values == tuple(round(0.05 * k, 10) for k in range(1, 20))
+    off = tiny_protocol(analyses={"tables": {"decision_curve": False}})
+    assert "decision_curve" not in load_protocol(write_protocol(tmp_path / "c", off)).analyses.enabled
+
+
+DT = r"analyses\.decision_thresholds"
+THRESHOLD_ERRORS = [
+    ({"strat": 0.1}, DT + r"\.strat \(line \d+\): unknown key; did you mean 'start'\?"),
+    ({"start": 0, "stop": 0.5}, DT + r"\.start \(line \d+\): Input should be greater than 0; got 0"),
+    ({"stop": 1.0}, DT + r"\.stop \(line \d+\): Input should be less than 1; got 1\.0"),
+    ({"start": 0.5, "stop": 0.2}, DT + r" \(line \d+\): .*stop \(0\.2\) must be above start \(0\.5\)"),
+    ({"start": 0.1, "stop": 0.2, "step": 0.5}, r"step \(0\.5\) is wider than the range 0\.1–0\.2"),
+    ({"start": 0.1, "stop": 0.9, "step": 0.0001},
+     r"gives 8001 thresholds, more than 999; use a step of at least 0\.00081"),
+    ([0.05, 0.95, 0.01], r"write the range as a mapping \{start: …, stop: …, step: …\}.*got a list"),
+]
+
+
+@pytest.mark.parametrize(("thresholds", "message"), THRESHOLD_ERRORS)
+def test_decision_threshold_errors_name_the_field_and_the_fix(tmp_path, thresholds, message):
+    data = tiny_protocol(analyses={"decision_thresholds": thresholds})
+    with pytest.raises(ProtocolError, match=message):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_a_misspelt_decision_key_gets_did_you_mean(tmp_path):
+    data = tiny_protocol(analyses={"decision_threshold": {"start": 0.1}})
+    with pytest.raises(ProtocolError, match=r"analyses\.decision_threshold \(line \d+\): unknown key; "
+                                            r"did you mean 'decision_thresholds'\?"):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_reader_panels_experience_and_blinding(tmp_path):
+    data = tiny_protocol()
+    data["arms"][2] |= {"experience": {"junior": "5–6 years of CEUS"}, "blinded_to": ["clinical data"]}
+    arm = load_protocol(write_protocol(tmp_path, data)).arms[2]
+    assert arm.experience == {"junior": "5–6 years of CEUS"} and arm.blinded_to == ["clinical data"]
+    data["arms"][2]["experience"] = {"junor": "5 years"}
+    with pytest.raises(ProtocolError, match=r"arms\[2\] \(line \d+\): .*experience names the group 'junor', "
+                                            r"which is not in groups; did you mean 'junior'\?"):
+        load_protocol(write_protocol(tmp_path / "b", data))

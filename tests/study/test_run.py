@@ -23,7 +23,7 @@ from studykit.study import report, run, validate
 from studykit.study.lock import LOCK_NAME
 from studykit.vocab import TABLES
 
-FIGURES = ("roc", "calibration", "flow", "gradcam")
+FIGURES = ("roc", "calibration", "decision_curve", "flow", "gradcam")
 
 
 def _tables(root: Path) -> dict[str, bytes]:
@@ -72,6 +72,9 @@ def test_run_writes_every_output(finished):
         "Table 3",
         "## Key comparisons",
         "## Reader study (MRMC)",
+        "## Decision curve analysis",
+        "at 99 threshold probabilities p_t from 0.01 to 0.99 in steps of 0.01",
+        "![Decision curve](figures/decision_curve.png)",
         "figures/roc.png",
         "## Provenance",
     ):
@@ -315,3 +318,25 @@ def test_youden_threshold_is_chosen_on_inner_validation_patients(finished, tmp_p
     table3 = pd.read_csv(root / "tables" / "table3_performance.csv")
     model_rows = table3[table3["arm"].isin([a.name for a in protocol.arm_specs])]
     assert (model_rows["threshold_origin"] == "Youden on each fold's inner-validation patients").all()
+
+
+def test_decision_curve_is_recomputed_from_predictions_and_reads(finished):
+    """tables/decision_curve.csv: each model arm's patient mean of prob_malignant and each group's
+    majority vote from reads.csv, through stats.decision_curve with the protocol's seed and n_boot."""
+    from studykit import stats
+
+    _, results = finished
+    root = results / "tiny_study"
+    table = pd.read_csv(root / "tables" / "decision_curve.csv")
+    predictions = pd.read_csv(root / "predictions.csv", dtype={"patient_id": str})
+    reads = pd.read_csv(root / "reads.csv", dtype={"patient_id": str})
+    means = predictions.groupby(["arm", "patient_id"])["prob_malignant"].mean().unstack(0).sort_index()
+    votes = reads[reads["kind"] == "majority"].pivot(index="patient_id", columns="group", values="call")
+    y = predictions.drop_duplicates("patient_id").set_index("patient_id")["label"].loc[means.index]
+    probs = {arm: means[arm].to_numpy() for arm in ("bmode_net", "muf_net")}
+    probs |= {g: votes.loc[means.index, g].to_numpy(float) for g in ("junior", "senior")}
+    expected = stats.decision_curve(y.to_numpy(), probs, n_boot=200, seed=0)
+    assert list(table["arm"]) == list(expected["model"])
+    for column in ("estimate", "ci_low", "ci_high", "tp_rate", "fp_rate", "threshold"):
+        np.testing.assert_allclose(table[column], expected[column], rtol=1e-15, atol=0, err_msg=column)
+    assert set(table.loc[table["arm"].isin(["junior", "senior"]), "arm_kind"]) == {"readers"}
