@@ -327,11 +327,18 @@ def _train_all(
     results = []
     progress(0, len(units), "units")
     for i, unit in enumerate(units):
-        with results_lock(layout.unit_file(unit.arm.name, unit.fold, "done").parent, wait=wait_lock):
-            results.append(_in_unit(unit, _train_unit, unit, store, splits, layout, device, progress,
-                                    design.threshold, design.threshold_value))
+        results.append(_in_unit(unit, _train_locked, unit, store, splits, layout, device, progress, design,
+                                wait_lock))
         progress(i + 1, len(units), "units")
     return results
+
+
+def _train_locked(unit: Unit, store: PairStore, splits: Splits, layout: Layout, device: str,
+                  progress: Progress, design: DesignSpec, wait_lock: bool) -> UnitResult:
+    """:func:`_train_unit` holding the unit folder's lock."""
+    with results_lock(layout.unit(unit.arm.name, unit.fold), wait=wait_lock):
+        return _train_unit(unit, store, splits, layout, device, progress, design.threshold,
+                           design.threshold_value)
 
 
 def _in_unit(unit: Unit, work, *args):
