@@ -21,6 +21,7 @@ from studykit.errors import DataError, StudyError
 from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout
 from studykit.train import read_done
+from studykit.train.data import store_rows
 from studykit.vocab import (
     ARM,
     FOLD,
@@ -80,15 +81,17 @@ def study_cohort(protocol: StudyProtocol, cohort_dir: Path, store: PairStore | N
                        negative=c.negative, store=store)
 
 
-def check_unit_records(protocol: StudyProtocol, layout: Layout, arm: str, fold: int) -> None:
+def check_unit_records(protocol: StudyProtocol, layout: Layout, arm: str, fold: int,
+                       splits: Splits | None) -> None:
     """Read back what a unit has finished (``done.json``, ``threshold.json``, and with both the
-    test ``predictions.csv`` against the frozen splits): a damaged record raises its named
-    :class:`DataError` now, before a run writes anything, instead of after other units trained."""
+    test ``predictions.csv`` against the frozen ``splits``, :func:`frozen_splits`): a damaged
+    record raises its named :class:`DataError` now, before a run writes anything, instead of
+    after other units trained."""
     done = read_done(layout.unit_file(arm, fold, "done"))
     threshold = _unit_threshold(protocol, layout, arm, fold)
     preds = layout.unit_file(arm, fold, "predictions")
     if done is not None and threshold is not None and preds.is_file():
-        read_unit_predictions(preds, arm, fold, expected=_expected_images(None, frozen_splits(layout), fold))
+        read_unit_predictions(preds, arm, fold, expected=_expected_images(None, splits, fold))
 
 
 def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore | None = None
@@ -134,8 +137,8 @@ def _expected_images(store: PairStore | None, splits: Splits | None, fold: int) 
     test = [str(p) for p in splits.fold(fold).test]
     if store is None:
         return pd.DataFrame({PATIENT: test, IMAGE: None})
-    index = store.index[[PATIENT, IMAGE]].astype(str)
-    return index[index[PATIENT].isin(test)].reset_index(drop=True)
+    rows = store_rows(store, test, split="test")
+    return store.index.iloc[rows][[PATIENT, IMAGE]].astype(str).reset_index(drop=True)
 
 
 def read_unit_predictions(path: Path, arm: str, fold: int, *, expected: pd.DataFrame | None = None

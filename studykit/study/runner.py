@@ -282,8 +282,9 @@ def run(
         check_inputs(protocol, cohort)  # every input check, before the study's files are touched
         if fresh:
             _fresh(layout)
+        frozen = merge.frozen_splits(layout)
         for unit in units:  # damaged records fail now, not after the units before them trained
-            _in_unit(unit, merge.check_unit_records, protocol, layout, unit.arm.name, unit.fold)
+            _in_unit(unit, merge.check_unit_records, protocol, layout, unit.arm.name, unit.fold, frozen)
         t0 = _timed(stages, "cohort", t0)
         store = _ingest(protocol, cohort, layout, progress)
         cohort = cohort.with_store(store)
