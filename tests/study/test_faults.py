@@ -75,8 +75,14 @@ def test_run_with_bad_reads_on_a_finished_study_touches_nothing(study):
     assert _tables(folder) == tables
 
 
+def _cut_after_first_field(text: str, line: int) -> str:
+    """``text`` ending mid-row: the lines before ``line`` (1-based) and that line's first field."""
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[:line - 1]) + lines[line - 1].split(",")[0] + ","
+
+
 @pytest.mark.parametrize(("damage", "message"), [
-    (lambda text: text[:700], "line 12 has no fold, patient_id"),  # ends mid-row
+    (lambda text: _cut_after_first_field(text, line=12), "line 12 has no fold, patient_id"),  # ends mid-row
     (lambda text: "".join(text.splitlines(keepends=True)[:-3]), "test images are missing"),
     (lambda text: "".join(text.splitlines(keepends=True)[:20]), "1 test patient(s) are missing"),
     (lambda text: text.splitlines(keepends=True)[0], "it has no rows"),
