@@ -277,12 +277,9 @@ def model_vs_readers(data: pd.DataFrame, reader: str = "reader", case: str = "ca
     boot = {"n_boot": check_positive_int("n_boot", n_boot, minimum=2),
             "seed": check_positive_int("seed", seed, minimum=0)}
     design = _design(data, None, reader, case, truth, rating, fully_crossed, pos_label, with_model=True)
-    model = _model_index(design.readers, model_reader)
     y, scores = design.truth, design.scores()
     theta, covariance = K.aucs(y, scores), K.COVARIANCES[cov](y, scores, **boot)
-    contrast = np.delete(np.eye(theta.size), model, axis=0)
-    contrast[:, model] = -1.0
-    psi, cov_psi = contrast @ theta, contrast @ covariance @ contrast.T
+    psi, cov_psi, model = reader_minus_model(design, theta, covariance, model_reader)
     cov_name = _cov_name(cov, n_boot, seed)
     base = {**_base(design, level), "n_readers": psi.size, "model_reader": design.readers[model],
             "auc_model": float(theta[model]), "auc_readers": float(psi.mean() + theta[model])}
@@ -321,6 +318,15 @@ def _design(data, modality, reader, case, truth, rating, fully_crossed, pos_labe
                          f"{design.readers!r}.", field="reader",
                          hint="an MRMC analysis treats readers as a random sample: it needs several.")
     return design
+
+
+def reader_minus_model(design: Design, theta: np.ndarray, covariance: np.ndarray,
+                       model_reader: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """ψ_j = θ_j − θ_model of every human reader, their covariance, and the model's reader index."""
+    model = _model_index(design.readers, model_reader)
+    contrast = np.delete(np.eye(theta.size), model, axis=0)
+    contrast[:, model] = -1.0
+    return contrast @ theta, contrast @ covariance @ contrast.T, model
 
 
 def _model_index(readers: list[Any], model_reader: Any) -> int:
