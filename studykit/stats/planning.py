@@ -282,7 +282,8 @@ def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | 
                        "the pilot AUCs are equal (δ = 0)" if delta == 0 and solving_size else
                        "the pilot's variances could not be estimated (e.g. too few distinct scores for a "
                        "binormal fit, or a score constant within a class)")
-    return _row(power, *sizes, alpha, name, auc_a=auc[0], auc_b=auc[1], **fitted, **pilot, effect=abs(delta))
+    return _row(power, *sizes, alpha, name, auc_a=auc[0], auc_b=auc[1], **fitted, **pilot,
+                effect=abs(delta))
 
 
 def _planned_effect(effect: Any) -> float:
