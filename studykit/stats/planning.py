@@ -292,9 +292,10 @@ def _planned_effect(effect: Any) -> float:
     except (TypeError, ValueError):
         number = float("nan")
     if not 0.0 < number < 1.0 or isinstance(effect, bool):
-        raise InputError(f"must be an AUC difference strictly between 0 and 1; got {effect!r}.", field="effect",
-                         hint="pass the smallest difference worth detecting, e.g. effect=0.05 (its sign does "
-                              "not matter), or leave it out to plan for the pilot's own difference.")
+        raise InputError(f"must be an AUC difference strictly between 0 and 1; got {effect!r}.",
+                         field="effect",
+                         hint="pass the smallest difference worth detecting, e.g. effect=0.05 (its sign "
+                              "does not matter), or leave it out to plan for the pilot's own difference.")
     return number
 
 
