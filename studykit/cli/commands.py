@@ -311,3 +311,67 @@ def _print_headline(headline) -> None:
             cells.append(f"{r['estimate']:.3f} ({r['ci_low']:.3f}–{r['ci_high']:.3f})")
         table.add_row(str(arm), *cells)
     stdout.print(table)
+
+
+def _reader_counts(value: str) -> list[int]:
+    """``"3,5,10"`` → [3, 5, 10]."""
+    try:
+        counts = [int(v) for v in _split_list(value) or []]
+    except ValueError:
+        raise click.BadParameter(f"expected reader counts like 3,5,10; got {value!r}") from None
+    if not counts or min(counts) < 2:
+        raise click.BadParameter(f"expected reader counts of at least 2, like 3,5,10; got {value!r}")
+    return counts
+
+
+@cli.command("plan")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--effect", type=float, required=True,
+              help="AUC difference to detect in every comparison, e.g. 0.05.")
+@click.option("--power", type=float, default=0.8, show_default=True, help="Target power.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Two-sided significance level.")
+@click.option("--readers", "readers", default="3,5,10", show_default=True,
+              help="Reader-panel sizes to plan for, comma-separated.")
+@click.option("--analysis", type=click.Choice(["RRRC", "FRRC", "RRFC", "all"]), default="RRRC",
+              show_default=True, help="MRMC analysis: random readers and cases (RRRC), fixed readers, fixed cases.")
+@click.option("--method", type=click.Choice(["obuchowski", "delong"]), default="obuchowski", show_default=True,
+              help="Variances of the model-vs-model plans (stats.auc_power_paired).")
+@click.option("--wait-lock", is_flag=True,
+              help="If another studykit process holds the results folder, wait for it instead of exiting.")
+def plan_command(results_dir: Path, effect: float, power: float, alpha: float, readers: str, analysis: str,
+                 method: str, wait_lock: bool) -> None:
+    """Readers × cases the next study needs, planned from the finished study RESULTS_DIR.
+
+    Plans every model arm against every reader panel (MRMC) and every compared pair of model
+    arms (paired AUCs) to detect --effect; prints the table with its assumptions and writes
+    RESULTS_DIR/planning.csv."""
+    from studykit.study import plan
+
+    flags = {"effect": "--effect", "power": "--power", "alpha": "--alpha", "readers": "--readers"}
+    with _as_cli_messages(None, flags):
+        planned = plan(results_dir, effect=effect, power=power, alpha=alpha, readers=_reader_counts(readers),
+                       analysis=analysis, method=method, wait_lock=wait_lock)
+    _print_plan(planned)
+
+
+def _print_plan(planned) -> None:
+    table = Table(title=f"Readers × patients to detect an AUC difference of {planned.effect:g} "
+                        f"(power {planned.power:g}, two-sided alpha {planned.alpha:g})")
+    for name in ("comparison", "analysis", "readers", "patients (malignant / benign)", "power", "power max"):
+        table.add_column(name)
+    for r in planned.table.itertuples(index=False):
+        if r.comparison == "model_vs_readers":
+            what, readers = f"{r.arm_b} vs {r.arm_a} readers", str(int(r.readers))
+        else:
+            what, readers = f"{r.arm_a} vs {r.arm_b}", "—"
+        if r.cases == r.cases:  # not NaN
+            patients = f"{int(r.cases)} ({r.n_pos:.0f} / {r.n_neg:.0f})"
+        else:
+            patients = "unreachable" if r.power_max < r.target_power else "undefined"
+        power = "—" if r.power != r.power else f"{r.power:.3f}"
+        table.add_row(what, r.analysis, readers, patients, power, f"{r.power_max:.3f}")
+    stdout.print(table)
+    stdout.print("[bold]Assumptions[/]")
+    for line in planned.assumptions:
+        stdout.print(f"- {line}", markup=False)
+    stdout.print(f"written: [bold]{planned.path}[/]")
