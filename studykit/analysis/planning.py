@@ -46,7 +46,7 @@ from studykit.errors import InputError
 from studykit.stats import columns as C
 from studykit.vocab import LABEL, PATIENT_UNIT, SCORE
 
-__all__ = ["COMPARISON", "MODEL_VS_READERS", "MODEL_VS_MODEL", "planning_table"]
+__all__ = ["COMPARISON", "MODEL_VS_MODEL", "MODEL_VS_READERS", "planning_table"]
 
 COMPARISON, MODEL_VS_READERS, MODEL_VS_MODEL = "comparison", "model_vs_readers", "model_vs_model"
 #: Leading columns of the planning table, in order.
@@ -110,7 +110,8 @@ def _versus_readers(study: Study, model: str, group: str, effect: float, power: 
                     readers: Sequence[int], analysis, options: AnalysisOptions) -> pd.DataFrame:
     data, name, kind = mrmc_data(study, model, group)
     res = stats.mrmc_sample_size(data, reader="reader", case="case", truth=TRUTH, rating=RATING,
-                                 model_reader=name, effect=effect, readers=list(readers), power=power, alpha=alpha, cov=options.mrmc_cov,
+                                 model_reader=name, effect=effect, readers=list(readers), power=power,
+                                 alpha=alpha, cov=options.mrmc_cov,
                                  analysis=analysis, seed=options.seed, n_boot=options.n_boot,
                                  unreachable="nan")
     prevalence = res["pilot_n_pos"] / res["pilot_cases"]

@@ -333,8 +333,10 @@ def _reader_counts(value: str) -> list[int]:
 @click.option("--readers", "readers", default="3,5,10", show_default=True,
               help="Reader-panel sizes to plan for, comma-separated.")
 @click.option("--analysis", type=click.Choice(["RRRC", "FRRC", "RRFC", "all"]), default="RRRC",
-              show_default=True, help="MRMC analysis: random readers and cases (RRRC), fixed readers, fixed cases.")
-@click.option("--method", type=click.Choice(["obuchowski", "delong"]), default="obuchowski", show_default=True,
+              show_default=True,
+              help="MRMC analysis: random readers and cases (RRRC), fixed readers, fixed cases.")
+@click.option("--method", type=click.Choice(["obuchowski", "delong"]), default="obuchowski",
+              show_default=True,
               help="Variances of the model-vs-model plans (stats.auc_power_paired).")
 @click.option("--wait-lock", is_flag=True,
               help="If another studykit process holds the results folder, wait for it instead of exiting.")

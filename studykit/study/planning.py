@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from studykit.analysis import AnalysisOptions, planning_table
@@ -90,7 +89,8 @@ def _check_effect(effect: float) -> None:
         number = float("nan")
     if not 0 < number < 1:
         raise InputError(f"must be an AUC difference strictly between 0 and 1; got {effect!r}.",
-                         field="effect", hint="pass the smallest difference worth detecting, e.g. --effect 0.05.")
+                         field="effect",
+                         hint="pass the smallest difference worth detecting, e.g. --effect 0.05.")
 
 
 def _check_study(layout: Layout) -> None:
@@ -124,9 +124,9 @@ def assumptions(table: pd.DataFrame, layout: Layout, cov: str, effect: float, po
     """What the plan assumes, in sentences (printed by the CLI, stated in the README)."""
     mrmc = table[table["comparison"] == "model_vs_readers"]
     pilot = mrmc.iloc[0] if len(mrmc) else None
-    lines = [f"Pilot: {layout.root}"
-             + ("" if pilot is None else f", {int(pilot['pilot_cases'])} patients ({int(pilot['pilot_n_pos'])} "
-                                         f"malignant, {int(pilot['pilot_n_neg'])} benign)") + ".",
+    size = ("" if pilot is None else f", {int(pilot['pilot_cases'])} patients ({int(pilot['pilot_n_pos'])} "
+            f"malignant, {int(pilot['pilot_n_neg'])} benign)")
+    lines = [f"Pilot: {layout.root}{size}.",
              f"Every comparison is planned to detect an AUC difference of {effect:g} with power {power:g} "
              f"at two-sided alpha {alpha:g}.",
              "Model vs readers: Obuchowski-Rockette variance components of the pilot's reader-minus-model "
