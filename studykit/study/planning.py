@@ -138,10 +138,11 @@ def assumptions(table: pd.DataFrame, layout: Layout, cov: str, effect: float, po
              "(stats.auc_power_paired), the pilot's benign-to-malignant ratio; no readers involved."]
     missing = table["cases"].isna()
     if missing.any():
-        unreachable = missing & (table["power_max"] < power)
-        lines.append(f"{int(missing.sum())} row(s) have no number of patients: {int(unreachable.sum())} "
-                     "unreachable with that many readers, the others undefined (the pilot's variances "
-                     "could not be estimated).")
+        unreachable = int((missing & (table["power_max"] < power)).sum())
+        undefined = int(missing.sum()) - unreachable
+        parts = [f"{unreachable} unreachable with that many readers"] if unreachable else []
+        parts += [f"{undefined} undefined (the pilot's variances could not be estimated)"] if undefined else []
+        lines.append(f"{int(missing.sum())} row(s) have no number of patients: {', '.join(parts)}.")
     if pilot is not None and pilot["pilot_cases"] < 50:
         lines.append(f"Caution: a pilot of {int(pilot['pilot_cases'])} patients gives imprecise variance "
                      "components; treat the numbers as rough.")
