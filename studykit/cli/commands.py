@@ -357,23 +357,37 @@ def plan_command(results_dir: Path, effect: float, power: float, alpha: float, r
 
 
 def _print_plan(planned) -> None:
-    table = Table(title=f"Readers × patients to detect an AUC difference of {planned.effect:g} "
-                        f"(power {planned.power:g}, two-sided alpha {planned.alpha:g})")
-    for name in ("comparison", "analysis", "readers", "patients (malignant / benign)", "power", "power max"):
-        table.add_column(name)
-    for r in planned.table.itertuples(index=False):
-        if r.comparison == "model_vs_readers":
-            what, readers = f"{r.arm_b} vs {r.arm_a} readers", str(int(r.readers))
-        else:
-            what, readers = f"{r.arm_a} vs {r.arm_b}", "—"
-        if r.cases == r.cases:  # not NaN
-            patients = f"{int(r.cases)} ({r.n_pos:.0f} / {r.n_neg:.0f})"
-        else:
-            patients = "unreachable" if r.power_max < r.target_power else "undefined"
-        power = "—" if r.power != r.power else f"{r.power:.3f}"
-        table.add_row(what, r.analysis, readers, patients, power, f"{r.power_max:.3f}")
-    stdout.print(table)
+    """One readers × patients table per MRMC analysis, one table of the model pairs, the assumptions."""
+    table, goal = planned.table, (f"an AUC difference of {planned.effect:g} (power {planned.power:g}, "
+                                  f"two-sided alpha {planned.alpha:g})")
+    mrmc = table[table["comparison"] == "model_vs_readers"]
+    for analysis, rows in mrmc.groupby("analysis", sort=False):
+        counts = sorted({int(j) for j in rows["readers"]})
+        grid = Table(title=f"Model vs reader panel ({analysis}): patients needed to detect {goal}")
+        for name in ("model vs readers", *(f"{j} readers" for j in counts)):
+            grid.add_column(name, justify="left" if name == "model vs readers" else "right")
+        for (model, group), cells in rows.groupby(["arm_b", "arm_a"], sort=False):
+            by_j = {int(r.readers): r for r in cells.itertuples(index=False)}
+            grid.add_row(f"{model} vs {group}", *(_patients(by_j[j]) for j in counts))
+        stdout.print(grid)
+    pairs = table[table["comparison"] == "model_vs_model"]
+    if len(pairs):
+        grid = Table(title=f"Model vs model (paired AUCs): patients needed to detect {goal}")
+        for name in ("models", "patients", "malignant / benign", "power"):
+            grid.add_column(name, justify="left" if name == "models" else "right")
+        for r in pairs.itertuples(index=False):
+            split = "—" if r.cases != r.cases else f"{r.n_pos:.0f} / {r.n_neg:.0f}"
+            grid.add_row(f"{r.arm_a} vs {r.arm_b}", _patients(r), split,
+                         "—" if r.power != r.power else f"{r.power:.3f}")
+        stdout.print(grid)
     stdout.print("[bold]Assumptions[/]")
     for line in planned.assumptions:
         stdout.print(f"- {line}", markup=False)
     stdout.print(f"written: [bold]{planned.path}[/]")
+
+
+def _patients(row) -> str:
+    """The patients needed, or why there is no number."""
+    if row.cases == row.cases:  # not NaN
+        return str(int(row.cases))
+    return "unreachable" if row.power_max < row.target_power else "undefined"
