@@ -232,7 +232,7 @@ def gradcam(n: int = 4, size: int = 96, seed: int = 4) -> dict[str, np.ndarray]:
     }
 
 
-def write_pilot(folder, protocol_file) -> "Path":
+def write_pilot(folder, protocol_file):
     """A finished study's folder for planning: ``protocol.lock.yaml`` of ``protocol_file`` (the
     demo protocol: arms bmode_net, ceus_net, muf_net, junior, senior), ``predictions.csv`` (one
     image per patient, fold 0) and ``reads.csv`` (the readers' calls and each group's majority

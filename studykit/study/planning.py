@@ -141,7 +141,8 @@ def assumptions(table: pd.DataFrame, layout: Layout, cov: str, effect: float, po
         unreachable = int((missing & (table["power_max"] < power)).sum())
         undefined = int(missing.sum()) - unreachable
         parts = [f"{unreachable} unreachable with that many readers"] if unreachable else []
-        parts += [f"{undefined} undefined (the pilot's variances could not be estimated)"] if undefined else []
+        if undefined:
+            parts.append(f"{undefined} undefined (the pilot's variances could not be estimated)")
         lines.append(f"{int(missing.sum())} row(s) have no number of patients: {', '.join(parts)}.")
     if pilot is not None and pilot["pilot_cases"] < 50:
         lines.append(f"Caution: a pilot of {int(pilot['pilot_cases'])} patients gives imprecise variance "

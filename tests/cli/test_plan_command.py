@@ -53,7 +53,8 @@ def test_plan_prints_and_writes_the_table(planned):
     lines = result.output.splitlines()
     mrmc = table[table["comparison"] == "model_vs_readers"]
     for (model, group), rows in mrmc.groupby(["arm_b", "arm_a"]):
-        cells = ["unreachable" if math.isnan(k) else str(int(k)) for k in rows.sort_values("readers")["cases"]]
+        cells = ["unreachable" if math.isnan(k) else str(int(k))
+                 for k in rows.sort_values("readers")["cases"]]
         printed = [line for line in lines if f" {model} vs {group} " in line]
         assert len(printed) == 1 and [c.strip() for c in printed[0].split("│")[2:-1]] == cells
     for row in table[table["comparison"] == "model_vs_model"].itertuples():
@@ -121,7 +122,8 @@ def test_bad_options_exit_2_with_the_flag_named(pilot, args, message):
 
 def test_not_a_finished_study_exits_2_naming_the_fix(pilot, tmp_path):
     result = invoke("plan", tmp_path, "--effect", "0.05")
-    assert result.exit_code == 2 and "is not a study's results folder (no protocol.lock.yaml)" in result.output
+    assert result.exit_code == 2
+    assert "is not a study's results folder (no protocol.lock.yaml)" in result.output
     for name, message in (("predictions.csv", "is not a finished study: it has no predictions.csv"),
                           ("reads.csv", "has no reads.csv")):
         folder = tmp_path / name

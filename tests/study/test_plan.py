@@ -68,21 +68,23 @@ def test_the_plans_pilot_is_the_runs_mrmc_analysis(finished, pilot):
 def test_plan_errors_name_the_fix(pilot, tmp_path):
     with pytest.raises(StudyError, match=r"is not a study's results folder \(no protocol.lock.yaml\)"):
         plan(tmp_path, effect=0.05)
-    with pytest.raises(StudyError, match="'effect': must be an AUC difference strictly between 0 and 1") as err:
+    bad_effect = "'effect': must be an AUC difference strictly between 0 and 1"
+    with pytest.raises(StudyError, match=bad_effect) as err:
         plan(pilot, effect=-0.05)
     assert "--effect 0.05" in str(err.value)
     (pilot / "reads.csv").unlink()
-    with pytest.raises(StudyError, match="has no reads.csv") as err:
+    with pytest.raises(StudyError, match=r"has no reads\.csv") as err:
         plan(pilot, effect=0.05)
     assert "add reader arms to the protocol" in str(err.value)
     (pilot / "predictions.csv").unlink()
-    with pytest.raises(StudyError, match="is not a finished study: it has no predictions.csv"):
+    with pytest.raises(StudyError, match=r"is not a finished study: it has no predictions\.csv"):
         plan(pilot, effect=0.05)
     assert not (pilot / "planning.csv").exists()
 
 
 def test_plan_respects_the_results_lock(pilot, tmp_path):
-    with held_lock(pilot, 30, tmp_path), pytest.raises(StudyError, match="is in use by another studykit process"):
+    with held_lock(pilot, 30, tmp_path), \
+            pytest.raises(StudyError, match="is in use by another studykit process"):
         plan(pilot, effect=0.05)
     assert not (pilot / "planning.csv").exists()
 
