@@ -41,8 +41,9 @@ TESTS = [
                       "$powerRRRC"),
 ]
 
-#: ``str(power)`` of the vignette (printed to 3 significant digits) and its inline "Expected power".
-VIGNETTE_POWER = {"readers": 6, "cases": 251, "power": 0.80054026, "ncp": 8.91, "df": 16.1}
+#: ``str(power)`` of the vignette (``ncpRRRC``, ``df2RRRC`` printed to 3 significant digits) and its
+#: inline "Expected power".
+VIGNETTE_POWER = {"readers": 6, "cases": 251, "power": 0.80054026, "ncp": 8.91, "ddf": 16.1}
 
 #: The vignette's power table: (J, K, power printed with signif(·, 3)); K None = ">2000" (power NA).
 #: RJafroc prints every row twice (SsPowerTable rbinds each row twice); each is listed once here.

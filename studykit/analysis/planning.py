@@ -86,7 +86,7 @@ def planning_table(predictions: pd.DataFrame, reads: pd.DataFrame, manifest: pd.
     ``readers`` (NaN for model pairs), ``cases`` (patients needed; NaN where unreachable),
     ``n_pos, n_neg`` (malignant and benign patients at the pilot's prevalence; rounded up for
     model pairs), ``power`` (reached), ``target_power, power_max, effect, alpha``, then the
-    statistics' own columns (``ncp, df``, variance components, ``pilot_*``), ``unit``,
+    statistics' own columns (``ncp, ddf``, variance components, ``pilot_*``), ``unit``,
     ``rating`` (score | call), ``method``.
     """
     options = options or AnalysisOptions()

@@ -58,6 +58,7 @@ from studykit.stats.mrmc import ANALYSES, COVARIANCES, _analyses, _cov_name, _de
 __all__ = ["mrmc_power", "mrmc_sample_size"]
 
 POWER, READERS, CASES, EFFECT, ALPHA, ANALYSIS = "power", "readers", "cases", "effect", "alpha", "analysis"
+DDF = "ddf"  # denominator degrees of freedom of the F test (inf: chi-square)
 UNREACHABLE = ("raise", "nan")
 #: Largest number of cases :func:`mrmc_sample_size` searches by default.
 CASES_MAX = 100_000
@@ -159,7 +160,7 @@ def _evaluate(p: Pilot, effect: float, readers, cases, analysis: str, alpha: flo
     with np.errstate(divide="ignore", invalid="ignore"):
         ncp = np.where(den > K.TINY_VARIANCE, readers * effect**2 / (2 * den), np.nan)
     power, crit = _power(ncp, ddf, alpha)
-    return {POWER: power, "ncp": ncp, C.DF: ddf, "critical_value": crit}
+    return {POWER: power, "ncp": ncp, DDF: ddf, "critical_value": crit}
 
 
 def _power_max(p: Pilot, effect: float, readers: int, analysis: str, alpha: float) -> float:
@@ -266,7 +267,7 @@ def mrmc_power(reads: pd.DataFrame, modality: str = "modality", reader: str = "r
     Returns
     -------
     DataFrame, one row per (analysis, readers, cases): ``power, readers, cases, effect, alpha,
-    analysis, ncp, df`` (the denominator df; inf for FRRC's chi-square), ``critical_value``,
+    analysis, ncp, ddf`` (the denominator df; inf for FRRC's chi-square), ``critical_value``,
     ``power_max`` (the power as cases → ∞ at these readers), the pilot's variance components
     (``var_tr, var, cov1, cov2, cov3, ms_tr``; algorithm vs readers: ``var_r, var, cov2, ms_r``
     of ψ), ``pilot_readers, pilot_cases, pilot_n_pos, pilot_n_neg, pilot_effect, method``.
@@ -366,7 +367,7 @@ def mrmc_sample_size(reads: pd.DataFrame, modality: str = "modality", reader: st
                                                                           cases_max)
         if k is None:
             _unreachable(unreachable, a, j, target, ceiling, cases_max)
-            values = {POWER: np.nan, "ncp": np.nan, C.DF: np.nan, "critical_value": np.nan}
+            values = {POWER: np.nan, "ncp": np.nan, DDF: np.nan, "critical_value": np.nan}
         values = {name: float(v) for name, v in values.items()}
         rows.append({POWER: values.pop(POWER), READERS: j, CASES: np.nan if k is None else k,
                      "target_power": target, **values, "power_max": ceiling, **_base(p, effect, alpha, a),

@@ -104,7 +104,7 @@ def test_plan_at_the_pilot_size_is_the_studys_own_test(pilot):
                     continue  # σ²_R clipped at 0: the plan is no longer the pilot's own test
                 row = published.loc[(group, model, analysis)]
                 assert plan.loc[analysis, "ncp"] == pytest.approx(row["statistic"] ** 2, rel=1e-10)
-                assert plan.loc[analysis, "df"] == pytest.approx(row["df"], rel=1e-10)
+                assert plan.loc[analysis, "ddf"] == pytest.approx(row["df"], rel=1e-10)
                 checked += 1
     assert checked >= 6
 

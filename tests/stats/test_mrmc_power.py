@@ -47,7 +47,7 @@ def test_rjafroc_vignette_power_and_power_table(pilots):
     row = stats.mrmc_power(pilots["vandyke"], effect="observed", readers=v["readers"],
                            cases=v["cases"]).iloc[0]
     assert row["power"] == pytest.approx(v["power"], rel=1e-8)
-    assert (round(row["ncp"], 2), round(row["df"], 1)) == (v["ncp"], v["df"])
+    assert (round(row["ncp"], 2), round(row["ddf"], 1)) == (v["ncp"], v["ddf"])
     js = [j for j, _, _ in ref.VIGNETTE_TABLE]
     table = stats.mrmc_sample_size(pilots["vandyke"], effect="observed", readers=js, unreachable="nan",
                                    cases_max=2000)
@@ -64,7 +64,7 @@ def test_pilot_size_reproduces_the_or_analysis(pilots):
     plan = plan.set_index("analysis")
     tests = res.tests.set_index("analysis")
     assert plan.loc["RRRC", "ncp"] == pytest.approx(tests.loc["RRRC", "statistic"], rel=1e-12)
-    assert plan.loc["RRRC", "df"] == pytest.approx(tests.loc["RRRC", "df"], rel=1e-12)
+    assert plan.loc["RRRC", "ddf"] == pytest.approx(tests.loc["RRRC", "df"], rel=1e-12)
     # FRRC: X² with t − 1 = 1 df
     assert plan.loc["FRRC", "ncp"] == pytest.approx(tests.loc["FRRC", "statistic"], rel=1e-12)
     assert plan.loc["RRFC", "ncp"] == pytest.approx(tests.loc["RRFC", "statistic"], rel=1e-12)
@@ -80,7 +80,7 @@ def test_model_vs_readers_pilot_size_gives_t_squared(pilots, analysis):
     plan = stats.mrmc_power(cad, effect="observed", readers=9, cases=200, model_reader=1,
                             analysis=analysis).iloc[0]
     assert plan["ncp"] == pytest.approx(res["statistic"] ** 2, rel=1e-10)
-    assert plan["df"] == pytest.approx(res["df"], rel=1e-10)
+    assert plan["ddf"] == pytest.approx(res["df"], rel=1e-10)
     assert plan["pilot_effect"] == pytest.approx(res["estimate"], rel=1e-12)
     assert plan["pilot_readers"] == 9 and "var_r" in plan
 
