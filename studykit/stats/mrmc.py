@@ -329,6 +329,14 @@ def reader_minus_model(design: Design, theta: np.ndarray, covariance: np.ndarray
     return contrast @ theta, contrast @ covariance @ contrast.T, model
 
 
+def single_modality_components(psi: np.ndarray, cov_psi: np.ndarray) -> tuple[float, float, float]:
+    """MS_R of the r figures of merit ψ, the mean of their variances (Var) and of the covariances of
+    distinct pairs (Cov2), from their estimated covariance (single-modality OR, Hillis 2007 §5.3)."""
+    r = psi.size
+    return (float(psi.var(ddof=1)), float(np.diag(cov_psi).mean()),
+            float(cov_psi[~np.eye(r, dtype=bool)].mean()))
+
+
 def _model_index(readers: list[Any], model_reader: Any) -> int:
     if model_reader in readers:
         return readers.index(model_reader)
@@ -357,8 +365,7 @@ def _single_row(psi: np.ndarray, cov_psi: np.ndarray, analysis: str, level: floa
                 base: dict[str, Any], cov_name: str) -> dict[str, Any]:
     """One single-modality OR analysis of the reader-minus-model differences ψ."""
     r = psi.size
-    ms_r = float(psi.var(ddof=1))
-    var, cov2 = float(np.diag(cov_psi).mean()), float(cov_psi[~np.eye(r, dtype=bool)].mean())
+    ms_r, var, cov2 = single_modality_components(psi, cov_psi)
     if analysis == "RRRC":
         den = ms_r + r * max(cov2, 0.0)
         se, df = np.sqrt(den / r), float(K.hillis_df(den, ms_r, r - 1))

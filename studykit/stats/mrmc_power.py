@@ -53,7 +53,15 @@ from studykit.stats import _columns as C
 from studykit.stats import _mrmc_kernels as K
 from studykit.stats._result import warn_undefined
 from studykit.stats._validation import check_option, check_positive_int, check_unit_interval
-from studykit.stats.mrmc import ANALYSES, COVARIANCES, _analyses, _cov_name, _design, reader_minus_model
+from studykit.stats.mrmc import (
+    ANALYSES,
+    COVARIANCES,
+    _analyses,
+    _cov_name,
+    _design,
+    reader_minus_model,
+    single_modality_components,
+)
 
 __all__ = ["mrmc_power", "mrmc_sample_size"]
 
@@ -114,13 +122,11 @@ def pilot_components(reads: pd.DataFrame, modality: str | None = "modality", rea
 
 def _model_pilot(design, theta, covariance, sizes, cov_name, model_reader) -> Pilot:
     psi, cov_psi, _model = reader_minus_model(design, theta, covariance, model_reader)
-    r = psi.size
-    ms_r = float(psi.var(ddof=1))
-    var, cov2 = float(np.diag(cov_psi).mean()), float(cov_psi[~np.eye(r, dtype=bool)].mean())
+    ms_r, var, cov2 = single_modality_components(psi, cov_psi)
     corr = max(cov2, 0.0)
     var_r = ms_r - var + corr
     reported = {"var_r": var_r, "var": var, "cov2": cov2, "ms_r": ms_r}
-    return Pilot(max(var_r, 0.0) / 2, var / 2, corr / 2, readers=r, effect=float(psi.mean()),
+    return Pilot(max(var_r, 0.0) / 2, var / 2, corr / 2, readers=psi.size, effect=float(psi.mean()),
                  components=reported,
                  method=f"single-modality Obuchowski-Rockette components of reader-minus-model AUCs "
                         f"({cov_name} covariance; the model's reader variance is zero)", **sizes)
