@@ -230,3 +230,26 @@ def gradcam(n: int = 4, size: int = 96, seed: int = 4) -> dict[str, np.ndarray]:
         "image_ids": np.array([f"P{i:03d}_f{10 * i:03d}" for i in range(n)]),
         "probs": np.where(labels == 1, 0.9, 0.15),
     }
+
+
+def write_pilot(folder, protocol_file):
+    """A finished study's folder for planning: ``protocol.lock.yaml`` of ``protocol_file`` (the
+    demo protocol: arms bmode_net, ceus_net, muf_net, junior, senior), ``predictions.csv`` (one
+    image per patient, fold 0) and ``reads.csv`` (the readers' calls and each group's majority
+    vote) of the fake study. Returns the folder."""
+    from pathlib import Path
+
+    from studykit.protocol import load_protocol
+    from studykit.study.provenance import lock_document
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    protocol = load_protocol(protocol_file)
+    (folder / "protocol.lock.yaml").write_text(lock_document(protocol, {}, folder / "cohort", None))
+    scores = patient_scores()
+    scores.assign(fold=0, image_id=scores["patient_id"] + "_0", w_bmode=np.nan, w_ceus=np.nan,
+                  threshold=0.5).to_csv(folder / "predictions.csv", index=False)
+    calls = reads().assign(score=np.nan, kind="reader")
+    votes = majority(calls).assign(reader_id="majority", score=np.nan, kind="majority")
+    pd.concat([calls, votes], ignore_index=True).to_csv(folder / "reads.csv", index=False)
+    return folder

@@ -42,6 +42,7 @@ from studykit.analysis.decision import decision_curve_table
 from studykit.analysis.folds import fold_table
 from studykit.analysis.mrmc import mrmc_table
 from studykit.analysis.performance import performance_table
+from studykit.analysis.planning import planning_table
 from studykit.analysis.threshold import youden_on_validation
 from studykit.vocab import AGGREGATIONS, TABLES
 
@@ -66,6 +67,7 @@ __all__ = [
     "matching_posterior",
     "mrmc_table",
     "performance_table",
+    "planning_table",
     "posterior_column",
     "reader_points",
     "reliability_bins",

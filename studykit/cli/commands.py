@@ -311,3 +311,83 @@ def _print_headline(headline) -> None:
             cells.append(f"{r['estimate']:.3f} ({r['ci_low']:.3f}–{r['ci_high']:.3f})")
         table.add_row(str(arm), *cells)
     stdout.print(table)
+
+
+def _reader_counts(value: str) -> list[int]:
+    """``"3,5,10"`` → [3, 5, 10]."""
+    try:
+        counts = [int(v) for v in _split_list(value) or []]
+    except ValueError:
+        raise click.BadParameter(f"expected reader counts like 3,5,10; got {value!r}") from None
+    if not counts or min(counts) < 2:
+        raise click.BadParameter(f"expected reader counts of at least 2, like 3,5,10; got {value!r}")
+    return counts
+
+
+@cli.command("plan")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--effect", type=float, required=True,
+              help="AUC difference to detect in every comparison, e.g. 0.05.")
+@click.option("--power", type=float, default=0.8, show_default=True, help="Target power.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Two-sided significance level.")
+@click.option("--readers", "readers", default="3,5,10", show_default=True,
+              help="Reader-panel sizes to plan for, comma-separated.")
+@click.option("--analysis", type=click.Choice(["RRRC", "FRRC", "RRFC", "all"]), default="RRRC",
+              show_default=True,
+              help="MRMC analysis: random readers and cases (RRRC), fixed readers, fixed cases.")
+@click.option("--method", type=click.Choice(["obuchowski", "delong"]), default="obuchowski",
+              show_default=True,
+              help="Variances of the model-vs-model plans (stats.auc_power_paired).")
+@click.option("--wait-lock", is_flag=True,
+              help="If another studykit process holds the results folder, wait for it instead of exiting.")
+def plan_command(results_dir: Path, effect: float, power: float, alpha: float, readers: str, analysis: str,
+                 method: str, wait_lock: bool) -> None:
+    """Readers × cases the next study needs, planned from the finished study RESULTS_DIR.
+
+    Plans every model arm against every reader panel (MRMC) and every compared pair of model
+    arms (paired AUCs) to detect --effect; prints the table with its assumptions and writes
+    RESULTS_DIR/planning.csv."""
+    from studykit.study import plan
+
+    flags = {"effect": "--effect", "power": "--power", "alpha": "--alpha", "readers": "--readers"}
+    with _as_cli_messages(None, flags):
+        planned = plan(results_dir, effect=effect, power=power, alpha=alpha, readers=_reader_counts(readers),
+                       analysis=analysis, method=method, wait_lock=wait_lock)
+    _print_plan(planned)
+
+
+def _print_plan(planned) -> None:
+    """One readers × patients table per MRMC analysis, one table of the model pairs, the assumptions."""
+    table, goal = planned.table, (f"an AUC difference of {planned.effect:g} (power {planned.power:g}, "
+                                  f"two-sided alpha {planned.alpha:g})")
+    mrmc = table[table["comparison"] == "model_vs_readers"]
+    for analysis, rows in mrmc.groupby("analysis", sort=False):
+        counts = sorted({int(j) for j in rows["readers"]})
+        grid = Table(title=f"Model vs reader panel ({analysis}): patients needed to detect {goal}")
+        for name in ("model vs readers", *(f"{j} readers" for j in counts)):
+            grid.add_column(name, justify="left" if name == "model vs readers" else "right")
+        for (model, group), cells in rows.groupby(["arm_b", "arm_a"], sort=False):
+            by_j = {int(r.readers): r for r in cells.itertuples(index=False)}
+            grid.add_row(f"{model} vs {group}", *(_patients(by_j[j]) for j in counts))
+        stdout.print(grid)
+    pairs = table[table["comparison"] == "model_vs_model"]
+    if len(pairs):
+        grid = Table(title=f"Model vs model (paired AUCs): patients needed to detect {goal}")
+        for name in ("models", "patients", "malignant / benign", "power"):
+            grid.add_column(name, justify="left" if name == "models" else "right")
+        for r in pairs.itertuples(index=False):
+            split = "—" if r.cases != r.cases else f"{r.n_pos:.0f} / {r.n_neg:.0f}"
+            grid.add_row(f"{r.arm_a} vs {r.arm_b}", _patients(r), split,
+                         "—" if r.power != r.power else f"{r.power:.3f}")
+        stdout.print(grid)
+    stdout.print("[bold]Assumptions[/]")
+    for line in planned.assumptions:
+        stdout.print(f"- {line}", markup=False)
+    stdout.print(f"written: [bold]{planned.path}[/]")
+
+
+def _patients(row) -> str:
+    """The patients needed, or why there is no number."""
+    if row.cases == row.cases:  # not NaN
+        return str(int(row.cases))
+    return "unreachable" if row.power_max < row.target_power else "undefined"

@@ -9,6 +9,7 @@ Arrays or tidy DataFrames in, tidy DataFrames out (one row per estimate, leading
     stats.partial_auc(y, p, specificity=(0.8, 1))  # as pROC's auc(partial.auc = …)
     stats.auc_sample_size(0.8, 0.9)          # planning, as pROC's power.roc.test
     stats.decision_curve(y, {"A": p_a})       # net benefit, as dcurves' dca
+    stats.mrmc_sample_size(reads, effect=0.05, readers=[5, 10])  # MRMC cases, as RJafroc
 """
 
 from studykit.errors import UndefinedStatisticWarning
@@ -26,6 +27,7 @@ from studykit.stats.diagnostic import (
     wilson_interval,
 )
 from studykit.stats.mrmc import MRMCResult, dbm_analysis, model_vs_readers, or_analysis
+from studykit.stats.mrmc_power import mrmc_power, mrmc_sample_size
 from studykit.stats.partial import (
     bootstrap_test,
     partial_auc,
@@ -58,6 +60,8 @@ __all__ = [
     "majority_vote",
     "mcnemar",
     "model_vs_readers",
+    "mrmc_power",
+    "mrmc_sample_size",
     "or_analysis",
     "partial_auc",
     "roc_auc",

@@ -277,12 +277,9 @@ def model_vs_readers(data: pd.DataFrame, reader: str = "reader", case: str = "ca
     boot = {"n_boot": check_positive_int("n_boot", n_boot, minimum=2),
             "seed": check_positive_int("seed", seed, minimum=0)}
     design = _design(data, None, reader, case, truth, rating, fully_crossed, pos_label, with_model=True)
-    model = _model_index(design.readers, model_reader)
     y, scores = design.truth, design.scores()
     theta, covariance = K.aucs(y, scores), K.COVARIANCES[cov](y, scores, **boot)
-    contrast = np.delete(np.eye(theta.size), model, axis=0)
-    contrast[:, model] = -1.0
-    psi, cov_psi = contrast @ theta, contrast @ covariance @ contrast.T
+    psi, cov_psi, model = reader_minus_model(design, theta, covariance, model_reader)
     cov_name = _cov_name(cov, n_boot, seed)
     base = {**_base(design, level), "n_readers": psi.size, "model_reader": design.readers[model],
             "auc_model": float(theta[model]), "auc_readers": float(psi.mean() + theta[model])}
@@ -323,6 +320,23 @@ def _design(data, modality, reader, case, truth, rating, fully_crossed, pos_labe
     return design
 
 
+def reader_minus_model(design: Design, theta: np.ndarray, covariance: np.ndarray,
+                       model_reader: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """ψ_j = θ_j − θ_model of every human reader, their covariance, and the model's reader index."""
+    model = _model_index(design.readers, model_reader)
+    contrast = np.delete(np.eye(theta.size), model, axis=0)
+    contrast[:, model] = -1.0
+    return contrast @ theta, contrast @ covariance @ contrast.T, model
+
+
+def single_modality_components(psi: np.ndarray, cov_psi: np.ndarray) -> tuple[float, float, float]:
+    """MS_R of the r figures of merit ψ, the mean of their variances (Var) and of the covariances of
+    distinct pairs (Cov2), from their estimated covariance (single-modality OR, Hillis 2007 §5.3)."""
+    r = psi.size
+    return (float(psi.var(ddof=1)), float(np.diag(cov_psi).mean()),
+            float(cov_psi[~np.eye(r, dtype=bool)].mean()))
+
+
 def _model_index(readers: list[Any], model_reader: Any) -> int:
     if model_reader in readers:
         return readers.index(model_reader)
@@ -351,8 +365,7 @@ def _single_row(psi: np.ndarray, cov_psi: np.ndarray, analysis: str, level: floa
                 base: dict[str, Any], cov_name: str) -> dict[str, Any]:
     """One single-modality OR analysis of the reader-minus-model differences ψ."""
     r = psi.size
-    ms_r = float(psi.var(ddof=1))
-    var, cov2 = float(np.diag(cov_psi).mean()), float(cov_psi[~np.eye(r, dtype=bool)].mean())
+    ms_r, var, cov2 = single_modality_components(psi, cov_psi)
     if analysis == "RRRC":
         den = ms_r + r * max(cov2, 0.0)
         se, df = np.sqrt(den / r), float(K.hillis_df(den, ms_r, r - 1))

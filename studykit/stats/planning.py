@@ -193,8 +193,8 @@ PAIRED_METHODS = ("obuchowski", "delong")
 
 def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | None = None,
                      n_neg: float | None = None, power: float | None = None, alpha: float = 0.05,
-                     method: str = "obuchowski", data: pd.DataFrame | None = None,
-                     pos_label: Any = None) -> pd.DataFrame:
+                     method: str = "obuchowski", effect: float | None = None,
+                     data: pd.DataFrame | None = None, pos_label: Any = None) -> pd.DataFrame:
     """Power or sample size to show that two paired AUCs differ, planned from pilot data.
 
     The pilot (two scores on the same cases) gives the AUC difference δ = AUC_a − AUC_b
@@ -216,12 +216,16 @@ def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | 
         scores among positives and among negatives (pROC's ``power.roc.test(roc_a,
         roc_b, method = "obuchowski")``). ``delong``: the pilot's DeLong covariance
         (pROC's default method).
+    effect : float in (0, 1), optional
+        The AUC difference to detect, in place of the pilot's δ (its sign does not matter);
+        the variances stay the pilot's. Default: the pilot's own difference (pROC).
 
     Returns
     -------
     One-row DataFrame: ``power, n_pos, n_neg, n_pos_ceil, n_neg_ceil, alpha, auc_a,
     auc_b``, for ``obuchowski`` also ``A_a, B_a, A_b, B_b, r_pos, r_neg``, then
-    ``pilot_n_pos, pilot_n_neg, method``. Sizes unrounded (pROC's) and rounded up.
+    ``pilot_n_pos, pilot_n_neg``, ``effect`` (|δ| planned for: the pilot's or the one
+    given), ``method``. Sizes unrounded (pROC's) and rounded up.
 
     Notes
     -----
@@ -250,6 +254,7 @@ def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | 
     y, a, b = paired_inputs(args["y_true"], args["score_a"], args["score_b"], pos_label=pos_label)
     alpha, z_alpha = _z_alpha(alpha)
     method = check_option("method", method, PAIRED_METHODS)
+    planned_effect = None if effect is None else _planned_effect(effect)
     pilot_m, pilot_n = int(y.sum()), int((~y).sum())
     planned = _paired_mode(n_pos, n_neg, power, pilot_m, pilot_n)
     solving_size = not isinstance(planned, tuple)
@@ -257,10 +262,11 @@ def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | 
     if not enough_units(y, None):
         warn_undefined("the paired power", "the pilot needs at least two positive and two negative cases")
         power, sizes = (planned, (np.nan, np.nan)) if solving_size else (np.nan, planned)
-        return _row(power, *sizes, alpha, name, auc_a=np.nan, auc_b=np.nan, **pilot)
+        return _row(power, *sizes, alpha, name, auc_a=np.nan, auc_b=np.nan, **pilot,
+                    effect=np.nan if planned_effect is None else planned_effect)
     scores = np.stack([a, b])
     auc = placements(y, scores)[2]
-    delta = float(auc[0] - auc[1])
+    delta = float(auc[0] - auc[1]) if planned_effect is None else planned_effect
     per_case, fitted = _PILOTS[method](y, scores)
     with np.errstate(invalid="ignore", divide="ignore"):
         if solving_size:
@@ -276,7 +282,21 @@ def auc_power_paired(y_true: Any, score_a: Any, score_b: Any, *, n_pos: float | 
                        "the pilot AUCs are equal (δ = 0)" if delta == 0 and solving_size else
                        "the pilot's variances could not be estimated (e.g. too few distinct scores for a "
                        "binormal fit, or a score constant within a class)")
-    return _row(power, *sizes, alpha, name, auc_a=auc[0], auc_b=auc[1], **fitted, **pilot)
+    return _row(power, *sizes, alpha, name, auc_a=auc[0], auc_b=auc[1], **fitted, **pilot,
+                effect=abs(delta))
+
+
+def _planned_effect(effect: Any) -> float:
+    try:
+        number = float(effect)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 < number < 1.0 or isinstance(effect, bool):
+        raise InputError(f"must be an AUC difference strictly between 0 and 1; got {effect!r}.",
+                         field="effect",
+                         hint="pass the smallest difference worth detecting, e.g. effect=0.05 (its sign "
+                              "does not matter), or leave it out to plan for the pilot's own difference.")
+    return number
 
 
 def _paired_mode(n_pos, n_neg, power, pilot_m: int, pilot_n: int) -> float | tuple[float, float]:

@@ -1,10 +1,11 @@
 """Layer ``study``: the protocol runner — plan (arm, fold) units, run and resume them, call the
 analyses and write every output. May import protocol, cohort, train, readers, analysis, report.
 
-    from studykit.study import run, validate, report
+    from studykit.study import plan, report, run, validate
     summary = run("protocols/renal_ceus_demo.yaml")            # results/renal_ceus_demo/
     summary = run(protocol, arms=["muf_net"], folds=[0])      # one cluster job
     summary = report("results/renal_ceus_demo")               # merge what is done
+    planned = plan("results/renal_ceus_demo", effect=0.05)    # readers × cases for the next study
 
 Importing the package, or its results layout (:mod:`studykit.study.layout`), loads neither
 torch nor the other layers: the runner and the validator are imported on first use.
@@ -20,7 +21,9 @@ from studykit.study.summary import RunSummary, UnitResult
 
 #: Public names imported on first use, and the module that defines each.
 _LAZY = {
+    "Plan": "planning",
     "Unit": "runner",
+    "plan": "planning",
     "plan_units": "runner",
     "protocol_from_lock": "provenance",
     "report": "runner",
@@ -32,9 +35,11 @@ _LAZY = {
 __all__ = [
     "Check",
     "Layout",
+    "Plan",
     "RunSummary",
     "Unit",
     "UnitResult",
+    "plan",
     "plan_units",
     "protocol_from_lock",
     "report",

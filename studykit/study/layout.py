@@ -16,6 +16,7 @@
         report.md
         stard_checklist.md      STARD 2015 items answered from the files above
         claim_checklist.md      CLAIM 2024 items answered from the files above
+        planning.csv            readers × cases for the next study (``studykit plan``, this run as pilot)
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ class Layout:
     @property
     def report(self) -> Path:
         return self.root / "report.md"
+
+    @property
+    def planning(self) -> Path:
+        """``planning.csv``: the readers × cases plan of ``studykit plan`` (this run as the pilot)."""
+        return self.root / "planning.csv"
 
     def checklist(self, key: str) -> Path:
         """``<key>_checklist.md`` beside report.md (``stard``, ``claim``)."""

@@ -206,7 +206,8 @@ def _fresh(layout: Layout) -> None:
     """Forget trained units and outputs (keeps the cached cohort and pair store)."""
     for path in (layout.root / "arms", layout.tables, layout.figures):
         shutil.rmtree(path, ignore_errors=True)
-    for path in (layout.predictions, layout.reads, layout.report, layout.splits, layout.provenance):
+    for path in (layout.predictions, layout.reads, layout.report, layout.splits, layout.provenance,
+                 layout.planning):
         path.unlink(missing_ok=True)
 
 

@@ -188,6 +188,23 @@ def test_paired_power_tends_to_one_and_data_frame_way_in():
     assert via_data[["pilot_n_pos", "pilot_n_neg"]].iloc[0].tolist() == [40, 60]
 
 
+@pytest.mark.parametrize("method", ["obuchowski", "delong"])
+def test_paired_planned_effect_scales_the_size_by_the_squared_ratio(method):
+    """``effect=`` replaces the pilot's δ only: n_pos = (z_α√V0 + z_β√VA)² / δ² scales by (δ / effect)²."""
+    y, a, b = pilot()
+    own = stats.auc_power_paired(y, a, b, power=0.8, method=method).iloc[0]
+    delta = abs(own["auc_a"] - own["auc_b"])
+    assert own["effect"] == pytest.approx(delta, rel=1e-15)
+    same = stats.auc_power_paired(y, a, b, power=0.8, method=method, effect=delta).iloc[0]
+    assert same["n_pos"] == pytest.approx(own["n_pos"], rel=1e-12)
+    planned = stats.auc_power_paired(y, a, b, power=0.8, method=method, effect=0.05).iloc[0]
+    assert planned["n_pos"] == pytest.approx(own["n_pos"] * (delta / 0.05) ** 2, rel=1e-12)
+    assert planned["effect"] == 0.05
+    with pytest.raises(InputError, match="strictly between 0 and 1") as err:
+        stats.auc_power_paired(y, a, b, power=0.8, effect=-0.05)
+    assert err.value.field == "effect"
+
+
 def test_delong_method_scales_the_placement_variances():
     """At other sizes the DeLong variance is S10/n_pos + S01/n_neg of the pilot placements."""
     from scipy.stats import norm
