@@ -16,6 +16,9 @@
         report.md
         stard_checklist.md      STARD 2015 items answered from the files above
         claim_checklist.md      CLAIM 2024 items answered from the files above
+        tracking.json           the MLflow parent run of the study (``outputs.tracking`` only)
+        mlruns/                 the default MLflow store: mlflow.db (SQLite) and artifacts/
+        arms/<arm>/fold-<k>/tracking.json   the unit's MLflow run (logged once)
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from studykit.vocab import (
 )
 
 THRESHOLD = "threshold.json"
+TRACKING = "tracking.json"
 
 __all__ = ["Layout", "atomic_write_json", "staged_outputs"]
 
@@ -102,6 +106,16 @@ class Layout:
     def report(self) -> Path:
         return self.root / "report.md"
 
+    @property
+    def tracking(self) -> Path:
+        """The study's MLflow parent run record (:mod:`studykit.study.tracking`)."""
+        return self.root / TRACKING
+
+    @property
+    def mlruns(self) -> Path:
+        """The default MLflow store: ``mlflow.db`` (SQLite) and ``artifacts/``."""
+        return self.root / "mlruns"
+
     def checklist(self, key: str) -> Path:
         """``<key>_checklist.md`` beside report.md (``stard``, ``claim``)."""
         return self.root / f"{key}_checklist.md"
@@ -112,7 +126,8 @@ class Layout:
 
     def unit_file(self, arm: str, fold: int, what: str) -> Path:
         """A file of a unit: ``done``, ``best``, ``last``, ``history``, ``predictions``, ``gradcam``,
-        ``threshold`` (the decision threshold chosen on the inner-validation patients)."""
+        ``threshold`` (the decision threshold chosen on the inner-validation patients),
+        ``tracking`` (the unit's MLflow run, once logged)."""
         names = {
             "done": DONE,
             "best": BEST,
@@ -121,6 +136,7 @@ class Layout:
             "predictions": PREDICTIONS,
             "gradcam": GRADCAM,
             "threshold": THRESHOLD,
+            "tracking": TRACKING,
         }
         return self.unit(arm, fold) / names[what]
 

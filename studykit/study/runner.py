@@ -29,7 +29,7 @@ from studykit.cohort.cohort import MANIFEST_FILE
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
-from studykit.study import merge, publish
+from studykit.study import merge, publish, tracking
 from studykit.study.checks import check_inputs
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
@@ -206,7 +206,8 @@ def _fresh(layout: Layout) -> None:
     """Forget trained units and outputs (keeps the cached cohort and pair store)."""
     for path in (layout.root / "arms", layout.tables, layout.figures):
         shutil.rmtree(path, ignore_errors=True)
-    for path in (layout.predictions, layout.reads, layout.report, layout.splits, layout.provenance):
+    for path in (layout.predictions, layout.reads, layout.report, layout.splits, layout.provenance,
+                 layout.tracking):
         path.unlink(missing_ok=True)
 
 
@@ -312,6 +313,7 @@ def run(
             protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units,
             wall_s=summary.wall_s, runtime=runtime,
         )
+        tracking.track_study(protocol, layout, summary)  # MLflow (outputs.tracking); only ever warns
     return summary
 
 
@@ -396,4 +398,5 @@ def _report_locked(layout: Layout, progress: Progress | None) -> RunSummary:
         hashes=lock.get("inputs_sha256"),
     )
     summary.wall_s = time.perf_counter() - start
+    tracking.track_study(protocol, layout, summary)  # MLflow (outputs.tracking); only ever warns
     return summary
