@@ -233,3 +233,18 @@ def test_flat_params_index_lists_of_mappings_and_write_other_values_as_json():
         "a.b": "1", "a.c": "[1, 2]", "a.d": "null", "a.e": "true", "arms.0.m": "x.yaml", "arms.1.m": "y",
         "s": "t"}
     assert len(flat["long"]) == 6000 and flat["long"].endswith("…")
+
+
+def test_a_changed_protocol_starts_a_new_parent_run_with_every_finished_unit(tracked):
+    protocol, results, uri = tracked
+    layout, before = Layout(results / STUDY), _runs(uri)
+    changed = load_protocol(protocol)
+    changed = changed.model_copy(update={"analyses": changed.analyses.model_copy(update={"n_boot": 300})})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrackingWarning)
+        parent = track_study(changed, layout, _summary(layout))
+    after = _runs(uri)
+    assert parent not in set(before["run_id"]) and len(after) == len(before) + 5
+    new = after[after["tags.mlflow.parentRunId"] == parent]
+    assert sorted(new["tags.mlflow.runName"]) == [f"{a}/fold-{k}" for a, k in UNITS]
+    assert after.set_index("run_id").loc[parent, "params.analyses.n_boot"] == "300"
