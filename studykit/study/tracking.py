@@ -21,9 +21,10 @@ outputs, :func:`track_study` logs through :class:`mlflow.MlflowClient` (never th
 A unit is logged once, from its files after it finished, so a resumed unit logs its whole
 history then. ``arms/<arm>/fold-<k>/tracking.json`` (the nested run's id, its parent's and the
 sha256 of ``done.json``) keeps it from being logged twice; a retrained unit (a new
-``done.json``) gets a new nested run. ``tracking.json`` in the results folder records the
-parent run: a resumed run, another cluster job's run or a later ``studykit report`` attaches to
-it, and logs the units finished since. A changed tracking URI, experiment or resolved protocol
+``done.json``) gets a new nested run, and its earlier one the tag ``studykit.superseded_by``.
+``tracking.json`` in the results folder records the parent run: a resumed run, another
+cluster job's run or a later ``studykit report`` attaches to it, and logs the units finished
+since. A changed tracking URI, experiment or resolved protocol
 starts a new parent run, under which every finished unit is logged again.
 
 The default store deviates from a plain ``results/<name>/mlruns`` file store on purpose: MLflow
@@ -223,7 +224,11 @@ def _active(client, run_id: str | None) -> bool:
 def _track_unit(client, parent: str, experiment_id: str, arm: ArmSpec, fold: int,
                 layout: Layout) -> str | None:
     """Log one finished unit as a nested run of ``parent`` unless its ``tracking.json`` says it
-    is logged there already (same parent, same ``done.json``); the new run's id, or None."""
+    is logged there already (same parent, same ``done.json``); the new run's id, or None.
+
+    A run left half-logged by a failure is marked ``FAILED``; the run of an earlier ``done.json``
+    under the same parent (a retrained unit) gets the tag ``studykit.superseded_by``.
+    """
     marker_path = layout.unit_file(arm.name, fold, "tracking")
     done_sha256 = hashlib.sha256(layout.unit_file(arm.name, fold, "done").read_bytes()).hexdigest()
     marker = _read_json(marker_path) or {}
@@ -232,6 +237,19 @@ def _track_unit(client, parent: str, experiment_id: str, arm: ArmSpec, fold: int
     run = client.create_run(experiment_id, run_name=f"{arm.name}/fold-{fold}",
                             tags={PARENT_TAG: parent, "studykit.arm": arm.name, "studykit.fold": str(fold)})
     run_id = run.info.run_id
+    try:
+        _log_unit(client, run_id, arm, fold, layout)
+    except Exception:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    if marker.get("parent_run_id") == parent and marker.get("run_id"):
+        client.set_tag(marker["run_id"], "studykit.superseded_by", run_id)
+    atomic_write_json(marker_path, {"run_id": run_id, "parent_run_id": parent, "done_sha256": done_sha256})
+    return run_id
+
+
+def _log_unit(client, run_id: str, arm: ArmSpec, fold: int, layout: Layout) -> None:
+    """The unit's params, metrics and files on its run ``run_id``, which ends ``FINISHED``."""
     params = {**flat_params(arm.model_dump(mode="json")), "fold": str(fold)}
     _log_batch(client, run_id, params=params, metrics=list(_unit_metrics(layout, arm.name, fold)))
     for what in ("history", "predictions", "threshold", "done"):
@@ -239,8 +257,6 @@ def _track_unit(client, parent: str, experiment_id: str, arm: ArmSpec, fold: int
         if path.is_file():
             client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, "FINISHED")
-    atomic_write_json(marker_path, {"run_id": run_id, "parent_run_id": parent, "done_sha256": done_sha256})
-    return run_id
 
 
 def _unit_metrics(layout: Layout, arm: str, fold: int) -> Iterator[tuple[str, float, int]]:

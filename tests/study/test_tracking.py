@@ -155,7 +155,11 @@ def test_resuming_and_report_attach_to_the_same_parent_and_log_nothing_twice(tra
     assert track_study(load_protocol(protocol), layout, _summary(layout)) == parent
     again = _runs(uri)
     assert len(again) == 6 and _parent(again)["run_id"] == parent
-    assert (again["tags.mlflow.runName"] == "muf_net/fold-1").sum() == 2
+    both = again[again["tags.mlflow.runName"] == "muf_net/fold-1"]
+    newest = yaml.safe_load(layout.unit_file("muf_net", 1, "tracking").read_text())["run_id"]
+    assert len(both) == 2 and newest in set(both["run_id"])
+    old = both[both["run_id"] != newest].iloc[0]
+    assert old["tags.studykit.superseded_by"] == newest and old["status"] == "FINISHED"
 
 
 def _closed_port() -> int:
