@@ -7,6 +7,7 @@ change no table."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -17,7 +18,6 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-import yaml
 from conftest import tiny_protocol, write_protocol
 from mlflow import MlflowClient
 
@@ -90,7 +90,7 @@ def test_one_parent_run_with_the_resolved_protocol_and_a_nested_run_per_unit(tra
     muf = nested[nested["tags.mlflow.runName"] == "muf_net/fold-1"].iloc[0]
     assert muf["params.name"] == "muf_net" and muf["params.epochs"] == "2" and muf["params.fold"] == "1"
     assert muf["params.kind"] == "mufnet" and muf["tags.studykit.arm"] == "muf_net"
-    record = yaml.safe_load((results / STUDY / "tracking.json").read_text())
+    record = json.loads((results / STUDY / "tracking.json").read_text())
     assert record["run_id"] == parent["run_id"] and record["uri"] == uri
 
 
@@ -104,10 +104,10 @@ def test_unit_metrics_per_epoch_are_history_csv_and_the_selection_metric_is_done
         for column in ("loss", "loss_fused", "val_auc", "val_accuracy", "lr", "seconds"):
             logged = sorted((m.step, m.value) for m in client.get_metric_history(run_id, column))
             assert logged == list(zip(history["epoch"], history[column])), (arm, fold, column)
-        done = yaml.safe_load(layout.unit_file(arm, fold, "done").read_text())
+        done = json.loads(layout.unit_file(arm, fold, "done").read_text())
         selection = client.get_metric_history(run_id, f"selection.{done['metric']}")
         assert [(m.step, m.value) for m in selection] == [(done["best_epoch"], done["best_metric"])]
-        threshold = yaml.safe_load(layout.unit_file(arm, fold, "threshold").read_text())
+        threshold = json.loads(layout.unit_file(arm, fold, "threshold").read_text())
         assert [m.value for m in client.get_metric_history(run_id, "threshold")] == [threshold["value"]]
         bmode_losses = client.get_metric_history(run_id, "loss_bmode")  # B-mode-only arms have none
         assert [m.value for m in bmode_losses] == ([] if arm == "bmode_net" else list(history["loss_bmode"]))
@@ -127,7 +127,8 @@ def test_unit_files_are_artifacts_of_their_run_and_the_tables_and_report_of_the_
     assert {a.path for a in client.list_artifacts(parent)} >= {"tables", "report.md", "protocol.lock.yaml"}
     tables = Path(client.download_artifacts(parent, "tables", str(tmp_path / "p")))
     assert {p.name: p.read_bytes() for p in sorted(tables.glob("*"))} == _tables(results)
-    assert (tmp_path / "p" / "tables").is_dir()
+    report_md = Path(client.download_artifacts(parent, "report.md", str(tmp_path / "r")))
+    assert report_md.read_bytes() == layout.report.read_bytes()
     table3 = pd.read_csv(layout.tables / "table3_performance.csv")
     auc = table3.set_index(["arm", "unit", "metric"]).loc[("muf_net", "patient", "auc")]
     assert _parent(runs)[["metrics.muf_net.auc", "metrics.muf_net.auc.ci_low"]].tolist() == [
@@ -156,7 +157,7 @@ def test_resuming_and_report_attach_to_the_same_parent_and_log_nothing_twice(tra
     again = _runs(uri)
     assert len(again) == 6 and _parent(again)["run_id"] == parent
     both = again[again["tags.mlflow.runName"] == "muf_net/fold-1"]
-    newest = yaml.safe_load(layout.unit_file("muf_net", 1, "tracking").read_text())["run_id"]
+    newest = json.loads(layout.unit_file("muf_net", 1, "tracking").read_text())["run_id"]
     assert len(both) == 2 and newest in set(both["run_id"])
     old = both[both["run_id"] != newest].iloc[0]
     assert old["tags.studykit.superseded_by"] == newest and old["status"] == "FINISHED"
