@@ -20,6 +20,7 @@ __all__ = [
     "InputError",
     "ProtocolError",
     "StudyError",
+    "TrackingWarning",
     "UndefinedStatisticWarning",
     "fault_error",
 ]
@@ -131,4 +132,13 @@ class UndefinedStatisticWarning(UserWarning):
 
     The function returns NaN for the affected values instead of raising, as
     scikit-learn does for ``UndefinedMetricWarning``.
+    """
+
+
+class TrackingWarning(UserWarning):
+    """Experiment tracking (MLflow) failed or is unavailable; the study ran and wrote its files.
+
+    Tracking never stops a study (:mod:`studykit.study.tracking`): an unreachable tracking URI,
+    an experiment that cannot be used or a missing ``mlflow`` package is this warning, naming
+    what was not logged and the fix.
     """

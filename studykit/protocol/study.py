@@ -56,6 +56,7 @@ __all__ = [
     "SyntheticSpec",
     "TablesSpec",
     "ThresholdRange",
+    "TrackingSpec",
     "load_protocol",
 ]
 
@@ -256,14 +257,31 @@ class AnalysesSpec(_Strict):
         return tuple(t for t in TABLES if getattr(self.tables, t))
 
 
+class TrackingSpec(_Strict):
+    """Experiment tracking of a run (``outputs.tracking``; needs ``pip install "studykit[tracking]"``).
+
+    ``kind`` names the tracker (MLflow is the only one). ``uri`` is an MLflow tracking URI
+    (``sqlite:///…``, ``http://host:5000``, ``databricks``); without it the run's own store
+    ``sqlite:///results/<name>/mlruns/mlflow.db`` is used, its artifacts under
+    ``results/<name>/mlruns/artifacts``. ``experiment`` is the MLflow experiment's name
+    (default: the protocol's ``name``). Tracking failures warn and never stop a study
+    (:mod:`studykit.study.tracking`).
+    """
+
+    kind: Literal["mlflow"]
+    uri: Annotated[str, Field(min_length=1)] | None = None
+    experiment: Annotated[str, Field(min_length=1)] | None = None
+
+
 class OutputsSpec(_Strict):
-    """Table formats, decimals, figures on/off and their formats."""
+    """Table formats, decimals, figures on/off and their formats, experiment tracking (off by default)."""
 
     formats: list[Literal["csv", "tex"]] = Field(default_factory=lambda: ["csv", "tex"])
     decimals: Annotated[int, Field(ge=0, le=10)] = 3
     figures: bool = True
     figure_formats: list[Literal["png", "pdf"]] = Field(default_factory=lambda: ["png", "pdf"])
     gradcam: bool = True
+    tracking: TrackingSpec | None = None
 
 
 class RuntimeSpec(_Strict):

@@ -17,6 +17,9 @@
         stard_checklist.md      STARD 2015 items answered from the files above
         claim_checklist.md      CLAIM 2024 items answered from the files above
         planning.csv            readers × cases for the next study (``studykit plan``, this run as pilot)
+        tracking.json           the MLflow parent run of the study (``outputs.tracking`` only)
+        mlruns/                 the default MLflow store: mlflow.db (SQLite) and artifacts/
+        arms/<arm>/fold-<k>/tracking.json   the unit's MLflow run (logged once)
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from studykit.vocab import (
 )
 
 THRESHOLD = "threshold.json"
+TRACKING = "tracking.json"
 
 __all__ = ["Layout", "atomic_write_json", "staged_outputs"]
 
@@ -108,6 +112,16 @@ class Layout:
         """``planning.csv``: the readers × cases plan of ``studykit plan`` (this run as the pilot)."""
         return self.root / "planning.csv"
 
+    @property
+    def tracking(self) -> Path:
+        """The study's MLflow parent run record (:mod:`studykit.study.tracking`)."""
+        return self.root / TRACKING
+
+    @property
+    def mlruns(self) -> Path:
+        """The default MLflow store: ``mlflow.db`` (SQLite) and ``artifacts/``."""
+        return self.root / "mlruns"
+
     def checklist(self, key: str) -> Path:
         """``<key>_checklist.md`` beside report.md (``stard``, ``claim``)."""
         return self.root / f"{key}_checklist.md"
@@ -118,7 +132,8 @@ class Layout:
 
     def unit_file(self, arm: str, fold: int, what: str) -> Path:
         """A file of a unit: ``done``, ``best``, ``last``, ``history``, ``predictions``, ``gradcam``,
-        ``threshold`` (the decision threshold chosen on the inner-validation patients)."""
+        ``threshold`` (the decision threshold chosen on the inner-validation patients),
+        ``tracking`` (the unit's MLflow run, once logged)."""
         names = {
             "done": DONE,
             "best": BEST,
@@ -127,6 +142,7 @@ class Layout:
             "predictions": PREDICTIONS,
             "gradcam": GRADCAM,
             "threshold": THRESHOLD,
+            "tracking": TRACKING,
         }
         return self.unit(arm, fold) / names[what]
 

@@ -29,7 +29,8 @@ from studykit.cohort.cohort import MANIFEST_FILE
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
-from studykit.study import merge, publish
+from studykit.report import CHECKLISTS
+from studykit.study import merge, publish, tracking
 from studykit.study.checks import check_inputs
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
@@ -207,7 +208,7 @@ def _fresh(layout: Layout) -> None:
     for path in (layout.root / "arms", layout.tables, layout.figures):
         shutil.rmtree(path, ignore_errors=True)
     for path in (layout.predictions, layout.reads, layout.report, layout.splits, layout.provenance,
-                 layout.planning):
+                 layout.planning, layout.tracking, *map(layout.checklist, CHECKLISTS)):
         path.unlink(missing_ok=True)
 
 
@@ -313,6 +314,7 @@ def run(
             protocol, layout, hashes=hashes, device=device, stages=stages, units=done_units,
             wall_s=summary.wall_s, runtime=runtime,
         )
+        tracking.track_study(protocol, layout, summary)  # MLflow (outputs.tracking); only ever warns
     return summary
 
 
@@ -397,4 +399,5 @@ def _report_locked(layout: Layout, progress: Progress | None) -> RunSummary:
         hashes=lock.get("inputs_sha256"),
     )
     summary.wall_s = time.perf_counter() - start
+    tracking.track_study(protocol, layout, summary)  # MLflow (outputs.tracking); only ever warns
     return summary

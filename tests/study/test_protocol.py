@@ -203,3 +203,26 @@ def test_reader_panels_experience_and_blinding(tmp_path):
     with pytest.raises(ProtocolError, match=r"arms\[2\] \(line \d+\): .*experience names the group 'junor', "
                                             r"which is not in groups; did you mean 'junior'\?"):
         load_protocol(write_protocol(tmp_path / "b", data))
+
+
+TR = r"outputs\.tracking"
+TRACKING_ERRORS = [
+    ({"kind": "wandb"}, TR + r"\.kind \(line \d+\): Input should be 'mlflow'; got 'wandb'"),
+    ({"uri": "http://h:5000"}, TR + r"\.kind \(line \d+\): Field required"),
+    ({"kind": "mlflow", "url": "x"}, TR + r"\.url \(line \d+\): unknown key; did you mean 'uri'\?"),
+    ({"kind": "mlflow", "experiment": ""}, TR + r"\.experiment \(line \d+\): String should have at least 1 "),
+]
+
+
+@pytest.mark.parametrize(("tracking", "message"), TRACKING_ERRORS)
+def test_tracking_errors_name_the_field_and_the_fix(tmp_path, tracking, message):
+    data = tiny_protocol(outputs={"tracking": tracking})
+    with pytest.raises(ProtocolError, match=message):
+        load_protocol(write_protocol(tmp_path, data))
+
+
+def test_tracking_is_off_by_default_and_mlflow_with_defaults_when_asked(tmp_path):
+    assert load_protocol(write_protocol(tmp_path, tiny_protocol())).outputs.tracking is None
+    data = tiny_protocol(outputs={"tracking": {"kind": "mlflow"}})
+    spec = load_protocol(write_protocol(tmp_path / "t", data)).outputs.tracking
+    assert (spec.kind, spec.uri, spec.experiment) == ("mlflow", None, None)
