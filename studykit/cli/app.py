@@ -9,11 +9,13 @@ Anything else is a bug: it keeps its traceback, followed by a line asking for a 
 
 from __future__ import annotations
 
+import warnings
+
 import click
 from rich.console import Console
 
 from studykit import __version__
-from studykit.errors import EXIT_USER_ERROR, StudyError, fault_error
+from studykit.errors import EXIT_USER_ERROR, StudyError, TrackingWarning, fault_error
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 stdout = Console(highlight=False, soft_wrap=True)
@@ -23,6 +25,11 @@ class StudyGroup(click.Group):
     """A click group that turns :class:`StudyError` into a clean message and exit 2."""
 
     def invoke(self, ctx: click.Context):
+        with warnings.catch_warnings():
+            warnings.showwarning = _house_warning(warnings.showwarning)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except StudyError as error:
@@ -40,6 +47,17 @@ class StudyGroup(click.Group):
         except Exception:
             _report_bug()
             raise
+
+
+def _house_warning(default):
+    """``warnings.showwarning`` that prints a :class:`TrackingWarning` as one ``warning: …`` line
+    (the study went on; the message names what was not logged and the fix); others as ``default``."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, TrackingWarning):
+            stderr.print(f"warning: {message}", markup=False, highlight=False)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
 
 
 def _report_bug() -> None:

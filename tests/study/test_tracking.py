@@ -253,3 +253,16 @@ def test_a_changed_protocol_starts_a_new_parent_run_with_every_finished_unit(tra
     new = after[after["tags.mlflow.parentRunId"] == parent]
     assert sorted(new["tags.mlflow.runName"]) == [f"{a}/fold-{k}" for a, k in UNITS]
     assert after.set_index("run_id").loc[parent, "params.analyses.n_boot"] == "300"
+
+
+def test_the_cli_prints_a_tracking_failure_as_one_warning_line_and_exits_0(tracked, monkeypatch):
+    from conftest import invoke
+
+    _, results, _ = tracked
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "mlflow", None)
+        out = invoke("report", results / STUDY)
+    assert out.exit_code == 0, out.output
+    lines = [line for line in out.output.splitlines() if "mlflow package is not installed" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: the study was not logged"), out.output
+    assert "TrackingWarning" not in out.output and "warnings.warn" not in out.output
