@@ -78,6 +78,23 @@ def finished(tmp_path_factory) -> tuple[Path, Path]:
     return protocol, folder / "results"
 
 
+@pytest.fixture(scope="session")
+def youden_finished(finished, tmp_path_factory) -> tuple[Path, Path]:
+    """(protocol path, results root): the finished run copied and run again with ``threshold:
+    youden_inner_val`` — nothing trains; each unit's Youden threshold is chosen and applied."""
+    from studykit.study import run
+
+    _, results = finished
+    folder = tmp_path_factory.mktemp("youden")
+    shutil.copytree(results, folder / "results")
+    data = tiny_protocol()
+    data["design"] = {**data["design"], "threshold": "youden_inner_val"}
+    protocol = write_protocol(folder, data)
+    summary = run(protocol, results=folder / "results", device="cpu")
+    assert {u.status for u in summary.units} == {"skipped"}
+    return protocol, folder / "results"
+
+
 def copy_cohort(results: Path, target: Path) -> None:
     """Reuse a run's synthetic cohort and store in another results root (saves the synthesis)."""
     shutil.copytree(

@@ -91,15 +91,9 @@ def test_a_unit_trained_by_another_process_is_not_trained_twice(tmp_path, finish
 
 
 @pytest.fixture(scope="module")
-def youden_run(tmp_path_factory, finished):
+def youden_run(youden_finished):
     """A finished tiny study whose thresholds are Youden's on the inner validation patients."""
-    _, results = finished
-    root = tmp_path_factory.mktemp("youden")
-    copy_cohort(results, root / "results")
-    base = tiny_protocol()
-    protocol = write_protocol(root, tiny_protocol(design={**base["design"], "threshold": "youden_inner_val"}))
-    run(protocol, results=root / "results", device="cpu", arms=["muf_net"])
-    return root / "results" / "tiny_study"
+    return youden_finished[1] / "tiny_study"
 
 
 @pytest.mark.parametrize("text", ['{"value": ', '{"rule": "youden_inner_val"}', '{"value": "high"}'])

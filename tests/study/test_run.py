@@ -277,7 +277,7 @@ def test_fresh_forgets_trained_units(finished, tmp_path):
     assert not (tmp_path / "results" / "tiny_study" / "arms" / "muf_net").exists()
 
 
-def test_youden_threshold_is_chosen_on_inner_validation_patients(finished, tmp_path):
+def test_youden_threshold_is_chosen_on_inner_validation_patients(youden_finished):
     """threshold: youden_inner_val freezes, per unit, the Youden threshold of the fold's
     inner-validation patients (recomputed here independently) and applies it to the test fold;
     switching the rule on a finished study trains nothing."""
@@ -286,14 +286,8 @@ def test_youden_threshold_is_chosen_on_inner_validation_patients(finished, tmp_p
     from studykit.protocol import load_protocol
     from studykit.train import aggregate_patients, predict
 
-    _, results = finished
-    shutil.copytree(results, tmp_path / "results")
-    data = tiny_protocol()
-    data["design"] = {**data["design"], "threshold": "youden_inner_val"}
-    path = write_protocol(tmp_path, data)
-    summary = run(path, results=tmp_path / "results", device="cpu")
-    assert {u.status for u in summary.units} == {"skipped"}
-    root = tmp_path / "results" / "tiny_study"
+    path, results = youden_finished
+    root = results / "tiny_study"
     protocol = load_protocol(path)
     splits = Splits.from_json((root / "cohort" / "splits.json").read_text())
     store = PairStore(next(p for p in (root / "cohort" / "store").iterdir() if p.is_dir()))
