@@ -102,12 +102,12 @@ def test_auc_messages_speak_the_command_line(tmp_path):
         (["--label", "label", "--pos-label", "malignant", "--score", "s1", "--score", "s1"],
          ["--score s1 is given more than once."]),
     ]
-    for args, expected in cases:
-        proc = _cli("auc", str(path), *args)
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    for args, expected in cases:  # in this process: the console script's own path is tested below
+        result = run("auc", str(path), *args)
+        assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
         for text in expected:
-            assert text in proc.stderr, (args, proc.stderr)
-        assert "y_true" not in proc.stderr and "pos_label=" not in proc.stderr
+            assert text in result.stderr, (args, result.stderr)
+        assert "y_true" not in result.stderr and "pos_label=" not in result.stderr
 
 
 def test_auc_warnings_are_one_clean_line_each(tmp_path):

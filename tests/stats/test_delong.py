@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
@@ -39,6 +39,7 @@ def test_compare_aucs_equals_pairwise_delong_tests_and_holm():
     assert list(table.columns[:5]) == ["estimate", "ci_low", "ci_high", "p", "p_adjusted"]
 
 
+@settings(max_examples=30)
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=12))
 def test_holm_matches_statsmodels(p):
     expected = multipletests(p, method="holm")[1]
