@@ -1,7 +1,8 @@
 """Decoded DICOM pixels (or PNG crops) to ``uint8`` gray, by photometric interpretation.
 
 See :mod:`studykit.cohort.dicom` (step 3) for the rules: MONOCHROME2 as is, MONOCHROME1
-inverted, RGB to ITU-R BT.601 integer luma, YBR_FULL(_422) by its Y channel, PALETTE COLOR
+inverted, RGB to ITU-R BT.601 integer luma, YBR_FULL(_422) by its Y channel, YBR_PARTIAL_420
+(video) by its Y channel expanded from limited range, PALETTE COLOR
 through the colour LUT; deeper than 8 bits scaled linearly from the full stored range.
 """
 
@@ -60,6 +61,16 @@ def _ybr(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
     return lambda crop: to_uint8(crop[..., 0], maximum)
 
 
+def _ybr_partial(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    """Limited-range Y (16–235 at 8 bits) expanded to 0–255: ``(Y − 16)·255/219``, rounded."""
+    shift = int(image.get("BitsStored") or image.BitsAllocated) - 8
+
+    def convert(crop: np.ndarray) -> np.ndarray:
+        y = crop[..., 0].astype(np.float32) / float(1 << shift)
+        return np.clip(np.rint((y - 16.0) * (255.0 / 219.0)), 0, 255).astype(np.uint8)
+    return convert
+
+
 def _palette(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
     def convert(crop: np.ndarray) -> np.ndarray:
         rgb = apply_color_lut(crop, image)
@@ -76,6 +87,7 @@ PHOTOMETRIC: dict[str, Callable[[Dataset], Callable[[np.ndarray], np.ndarray]]] 
     "YBR_ICT": _rgb,
     "YBR_FULL": _ybr,
     "YBR_FULL_422": _ybr,
+    "YBR_PARTIAL_420": _ybr_partial,  # video syntaxes (MPEG-2, H.264, HEVC); decoded by .video
     "PALETTE COLOR": _palette,
 }
 
