@@ -15,6 +15,9 @@ Lossless (pydicom's native encoder); and the video syntaxes MPEG-2 MP@ML, H.264 
 Profile @ 4.1 and HEVC Main (:func:`encode_stream`: the gray video as limited-range Y with
 neutral chroma, yuv420p, one elementary stream encapsulated after an empty Basic Offset
 Table; PhotometricInterpretation YBR_PARTIAL_420, 3 samples, planar configuration 0).
+Encoders run on one thread, libx264 with its macroblock tree off (``mbtree=0``): with it,
+PyAV's libx264 gave a different stream now and then for the same input, breaking the
+same-arguments-same-bytes promise.
 4:2:0 needs even frame sides: an odd frame is padded by repeating its last row/column
 (:func:`even_frames`), Rows/Columns then give the padded size and the regions stay put.
 :func:`write_mp4` writes the same H.264 stream in an MP4 container instead, with planted
@@ -63,7 +66,8 @@ VIDEO_CODECS = {
                         {"flags": "+qscale", "global_quality": str(2 * 118), "g": "12", "bf": "2"},
                         "ISO_13818_2"),
     "h264_high_41": ("libx264", "h264", {"crf": "16", "preset": "medium", "profile": "high",
-                                          "level": "4.1", "threads": "1"}, "ISO_14496_10"),
+                                          "level": "4.1", "threads": "1",
+                                          "x264-params": "mbtree=0"}, "ISO_14496_10"),
     "hevc_main": ("libx265", "hevc", {"crf": "16", "preset": "medium",
                                       "x265-params": "log-level=error:pools=none:frame-threads=1"},
                   "ISO_23008_2"),
@@ -72,7 +76,8 @@ VIDEO_CODECS["mp4"] = VIDEO_CODECS["h264_high_41"]
 #: MPEG-2 allows only 23.976–60 frames/s: its stream carries this nominal rate, Frame Time the real one.
 MPEG2_NOMINAL_RATE = 25
 #: Least PSNR (dB, over all frames, against the uncompressed rendering) a written video must reach
-#: (a sanity floor; tiny cohorts measure 43.4 dB MPEG-2 at qscale 2, 48.3 HEVC and 49.0 H.264 at CRF 16).
+#: (a sanity floor; tiny cohorts measure ≥ 43.4 dB MPEG-2 at qscale 2, ≥ 46.9 H.264 and ≥ 48.3 HEVC
+#: at CRF 16).
 PSNR_FLOOR_DB = 35.0
 JPEG_QUALITY = 92
 UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root (deterministic hash suffix)
@@ -318,6 +323,28 @@ def _yuv420(frame: np.ndarray) -> np.ndarray:
     return np.concatenate([y, np.full((frame.shape[0] // 2, frame.shape[1]), 128, np.uint8)])
 
 
+def _picture(av, frame: np.ndarray):
+    """A yuv420p VideoFrame of the gray ``frame`` with every byte of its planes set.
+
+    Each plane is written whole, line padding included (zeros): libx264 reads past the
+    visible width, and uninitialised padding made its output differ between runs.
+    """
+    height, width = frame.shape
+    planes = _yuv420(frame)
+    picture = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(picture.planes, (planes[:height], *_chroma(planes, height, width))):
+        padded = np.zeros((plane.height, plane.line_size), np.uint8)
+        padded[:, :plane.width] = data
+        plane.update(padded.tobytes())
+    return picture
+
+
+def _chroma(planes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (H/2, W/2) U and V planes packed below Y in :func:`_yuv420`'s stack."""
+    chroma = planes[height:].reshape(2, height // 2, width // 2)
+    return chroma[0], chroma[1]
+
+
 def _encode_into(container, video: np.ndarray, codec: str, options: dict, frame_time_ms: float) -> None:
     """Encode the even-sided gray ``video`` into ``container``'s new video stream."""
     import av
@@ -328,8 +355,9 @@ def _encode_into(container, video: np.ndarray, codec: str, options: dict, frame_
     stream.width, stream.height, stream.pix_fmt = video.shape[2], video.shape[1], "yuv420p"
     stream.codec_context.color_range = 1  # limited ("MPEG") range
     stream.options = dict(options)
+    stream.codec_context.thread_count = 1  # one thread, and libx264 without mbtree: byte-identical reruns
     for index, frame in enumerate(video):
-        picture = av.VideoFrame.from_ndarray(_yuv420(frame), format="yuv420p")
+        picture = _picture(av, frame)
         picture.pts = index
         for packet in stream.encode(picture):
             container.mux(packet)
