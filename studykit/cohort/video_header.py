@@ -1,4 +1,5 @@
-"""What ingestion keeps of a DICOM video's header (read by :func:`studykit.cohort.dicom.read_header`)."""
+"""What ingestion keeps of a video's header (:func:`studykit.cohort.dicom.read_header` for DICOM,
+:func:`studykit.cohort.video.read_container_header` for plain video files)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_every_video_decodes_close_to_its_rendering(cohorts, syntax):
         decoded = _decode_all(path)
         assert decoded.shape == reference.shape == (8, 72, 160)
         worst = min(worst, writer.psnr(decoded, reference))
-    assert FLOORS[syntax] <= worst < 55  # lossy (not a copy), but close; 55 dB is above the 8→Y ceiling
+    assert FLOORS[syntax] <= worst < 56.7  # lossy, but close; 56.7 dB: the 8-bit → 220-level Y round trip
 
 
 @pytest.mark.parametrize("syntax", ["mpeg2", "h264", "hevc"])
@@ -79,6 +79,45 @@ def test_video_dicom_attributes_and_panels(cohorts, syntax):
     pairs = ingest(folder, folder.parent / f"store-{syntax}", size=16)
     assert {s["layout"] for s in pairs.meta["inputs"]["sources"]} == {"dual"}  # boxes inside their panels
     assert len(pairs.index) == len(pd.read_csv(folder / "annotations.csv"))
+
+
+@pytest.mark.parametrize("uid", sorted(video.VIDEO_SYNTAXES))
+def test_every_video_syntax_uid_decodes_its_stream(cohorts, tmp_path, uid):
+    """MPEG-2 (.100, .101), H.264 (.102–.106, the stereo/3-D ones included), HEVC (.107, .108), ± .1."""
+    source = {"mpegvideo": "mpeg2", "h264": "h264", "hevc": "hevc"}[video.VIDEO_SYNTAXES[uid]]
+    ds = pydicom.dcmread(cohorts[source][0] / "videos" / "RC0005.dcm")
+    ds.file_meta.TransferSyntaxUID = uid
+    ds.save_as(tmp_path / "v.dcm")
+    header = dicom.read_header(tmp_path / "v.dcm")
+    (index, pixels, _), = dicom.iter_frames(tmp_path / "v.dcm", [3], header=header)
+    assert index == 3 and writer.psnr(pixels[..., 0], render_patient("RC0005", tiny=True).video[3]) > 40
+
+
+def test_hevc_main10_luma_is_scaled_from_ten_bits(cohorts, tmp_path):
+    """Y = 4·(16 + 50 k) at 10 bits (limited range) reads as round(50 k · 255/219) = 0, 58, 116, 175."""
+    import io
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="hevc") as out:
+        stream = out.add_stream("libx265", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p10le"
+        stream.options = {"crf": "16", "x265-params": "log-level=error"}
+        for k in range(4):
+            planes = np.concatenate([np.full((48, 64), 4 * (16 + 50 * k), np.uint16),
+                                     np.full((24, 64), 512, np.uint16)])
+            picture = av.VideoFrame.from_ndarray(planes, format="yuv420p10le")
+            picture.pts = k
+            for packet in [*stream.encode(picture), *([] if k < 3 else stream.encode())]:
+                out.mux(packet)
+    ds = pydicom.dcmread(cohorts["hevc"][0] / "videos" / "RC0001.dcm")
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.108"
+    ds.Rows, ds.Columns, ds.NumberOfFrames, ds.BitsAllocated, ds.BitsStored, ds.HighBit = 48, 64, 4, 16, 10, 9
+    ds.PixelData = pydicom.encaps.encapsulate([buffer.getvalue()], has_bot=False)
+    ds.save_as(tmp_path / "main10.dcm")
+    header = dicom.read_header(tmp_path / "main10.dcm")
+    levels = [np.unique(p).tolist() for _, p, _ in dicom.iter_frames(tmp_path / "main10.dcm", range(4),
+                                                                      header=header)]
+    assert levels == [[0], [58], [116], [175]]
 
 
 def test_limited_range_quantisation_of_the_gray_levels():
