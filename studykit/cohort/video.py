@@ -17,8 +17,9 @@ before a requested frame is a :class:`~studykit.errors.DataError` naming both co
 takes the size, frame count (from the container, else by demuxing the packets without
 decoding) and frame rate; no container metadata tag (title, comment, creation time,
 location …) is kept. Such files have no ultrasound regions, so they are single-panel files
-(:func:`studykit.cohort.dicom.panels`). :func:`iter_container` decodes like the DICOM path
-(with seeking no more than decoding from the start, for exactness).
+(:func:`studykit.cohort.dicom.panels`). :func:`iter_container` decodes like the DICOM path,
+from the first frame without seeking (container seeks land on key frames, and frame *k*
+must be exactly the *k*-th decoded picture).
 
 **Luma.** Each decoded picture's Y plane is reduced to 8-bit gray on the full 0–255
 scale: limited ("MPEG", video) range, the FFmpeg default and what YBR_PARTIAL_420 means,
@@ -134,25 +135,27 @@ class _FragmentStream(io.RawIOBase):
 
 def _decode(container, indices: Sequence[int], frames: int, label: str, what: str
             ) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, gray) of the requested frames of ``container``'s first video stream.
+    """(index, gray) for each of ``indices`` (ascending) of ``container``'s first video stream.
 
     Decodes from the start, stops after the last requested frame, and checks the count
     against ``frames`` when the last frame is requested (see module notes).
     """
-    wanted = sorted(set(int(i) for i in indices))
+    wanted = [int(i) for i in indices]
     if not wanted:
         return
-    last, to_end = wanted[-1], wanted[-1] == frames - 1
+    last, to_end = max(wanted), max(wanted) == frames - 1
     position = iter(wanted)
     target = next(position)
     count = 0
     for frame in _decoded(container):
         if count == target:
-            yield count, luma8(frame)
-            target = next(position, -1)
+            gray = luma8(frame)
+            while target == count:  # a frame asked for twice is yielded twice
+                yield count, gray
+                target = next(position, -1)
         count += 1
         if count > last and not to_end:
-            break
+            return
     if count <= last or (to_end and count != frames):
         raise DataError(f"its {what} holds {count} decodable frame(s) but the header says {frames} "
                         f"(Number of Frames); frame {last} was requested.", file=label,

@@ -232,3 +232,21 @@ def test_synth_cli_writes_a_video_syntax(tmp_path):
     assert dicom.read_header(tmp_path / "c" / "videos" / "RC0001.dcm").transfer_syntax == UIDS["mpeg2"]
     bad = CliRunner().invoke(cli, ["synth", str(tmp_path / "d"), "--tiny", "--syntax", "mpeg4"])
     assert bad.exit_code == 2 and "mpeg4" in bad.output
+
+
+def test_truncated_stream_is_a_clear_error(cohorts, tmp_path):
+    ds = pydicom.dcmread(cohorts["h264"][0] / "videos" / "RC0006.dcm")
+    stream = list(pydicom.encaps.generate_fragments(ds.PixelData))[1]
+    ds.PixelData = pydicom.encaps.encapsulate([stream[: len(stream) // 3]], has_bot=False)
+    ds.save_as(tmp_path / "cut.dcm")
+    header = dicom.read_header(tmp_path / "cut.dcm")
+    assert len(list(dicom.iter_frames(tmp_path / "cut.dcm", [0], header=header))) == 1
+    with pytest.raises(DataError, match=r"decodable frame\(s\) but the header says 8") as info:
+        list(dicom.iter_frames(tmp_path / "cut.dcm", [0, 7], header=header, name="videos/cut.dcm"))
+    assert info.value.file == "videos/cut.dcm"
+
+
+def test_a_frame_asked_twice_comes_twice(cohorts):
+    path = cohorts["mpeg2"][0] / "videos" / "RC0001.dcm"
+    got = [i for i, _, _ in dicom.iter_frames(path, [1, 1, 3], header=dicom.read_header(path))]
+    assert got == [1, 1, 3]
