@@ -40,6 +40,7 @@ import io
 import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -86,18 +87,19 @@ def is_container(path: str | Path) -> bool:
 def luma8(frame) -> np.ndarray:
     """8-bit full-range gray (H, W) from a decoded PyAV frame's Y plane (see module notes)."""
     plane = frame.planes[0]
-    deep = frame.format.components[0].bits > 8
-    dtype = np.dtype("<u2") if deep else np.dtype(np.uint8)
-    rows = np.frombuffer(plane, dtype).reshape(frame.height, plane.line_size // dtype.itemsize)
-    y = rows[:, :frame.width]
     bits = frame.format.components[0].bits
+    dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
+    rows = np.frombuffer(plane, dtype).reshape(frame.height, plane.line_size // dtype.itemsize)
     full = frame.format.name.startswith("yuvj") or int(getattr(frame, "color_range", 0) or 0) == 2
-    if full:
-        if bits == 8:
-            return y.copy()
-        return np.clip(np.rint(y / float(1 << (bits - 8))), 0, 255).astype(np.uint8)
-    scaled = y.astype(np.float32) / float(1 << (bits - 8)) if bits != 8 else y.astype(np.float32)
-    return np.clip(np.rint((scaled - 16.0) * (255.0 / 219.0)), 0, 255).astype(np.uint8)
+    return _luma_table(bits, full)[rows[:, :frame.width]]
+
+
+@lru_cache(maxsize=8)
+def _luma_table(bits: int, full: bool) -> np.ndarray:
+    """Lookup table, every ``bits``-bit code (and any larger 16-bit value) → 8-bit gray."""
+    codes = np.arange(1 << (16 if bits > 8 else 8), dtype=np.float64) / float(1 << max(bits - 8, 0))
+    gray = codes if full else (codes - 16.0) * (255.0 / 219.0)
+    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
 
 
 def _image(rows: int, columns: int) -> Dataset:
