@@ -195,6 +195,10 @@ def test_missing_pyav_is_a_clear_error(cohorts, monkeypatch):
         assert info.value.file.startswith("videos/RC0001.")
     with pytest.raises(DataError, match="MPEG2 Main Profile"):  # names the syntax
         dicom.read_header(dcm)
+    cohort = dcm.parent.parent
+    result = CliRunner().invoke(cli, ["ingest", str(cohort), "--store-root", str(cohort / "s")])
+    assert result.exit_code == 2 and "studykit[video]" in result.output and "Traceback" not in result.output
+    assert not (cohort / "s").exists()  # nothing written
 
 
 def test_mp4_ingests_end_to_end_without_leaking_its_metadata(cohorts, tmp_path):
