@@ -25,10 +25,11 @@ must be exactly the *k*-th decoded picture).
 scale: limited ("MPEG", video) range, the FFmpeg default and what YBR_PARTIAL_420 means,
 is expanded as ``g = clip(round((Y/2^(b−8) − 16)·255/219), 0, 255)`` for a *b*-bit plane
 (ITU-R BT.601/BT.709 quantisation); full-range ("JPEG", ``yuvj*``) streams keep
-``Y/2^(b−8)`` rounded. Only the Y plane is read, so chroma is never converted. Frames are
-yielded as ``(rows, columns, 1)`` uint8 with an Image Pixel dataset saying YBR_FULL, 8 bits
-— the luma-only form of :func:`studykit.cohort.dicom.iter_frames` — so the gray converter
-takes channel 0 as is.
+``Y/2^(b−8)`` rounded (:func:`studykit.cohort.gray.video_luma_table`, a lookup table).
+Only the Y plane is read, so chroma is never converted. Frames are yielded as
+``(rows, columns, 1)`` uint8 with an Image Pixel dataset saying YBR_FULL, 8 bits — the
+luma-only form of :func:`studykit.cohort.dicom.iter_frames` — so the gray converter takes
+channel 0 as is.
 
 PyAV is an optional dependency (``pip install 'studykit[video]'``, or ``pip install av``);
 without it these files are refused with that hint, before any decoding starts.
@@ -40,13 +41,14 @@ import io
 import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_fragments
 
+from studykit.cohort.gray import video_luma_table
+from studykit.cohort.tables import CONTAINER_SUFFIXES
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError
 
@@ -62,8 +64,6 @@ VIDEO_SYNTAXES = {
                     "h264"),  # H.264 HP@4.1, BD-compatible, 2-D/3-D 4.2, Stereo HP@4.2 (+ fragmentable)
     **dict.fromkeys(["1.2.840.10008.1.2.4.107", "1.2.840.10008.1.2.4.108"], "hevc"),  # HEVC Main / Main 10
 }
-#: Plain video file suffixes accepted beside DICOM (lower case).
-CONTAINER_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv")
 INSTALL_HINT = "install PyAV: pip install 'studykit[video]' (or pip install av)."
 
 
@@ -91,15 +91,7 @@ def luma8(frame) -> np.ndarray:
     dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
     rows = np.frombuffer(plane, dtype).reshape(frame.height, plane.line_size // dtype.itemsize)
     full = frame.format.name.startswith("yuvj") or int(getattr(frame, "color_range", 0) or 0) == 2
-    return _luma_table(bits, full)[rows[:, :frame.width]]
-
-
-@lru_cache(maxsize=8)
-def _luma_table(bits: int, full: bool) -> np.ndarray:
-    """Lookup table, every ``bits``-bit code (and any larger 16-bit value) → 8-bit gray."""
-    codes = np.arange(1 << (16 if bits > 8 else 8), dtype=np.float64) / float(1 << max(bits - 8, 0))
-    gray = codes if full else (codes - 16.0) * (255.0 / 219.0)
-    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+    return video_luma_table(bits, full)[rows[:, :frame.width]]
 
 
 def _image(rows: int, columns: int) -> Dataset:

@@ -130,6 +130,10 @@ def test_limited_range_quantisation_of_the_gray_levels():
     levels = np.array([[16, 235, 126, 0]], np.uint8).repeat(2, 0)
     stack = np.concatenate([levels, np.full((1, 4), 128, np.uint8)])  # Y (2 × 4), then U and V (1 × 2 each)
     assert video.luma8(av.VideoFrame.from_ndarray(stack, format="yuv420p"))[0].tolist() == [0, 255, 128, 0]
+    image = pydicom.Dataset()
+    image.PhotometricInterpretation, image.BitsAllocated, image.BitsStored = "YBR_PARTIAL_420", 8, 8
+    raw = levels[..., None].repeat(3, 2)  # a raw YBR_PARTIAL decode, as pydicom would give it
+    assert dicom.gray_converter(image)(raw)[0].tolist() == [0, 255, 128, 0]
     full = av.VideoFrame.from_ndarray(stack, format="yuvj420p")
     assert video.luma8(full)[0].tolist() == [16, 235, 126, 0]  # full ("JPEG") range kept as is
 
