@@ -76,7 +76,9 @@ class SynthSummary:
         Rows of ``annotations.csv``.
     transfer_syntaxes : dict
         Videos per transfer syntax (``explicit_vr_little_endian``, ``jpeg_baseline``,
-        ``rle_lossless``).
+        ``rle_lossless``, and with ``syntax`` given its own: ``mpeg2_main_main``,
+        ``h264_high_41``, ``hevc_main`` or ``mp4``). ``frame_shape`` is the rendered frame,
+        before any padding to even sides for the video formats.
     bytes_written : int
         Total size of the cohort folder's files, bytes.
     bayes_auc : BayesAUC
@@ -246,7 +248,7 @@ def _content_key(config: Config) -> str:
 
 
 def _write_video(folder: Path, row: dict, truth: dict, config: Config, index: int) -> tuple[list, str]:
-    """Render, encode, write and verify one patient's DICOM; its annotations and syntax."""
+    """Render, encode, write and verify one patient's DICOM (or MP4); its annotations and syntax."""
     number = int(row["patient_id"][2:])
     video = render_one(row, truth, config, number)
     identity = dicom.draw_identity(int(row["age"]), row["sex"], stream(config.seed, STREAM_IDENTITY, number))
