@@ -142,15 +142,18 @@ def _parse_size(value: str | None) -> int | tuple[int, int] | None:
 @click.option("--frames", type=int, default=None, help="Frames per video (default 24; 8 with --tiny).")
 @click.option("--size", default=None, help="Panel size HEIGHTxWIDTH in pixels (default 160x192).")
 @click.option("--tiny", is_flag=True, help="A dozen patients with few small frames, for tests and demos.")
+@click.option("--syntax", type=click.Choice(["explicit", "jpeg", "rle", "mpeg2", "h264", "hevc", "mp4"]),
+              default=None, help="Write every video in this format (video formats need PyAV); default: "
+                                 "mostly uncompressed with some JPEG and RLE.")
 def synth_command(out: Path, patients: int | None, seed: int, frames: int | None, size: str | None,
-                  tiny: bool) -> None:
+                  tiny: bool, syntax: str | None) -> None:
     """Write a synthetic renal CEUS cohort (DICOM videos, manifest, annotations, reads) to OUT."""
     from studykit.cli.progress import progress_bar
     from studykit.cohort.synth import synthesize
 
     with progress_bar() as hook:
         summary = synthesize(out, patients=patients, seed=seed, frames=frames, size=_parse_size(size),
-                             tiny=tiny, progress=hook)
+                             tiny=tiny, syntax=syntax, progress=hook)
     _print_synth_summary(summary)
 
 

@@ -31,7 +31,9 @@ region or none make a single-panel file: the panel is that region or the whole f
 Decoders for compressed syntaxes (pydicom 3 plug-ins): JPEG baseline/extended and JPEG 2000
 decode through Pillow (a core dependency); RLE Lossless and Deflate through pydicom itself.
 JPEG lossless, JPEG-LS and HTJ2K need ``pylibjpeg`` with ``pylibjpeg-libjpeg`` or
-``pylibjpeg-openjpeg``; MPEG video syntaxes have no pydicom decoder.
+``pylibjpeg-openjpeg``. The video syntaxes (MPEG-2, H.264/AVC, H.265/HEVC), which pydicom
+cannot decode, are decoded by :mod:`studykit.cohort.video` through PyAV (the ``video``
+extra); so are plain ``.mp4/.mov/.avi/.mkv`` files.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import UID
 
+from studykit.cohort import video
 from studykit.cohort.deid import safe_attributes
 from studykit.cohort.fastread import (  # re-exported: the direct readers are part of this module's API
     PREFERRED_PLUGINS,
@@ -233,6 +236,9 @@ def panels(header: VideoHeader) -> tuple[Box, Box] | tuple[Box]:
 def _check_decoder(syntax: UID, label: str) -> None:
     if not syntax.is_compressed:
         return
+    if str(syntax) in video.VIDEO_SYNTAXES:
+        video.require_av(label, f"a video DICOM in transfer syntax {syntax.name} ({syntax})")
+        return
     try:
         decoder = get_decoder(syntax)
     except NotImplementedError:
@@ -271,6 +277,9 @@ def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, 
     chroma's inverse DCT, upsampling and colour conversion: ``pixels`` is then
     (rows, columns, 1), the one channel :func:`gray_converter` reads.
 
+    Video syntaxes and plain video files (with their ``header``) are decoded by
+    :mod:`studykit.cohort.video`: ``pixels`` is then the (rows, columns, 1) full-range luma.
+
     Otherwise the plug-in of :data:`PREFERRED_PLUGINS` is tried first for ``transfer_syntax``;
     if it fails, the remaining frames are decoded with pydicom's own plug-in order.
 
@@ -280,6 +289,14 @@ def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, 
         ``pixels`` is the raw decode (YBR stays YBR); ``image`` holds the Image Pixel
         module (group 0028), enough for :func:`gray_converter`.
     """
+    if header is None and transfer_syntax in video.VIDEO_SYNTAXES:
+        header = read_header(path, name=name)
+    if header is not None and header.container:
+        yield from video.iter_container(path, indices, header, name=name)
+        return
+    if header is not None and header.transfer_syntax in video.VIDEO_SYNTAXES:
+        yield from video.iter_video_dicom(path, indices, header, name=name)
+        return
     todo = list(indices)
     kind = direct_kind(header, luma_only=luma_only) if header is not None else ""
     if kind and header is not None:

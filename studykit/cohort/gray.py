@@ -1,13 +1,15 @@
 """Decoded DICOM pixels (or PNG crops) to ``uint8`` gray, by photometric interpretation.
 
 See :mod:`studykit.cohort.dicom` (step 3) for the rules: MONOCHROME2 as is, MONOCHROME1
-inverted, RGB to ITU-R BT.601 integer luma, YBR_FULL(_422) by its Y channel, PALETTE COLOR
+inverted, RGB to ITU-R BT.601 integer luma, YBR_FULL(_422) by its Y channel, YBR_PARTIAL_420
+(video) by its Y channel expanded from limited range, PALETTE COLOR
 through the colour LUT; deeper than 8 bits scaled linearly from the full stored range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from pydicom.pixels import apply_color_lut
 
 from studykit.errors import DataError
 
-__all__ = ["PHOTOMETRIC", "gray_converter", "luma", "read_png_gray", "to_uint8"]
+__all__ = ["PHOTOMETRIC", "gray_converter", "luma", "read_png_gray", "to_uint8", "video_luma_table"]
 
 
 def to_uint8(values: np.ndarray, maximum: int) -> np.ndarray:
@@ -60,6 +62,23 @@ def _ybr(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
     return lambda crop: to_uint8(crop[..., 0], maximum)
 
 
+@lru_cache(maxsize=8)
+def video_luma_table(bits: int, full_range: bool) -> np.ndarray:
+    """Lookup table from every ``bits``-bit Y code (any 16-bit value when ``bits`` > 8) to 8-bit gray.
+
+    Limited ("video", YBR_PARTIAL) range, ITU-R BT.601/BT.709 quantisation:
+    ``g = clip(round((Y / 2^(bits−8) − 16)·255/219), 0, 255)``; full range: ``round(Y / 2^(bits−8))``.
+    """
+    codes = np.arange(1 << (16 if bits > 8 else 8), dtype=np.float64) / float(1 << max(bits - 8, 0))
+    gray = codes if full_range else (codes - 16.0) * (255.0 / 219.0)
+    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+
+
+def _ybr_partial(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    table = video_luma_table(int(image.get("BitsStored") or image.BitsAllocated), False)
+    return lambda crop: table[crop[..., 0]]
+
+
 def _palette(image: Dataset) -> Callable[[np.ndarray], np.ndarray]:
     def convert(crop: np.ndarray) -> np.ndarray:
         rgb = apply_color_lut(crop, image)
@@ -76,6 +95,7 @@ PHOTOMETRIC: dict[str, Callable[[Dataset], Callable[[np.ndarray], np.ndarray]]] 
     "YBR_ICT": _rgb,
     "YBR_FULL": _ybr,
     "YBR_FULL_422": _ybr,
+    "YBR_PARTIAL_420": _ybr_partial,  # video syntaxes (MPEG-2, H.264, HEVC); decoded by .video
     "PALETTE COLOR": _palette,
 }
 

@@ -29,6 +29,11 @@ Stages (each a small function; nothing is written before the build starts):
 
 The store appears atomically (:func:`.store.building`); on any error nothing is left.
 No DICOM attribute value reaches the store except the whitelist of :mod:`.deid`.
+
+Plain video files (``videos/<id>.mp4|.mov|.avi|.mkv``, named in the annotations' ``file``
+column like a DICOM) are read through PyAV (:mod:`.video`): size, frame count and frame
+rate come from the container, no metadata tag is kept, and having no ultrasound regions
+they are single-panel files (stage 3).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studykit.cohort import dicom, store, tables
+from studykit.cohort import dicom, store, tables, video
 from studykit.cohort.crop_jobs import CropJob, execute
 from studykit.cohort.store import PairStore
 from studykit.cohort.tables import Annotation, Box, Manifest
@@ -257,7 +262,7 @@ def _prepare(sources: list[_Source], manifest: Manifest, settings: _Settings, ta
             continue
         ordinal[source.patient_id] = ordinal.get(source.patient_id, 0) + 1
         video_id = f"{source.patient_id}-v{ordinal[source.patient_id]}"
-        header = dicom.read_header(source.paths[0], name=source.name)
+        header = _read_header(source.paths[0], source.name)
         boxes = tuple(_crop_boxes(ann, header, settings.margin, source.name, table)
                       for ann in source.annotations)
         jobs.append(CropJob("video", str(source.paths[0]), source.name, first,
@@ -268,6 +273,13 @@ def _prepare(sources: list[_Source], manifest: Manifest, settings: _Settings, ta
         described.append(_describe(video_id, header))
     index = pd.DataFrame(rows, columns=list(store.INDEX_COLUMNS))
     return jobs, index, described
+
+
+def _read_header(path: Path, name: str) -> dicom.VideoHeader:
+    """A DICOM's header, or a plain video file's (``.mp4/.mov/.avi/.mkv``, by suffix)."""
+    if video.is_container(path):
+        return video.read_container_header(path, name=name)
+    return dicom.read_header(path, name=name)
 
 
 def _rows(manifest: Manifest, pid: str, images: list[tuple[str, int, str]]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from studykit.errors import DataError
 from studykit.vocab import EXCLUDED_REASON, closest, did_you_mean, exclusion_reasons, read_utf8
 
 __all__ = [
+    "CONTAINER_SUFFIXES",
     "PASSTHROUGH",
     "PHASES",
     "Annotation",
@@ -47,6 +48,8 @@ PASSTHROUGH = ("subtype", "center", "scanner")
 #: Optional manifest column: non-empty means the patient is excluded (flow diagram only).
 EXCLUDED_COLUMN = EXCLUDED_REASON
 ANNOTATION_COLUMNS = ("file", "frame", "phase", "bmode_box", "ceus_box")
+#: Plain video file suffixes accepted beside DICOM (lower case; decoded by studykit.cohort.video).
+CONTAINER_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv")
 
 
 class Box(NamedTuple):
@@ -348,8 +351,9 @@ def check_coverage(manifest: Manifest, annotations: Sequence[Annotation], cohort
     for pid in manifest.included:
         if pid in annotated:
             continue
-        default = cohort_dir / "videos" / f"{pid}.dcm"
-        what = ("no annotated frame in " + annotations_path.name if default.is_file() else
+        found = [p for p in (cohort_dir / "videos").glob(f"{pid}.*")
+                 if p.suffix.lower() in (".dcm", *CONTAINER_SUFFIXES)]
+        what = ("no annotated frame in " + annotations_path.name if found else
                 f"no video (videos/{pid}.dcm not found) and no annotated frame in {annotations_path.name}")
         raise DataError(f"patient {pid!r} is included but has {what}.", file=str(manifest.path),
                         row=manifest.rows[pid], field=manifest.id_column,

@@ -1,4 +1,5 @@
-"""What ingestion keeps of a DICOM video's header (read by :func:`studykit.cohort.dicom.read_header`)."""
+"""What ingestion keeps of a video's header (:func:`studykit.cohort.dicom.read_header` for DICOM,
+:func:`studykit.cohort.video.read_container_header` for plain video files)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ __all__ = ["VideoHeader"]
 
 @dataclass(frozen=True)
 class VideoHeader:
-    """What ingestion needs from a DICOM header (no identifying attribute is kept).
+    """What ingestion needs from a DICOM header or a plain video file (no identifying value is kept).
 
     ``regions`` are the 2-D ultrasound regions as exclusive-max boxes clipped to the frame,
     left to right; ``frames`` is NumberOfFrames (1 when absent).
@@ -31,6 +32,7 @@ class VideoHeader:
     pixel_representation: int = 0
     planar_configuration: int = 0
     extended_offsets: bool = False   # an Extended Offset Table is present (encapsulated data)
+    container: str = ""              # plain video file: FFmpeg's format name (e.g. "mov"); "" for DICOM
 
     @property
     def frame_box(self) -> Box:

@@ -11,13 +11,24 @@ so the same arguments give byte-identical files.
 
 Transfer syntaxes: Explicit VR Little Endian; JPEG Baseline (frames encoded by Pillow as
 YBR_FULL_422 4:2:2, quality 92, then encapsulated with a basic offset table); RLE
-Lossless (pydicom's native encoder).
+Lossless (pydicom's native encoder); and the video syntaxes MPEG-2 MP@ML, H.264 High
+Profile @ 4.1 and HEVC Main (:func:`encode_stream`: the gray video as limited-range Y with
+neutral chroma, yuv420p, one elementary stream encapsulated after an empty Basic Offset
+Table; PhotometricInterpretation YBR_PARTIAL_420, 3 samples, planar configuration 0).
+Encoders run on one thread, libx264 with its macroblock tree off (``mbtree=0``): with it,
+PyAV's libx264 gave a different stream now and then for the same input, breaking the
+same-arguments-same-bytes promise.
+4:2:0 needs even frame sides: an odd frame is padded by repeating its last row/column
+(:func:`even_frames`), Rows/Columns then give the padded size and the regions stay put.
+:func:`write_mp4` writes the same H.264 stream in an MP4 container instead, with planted
+metadata tags (title, comment, artist, creation time, GPS location) as PHI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +39,9 @@ from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import (
+    HEVCMP51,
+    MPEG2MPML,
+    MPEG4HP41,
     PYDICOM_IMPLEMENTATION_UID,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
@@ -38,11 +52,33 @@ from pydicom.uid import (
 
 from .render import ScannerProfile
 
-__all__ = ["SYNTAXES", "Identity", "VideoGeometry", "build_dataset", "draw_identity", "encode"]
+__all__ = ["MIXED_SYNTAXES", "PSNR_FLOOR_DB", "SYNTAXES", "VIDEO_CODECS", "Identity", "VideoGeometry",
+           "build_dataset", "draw_identity", "encode", "encode_stream", "even_frames", "psnr", "write_mp4"]
 
-#: Transfer syntax names used in the cohort and their UIDs.
+#: Transfer syntax names used in the cohort and their UIDs ("mp4" is a plain video file).
+MIXED_SYNTAXES = ("explicit_vr_little_endian", "jpeg_baseline", "rle_lossless")
 SYNTAXES = {"explicit_vr_little_endian": ExplicitVRLittleEndian, "jpeg_baseline": JPEGBaseline8Bit,
-            "rle_lossless": RLELossless}
+            "rle_lossless": RLELossless, "mpeg2_main_main": MPEG2MPML, "h264_high_41": MPEG4HP41,
+            "hevc_main": HEVCMP51, "mp4": ""}
+#: Video syntax key → (FFmpeg encoder, raw elementary-stream muxer, encoder options, lossy method).
+VIDEO_CODECS = {
+    "mpeg2_main_main": ("mpeg2video", "mpeg2video",
+                        {"flags": "+qscale", "global_quality": str(2 * 118), "g": "12", "bf": "2"},
+                        "ISO_13818_2"),
+    "h264_high_41": ("libx264", "h264", {"crf": "16", "preset": "medium", "profile": "high",
+                                          "level": "4.1", "threads": "1",
+                                          "x264-params": "mbtree=0"}, "ISO_14496_10"),
+    "hevc_main": ("libx265", "hevc", {"crf": "16", "preset": "medium",
+                                      "x265-params": "log-level=error:pools=none:frame-threads=1"},
+                  "ISO_23008_2"),
+}
+VIDEO_CODECS["mp4"] = VIDEO_CODECS["h264_high_41"]
+#: MPEG-2 allows only 23.976–60 frames/s: its stream carries this nominal rate, Frame Time the real one.
+MPEG2_NOMINAL_RATE = 25
+#: Least PSNR (dB, over all frames, against the uncompressed rendering) a written video must reach
+#: (a sanity floor; tiny cohorts measure ≥ 43.4 dB MPEG-2 at qscale 2, ≥ 46.9 H.264 and ≥ 48.3 HEVC
+#: at CRF 16).
+PSNR_FLOOR_DB = 35.0
 JPEG_QUALITY = 92
 UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root (deterministic hash suffix)
 
@@ -260,7 +296,9 @@ def _jpeg_frames(video: np.ndarray) -> list[bytes]:
 
 def encode(ds: Dataset, video: np.ndarray, syntax: str) -> None:
     """Re-encode ``ds``'s pixel data in place with transfer syntax ``syntax`` (a SYNTAXES key)."""
-    if syntax == "rle_lossless":
+    if syntax in VIDEO_CODECS:
+        _encode_video(ds, video, syntax)
+    elif syntax == "rle_lossless":
         ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
     elif syntax == "jpeg_baseline":
         frames = _jpeg_frames(video)
@@ -273,6 +311,102 @@ def encode(ds: Dataset, video: np.ndarray, syntax: str) -> None:
         ds.LossyImageCompressionMethod = "ISO_10918_1"
 
 
+def even_frames(video: np.ndarray) -> np.ndarray:
+    """``video`` (F, H, W) padded to even H and W by repeating its last row/column (4:2:0 needs it)."""
+    pad = ((0, 0), (0, video.shape[1] % 2), (0, video.shape[2] % 2))
+    return np.pad(video, pad, mode="edge") if any(p[1] for p in pad) else video
+
+
+def _yuv420(frame: np.ndarray) -> np.ndarray:
+    """One gray frame as a yuv420p plane stack: limited-range Y = 16 + 219·g/255, neutral chroma."""
+    y = np.rint(16.0 + frame.astype(np.float32) * (219.0 / 255.0)).astype(np.uint8)
+    return np.concatenate([y, np.full((frame.shape[0] // 2, frame.shape[1]), 128, np.uint8)])
+
+
+def _picture(av, frame: np.ndarray):
+    """A yuv420p VideoFrame of the gray ``frame`` with every byte of its planes set.
+
+    Each plane is written whole, line padding included (zeros): libx264 reads past the
+    visible width, and uninitialised padding made its output differ between runs.
+    """
+    height, width = frame.shape
+    planes = _yuv420(frame)
+    picture = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(picture.planes, (planes[:height], *_chroma(planes, height, width))):
+        padded = np.zeros((plane.height, plane.line_size), np.uint8)
+        padded[:, :plane.width] = data
+        plane.update(padded.tobytes())
+    return picture
+
+
+def _chroma(planes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (H/2, W/2) U and V planes packed below Y in :func:`_yuv420`'s stack."""
+    chroma = planes[height:].reshape(2, height // 2, width // 2)
+    return chroma[0], chroma[1]
+
+
+def _encode_into(container, video: np.ndarray, codec: str, options: dict, frame_time_ms: float) -> None:
+    """Encode the even-sided gray ``video`` into ``container``'s new video stream."""
+    import av
+
+    rate = (MPEG2_NOMINAL_RATE if codec == "mpeg2video"
+            else Fraction(1000, 1) / Fraction(frame_time_ms).limit_denominator(1000))
+    stream = container.add_stream(codec, rate=rate)
+    stream.width, stream.height, stream.pix_fmt = video.shape[2], video.shape[1], "yuv420p"
+    stream.codec_context.color_range = 1  # limited ("MPEG") range
+    stream.options = dict(options)
+    stream.codec_context.thread_count = 1  # one thread, and libx264 without mbtree: byte-identical reruns
+    for index, frame in enumerate(video):
+        picture = _picture(av, frame)
+        picture.pts = index
+        for packet in stream.encode(picture):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def encode_stream(video: np.ndarray, syntax: str, frame_time_ms: float) -> bytes:
+    """The elementary stream (MPEG-2 video / H.264 / HEVC Annex B) of the even-sided ``video``."""
+    import av
+
+    codec, muxer, options, _ = VIDEO_CODECS[syntax]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=muxer) as container:
+        _encode_into(container, video, codec, options, frame_time_ms)
+    return buffer.getvalue()
+
+
+def _encode_video(ds: Dataset, video: np.ndarray, syntax: str) -> None:
+    """Video transfer syntax: one stream in the encapsulated Pixel Data, YBR_PARTIAL_420."""
+    padded = even_frames(video)
+    stream = encode_stream(padded, syntax, float(ds.FrameTime))
+    ds.Rows, ds.Columns = padded.shape[1], padded.shape[2]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "YBR_PARTIAL_420", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = encapsulate([stream], has_bot=False)
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = SYNTAXES[syntax]
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionRatio = f"{video.nbytes / max(len(stream), 1):.2f}"[:16]
+    ds.LossyImageCompressionMethod = VIDEO_CODECS[syntax][3]
+
+
+def write_mp4(path, video: np.ndarray, frame_time_ms: float, metadata: dict[str, str]) -> None:
+    """The gray ``video`` as H.264 (as :func:`encode_stream`) in an MP4 file with ``metadata`` tags."""
+    import av
+
+    codec, _, options, _ = VIDEO_CODECS["mp4"]
+    with av.open(str(path), "w", format="mp4") as container:
+        container.metadata.update(metadata)
+        _encode_into(container, even_frames(video), codec, options, frame_time_ms)
+
+
+def psnr(decoded: np.ndarray, reference: np.ndarray) -> float:
+    """Peak signal-to-noise ratio (dB, peak 255) over all pixels; inf when identical."""
+    error = np.mean((decoded.astype(np.float64) - reference.astype(np.float64)) ** 2)
+    return float("inf") if error == 0 else float(10.0 * np.log10(255.0 ** 2 / error))
+
+
 def write(ds: Dataset, path) -> None:
     """Write ``ds`` as a DICOM Part-10 file (preamble, file meta) at ``path``."""
     ds.save_as(path, enforce_file_format=True)
@@ -282,7 +416,11 @@ def check_decodes(path, video: np.ndarray, syntax: str) -> str | None:
     """Read ``path`` back with pydicom and decode every frame; a problem description or None.
 
     Lossless syntaxes must reproduce ``video`` exactly; JPEG within a mean error of 3 levels.
+    Video syntaxes and MP4 are decoded by ingestion's own reader (:mod:`studykit.cohort.video`)
+    and must reach :data:`PSNR_FLOOR_DB` against ``video`` (the padding left out).
     """
+    if syntax in VIDEO_CODECS:
+        return _check_video(path, video, syntax)
     try:
         ds = pydicom.dcmread(path)
         pixels = ds.pixel_array
@@ -296,3 +434,22 @@ def check_decodes(path, video: np.ndarray, syntax: str) -> str | None:
         error = float(np.abs(pixels.astype(np.int16) - video).mean())
         return None if error < 3.0 else f"JPEG round-trip mean error {error:.2f} levels"
     return None if np.array_equal(pixels, video) else "lossless round trip differs"
+
+
+def _check_video(path, video: np.ndarray, syntax: str) -> str | None:
+    """Decode every frame of a written video file through ingestion's reader; PSNR against ``video``."""
+    from studykit.cohort import dicom as reader
+    from studykit.cohort import video as video_reader
+    from studykit.errors import DataError
+
+    try:
+        header = (video_reader.read_container_header(path) if syntax == "mp4" else reader.read_header(path))
+        frames = reader.iter_frames(path, range(header.frames), header=header, luma_only=True)
+        decoded = np.stack([pixels[..., 0] for _, pixels, _ in frames])
+    except DataError as exc:
+        return f"it does not decode: {exc}"
+    if decoded.shape[0] != video.shape[0] or any(d < v for d, v in zip(decoded.shape[1:], video.shape[1:])):
+        return f"decoded shape {decoded.shape} does not hold the written {video.shape}"
+    value = psnr(decoded[:, :video.shape[1], :video.shape[2]], video)
+    return (None if value >= PSNR_FLOOR_DB else
+            f"PSNR {value:.1f} dB against the rendering is below {PSNR_FLOOR_DB} dB")

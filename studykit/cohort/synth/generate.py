@@ -76,7 +76,9 @@ class SynthSummary:
         Rows of ``annotations.csv``.
     transfer_syntaxes : dict
         Videos per transfer syntax (``explicit_vr_little_endian``, ``jpeg_baseline``,
-        ``rle_lossless``).
+        ``rle_lossless``, and with ``syntax`` given its own: ``mpeg2_main_main``,
+        ``h264_high_41``, ``hevc_main`` or ``mp4``). ``frame_shape`` is the rendered frame,
+        before any padding to even sides for the video formats.
     bytes_written : int
         Total size of the cohort folder's files, bytes.
     bayes_auc : BayesAUC
@@ -114,7 +116,8 @@ class SynthSummary:
 
 def synthesize(out_dir: str | os.PathLike, *, patients: int | None = None, seed: int = 0,
                frames: int | None = None, size: int | tuple[int, int] | None = None, tiny: bool = False,
-               progress: Progress | None = None, **model_params: float) -> SynthSummary:
+               syntax: str | None = None, progress: Progress | None = None,
+               **model_params: float) -> SynthSummary:
     """Write a synthetic renal-tumour CEUS cohort to ``out_dir`` (see the module docstring).
 
     Parameters
@@ -134,6 +137,11 @@ def synthesize(out_dir: str | os.PathLike, *, patients: int | None = None, seed:
         A frame is (height + top bar) × 2·width.
     tiny : bool
         Test preset: 12 patients, 8 frames of 64 × 80 pixel panels (writes in about 2 s).
+    syntax : str, optional
+        Write every video in one format: ``explicit``, ``jpeg``, ``rle``, ``mpeg2`` (MPEG-2
+        MP@ML), ``h264`` (H.264 High Profile 4.1), ``hevc`` (HEVC Main) — DICOM files — or
+        ``mp4`` (plain H.264 MP4 files ``videos/<id>.mp4`` with planted metadata PHI). The
+        video formats need PyAV. Default: the mix set by ``jpeg_fraction``/``rle_fraction``.
     progress : callable, optional
         ``progress(done, total, "synthesize cohort")`` after each video (:data:`studykit.vocab.Progress`).
     **model_params
@@ -157,7 +165,7 @@ def synthesize(out_dir: str | os.PathLike, *, patients: int | None = None, seed:
     so an interrupted run never leaves a folder that looks complete. Every video is read
     back and decoded with pydicom before the rename.
     """
-    config = make_config(patients, seed, frames, size, tiny, model_params)
+    config = make_config(patients, seed, frames, size, tiny, model_params, syntax)
     out = Path(out_dir)
     if out.parent.is_dir():  # also when the cohort is cached: the next run cleans up
         remove_dead_temps(out.parent, f".{out.name}.synth-tmp-")  # left by a killed synthesis
@@ -240,25 +248,44 @@ def _content_key(config: Config) -> str:
 
 
 def _write_video(folder: Path, row: dict, truth: dict, config: Config, index: int) -> tuple[list, str]:
-    """Render, encode, write and verify one patient's DICOM; its annotations and syntax."""
+    """Render, encode, write and verify one patient's DICOM (or MP4); its annotations and syntax."""
     number = int(row["patient_id"][2:])
     video = render_one(row, truth, config, number)
     identity = dicom.draw_identity(int(row["age"]), row["sex"], stream(config.seed, STREAM_IDENTITY, number))
     ds = dicom.build_dataset(video.pixels, row, identity, render.SCANNERS[row["scanner"]], video.geometry,
                              config.seed, _content_key(config))
-    syntax = transfer_syntax(index, config.params)
-    dicom.encode(ds, video.pixels, syntax)
-    path = folder / f"{row['patient_id']}.dcm"
-    dicom.write(ds, path)
+    syntax = config.syntax or transfer_syntax(index, config.params)
+    annotations = video.annotations
+    if syntax == "mp4":
+        path = folder / f"{row['patient_id']}.mp4"
+        dicom.write_mp4(path, video.pixels, video.geometry.frame_time_ms, _mp4_phi(ds))
+        annotations = [{**a, "file": f"videos/{path.name}"} for a in annotations]
+    else:
+        dicom.encode(ds, video.pixels, syntax)
+        path = folder / f"{row['patient_id']}.dcm"
+        dicom.write(ds, path)
     problem = dicom.check_decodes(path, video.pixels, syntax)
     if problem is not None:
         raise StudyError(f"the written video does not read back: {problem}", file=str(path),
                          hint=_decoder_hint(syntax))
-    return video.annotations, syntax
+    return annotations, syntax
+
+
+def _mp4_phi(ds) -> dict[str, str]:
+    """Fake identifying metadata for an MP4 (what phones and capture tools write), from the DICOM's."""
+    return {"title": f"{ds.PatientName} {ds.PatientID}",
+            "comment": f"{ds.InstitutionName}; {ds.AccessionNumber}",
+            "artist": str(ds.OperatorsName),
+            "creation_time": f"{ds.StudyDate[:4]}-{ds.StudyDate[4:6]}-{ds.StudyDate[6:]}T"
+                             f"{ds.StudyTime[:2]}:{ds.StudyTime[2:4]}:{ds.StudyTime[4:6]}.000000Z",
+            "location": "+51.4521-002.5879/"}
 
 
 def _decoder_hint(syntax: str) -> str:
     """How to get a decoder for ``syntax`` (JPEG needs Pillow with libjpeg, or pylibjpeg)."""
+    if syntax in dicom.VIDEO_CODECS:
+        return ("install PyAV with FFmpeg's libx264/libx265/mpeg2video encoders: "
+                "pip install 'studykit[video]'.")
     if syntax == "jpeg_baseline":
         return ("install a JPEG decoder for pydicom: Pillow built with libjpeg, or "
                 "`pip install pylibjpeg pylibjpeg-libjpeg`; or pass jpeg_fraction=0.")
@@ -276,7 +303,8 @@ def _write_cohort(staging: Path, out: Path, tables: CohortTables, config: Config
     (staging / "videos").mkdir(parents=True)
     truth_rows = tables.truth.set_index("patient_id", drop=False)
     included = tables.manifest[tables.manifest["excluded_reason"] == ""]
-    annotations, syntaxes = [], dict.fromkeys(dicom.SYNTAXES, 0)
+    annotations = []
+    syntaxes = dict.fromkeys(dicom.MIXED_SYNTAXES + ((config.syntax,) if config.syntax else ()), 0)
     for index, row in enumerate(included.to_dict("records")):
         rows, syntax = _write_video(staging / "videos", row, truth_rows.loc[row["patient_id"]].to_dict(),
                                     config, index)

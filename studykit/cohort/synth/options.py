@@ -19,7 +19,7 @@ from studykit.errors import InputError
 
 from .model import LATENT_MODELS, PRESETS, SynthParams
 
-__all__ = ["ANNOTATION_COLUMNS", "MARKER", "SYNTH_FORMAT", "Config", "make_config",
+__all__ = ["ANNOTATION_COLUMNS", "MARKER", "SYNTAX_NAMES", "SYNTH_FORMAT", "Config", "make_config",
            "make_params"]
 
 DEFAULT_PATIENTS, DEFAULT_FRAMES, DEFAULT_SIZE = 181, 24, (160, 192)
@@ -46,11 +46,16 @@ class Config(NamedTuple):
     size: tuple[int, int]
     tiny: bool
     params: SynthParams
+    syntax: str = ""  # "" = the mix of jpeg_fraction/rle_fraction; else every video in this one
 
     def arguments(self) -> dict[str, Any]:
-        """JSON-ready identity of the output (compared to decide idempotence)."""
-        return {"format": SYNTH_FORMAT, "patients": self.patients, "seed": self.seed, "frames": self.frames,
-                "size": list(self.size), "tiny": self.tiny, "params": dataclasses.asdict(self.params)}
+        """JSON-ready identity of the output (compared to decide idempotence).
+
+        ``syntax`` enters only when set, so mixed cohorts keep their earlier identity (and UIDs).
+        """
+        out = {"format": SYNTH_FORMAT, "patients": self.patients, "seed": self.seed, "frames": self.frames,
+               "size": list(self.size), "tiny": self.tiny, "params": dataclasses.asdict(self.params)}
+        return {**out, "syntax": self.syntax} if self.syntax else out
 
 
 def _int_arg(name: str, value: Any, low: int, high: int, hint: str) -> int:
@@ -134,8 +139,16 @@ def make_params(model_params: dict[str, Any]) -> SynthParams:
     return params
 
 
-def make_config(patients, seed, frames, size, tiny, model_params) -> Config:
+#: ``synthesize(syntax=…)`` / ``studykit synth --syntax``: short name → the writer's syntax key.
+SYNTAX_NAMES = {"explicit": "explicit_vr_little_endian", "jpeg": "jpeg_baseline", "rle": "rle_lossless",
+                "mpeg2": "mpeg2_main_main", "h264": "h264_high_41", "hevc": "hevc_main", "mp4": "mp4"}
+
+
+def make_config(patients, seed, frames, size, tiny, model_params, syntax=None) -> Config:
     """Validate and complete the arguments of :func:`synthesize` (tiny preset applied)."""
+    if syntax is not None:
+        syntax = SYNTAX_NAMES[_choice_arg("syntax", syntax, tuple(SYNTAX_NAMES), "syntax",
+                                          " (one syntax for every video; omit it for the default mix).")]
     tiny = bool(tiny)
     patients = (TINY_PATIENTS if tiny else DEFAULT_PATIENTS) if patients is None else patients
     frames = (TINY_FRAMES if tiny else DEFAULT_FRAMES) if frames is None else frames
@@ -146,4 +159,4 @@ def make_config(patients, seed, frames, size, tiny, model_params) -> Config:
         _int_arg("seed", seed, 0, 2**63 - 1, "use a non-negative integer such as 0."),
         _int_arg("frames", frames, MIN_FRAMES, MAX_FRAMES,
                  f"at least {MIN_FRAMES} frames are needed so that every video has a cortical-phase frame."),
-        _size_arg(size), tiny, make_params(model_params))
+        _size_arg(size), tiny, make_params(model_params), syntax or "")

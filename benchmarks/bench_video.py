@@ -1,0 +1,129 @@
+"""Throughput of the video formats (issue 14). Run: ``python benchmarks/bench_video.py [--patients N]``.
+
+For each format ``studykit synth --syntax`` writes — uncompressed DICOM (``explicit``, the
+reference), MPEG-2, H.264 and HEVC video DICOM, plain H.264 MP4 — one synthetic cohort of
+``--patients`` patients at the default size (24 frames of 173 × 384, padded to 174 rows for
+4:2:0) is written, then measured in the same run (page cache warm):
+
+1. Writing: seconds per video (render + encode + read-back check) and the bytes per video.
+2. Fidelity at the default size: PSNR of every decoded frame against the uncompressed
+   rendering (``render_patient``), worst video and mean.
+3. Ingest, one worker, cold store, 224 × 224 crops: annotated frames per second.
+4. Peer: PyAV alone decoding the same annotated frames of the same files (the stream read
+   whole into memory, decoded from its start up to the last annotated frame, Y plane only),
+   frames per second; ratio = ingest ÷ PyAV. Ingest does more (hashing, header parsing,
+   crops, gray, resizing, writing the store).
+5. What decoding only up to the last needed frame saves: decoded pictures ÷ stream frames.
+
+Best of ``--repeat`` for the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pydicom
+from _common import best_time, machine
+from pydicom.encaps import generate_fragments
+
+from studykit.cohort import dicom, video
+from studykit.cohort.ingest import ingest
+from studykit.cohort.synth import dicom as writer
+from studykit.cohort.synth import render_patient, synthesize
+
+FORMATS = ("explicit", "mpeg2", "h264", "hevc", "mp4")
+
+
+def _annotated(cohort: Path) -> dict[Path, list[int]]:
+    notes = pd.read_csv(cohort / "annotations.csv")
+    return {cohort / f: sorted(g["frame"].tolist()) for f, g in notes.groupby("file", sort=True)}
+
+
+def _peer(files: dict[Path, list[int]]) -> tuple[int, int]:
+    """PyAV alone on the annotated frames: (frames returned, pictures decoded)."""
+    returned = decoded = 0
+    for path, frames in files.items():
+        if path.suffix == ".mp4":
+            container = av.open(str(path))
+        else:
+            ds = pydicom.dcmread(path)
+            stream = b"".join(list(generate_fragments(ds.PixelData))[1:])
+            fmt = video.VIDEO_SYNTAXES[str(ds.file_meta.TransferSyntaxUID)]
+            container = av.open(io.BytesIO(stream), format=fmt)
+        wanted, last = set(frames), max(frames)
+        with container:
+            for k, picture in enumerate(container.decode(video=0)):
+                decoded += 1
+                if k in wanted:
+                    np.asarray(picture.planes[0])  # the Y plane only, as ingest reads it
+                    returned += 1
+                if k == last:
+                    break
+    return returned, decoded
+
+
+def _fidelity(cohort: Path) -> tuple[float, float]:
+    values = []
+    for path in sorted((cohort / "videos").iterdir()):
+        header = video.read_container_header(path) if video.is_container(path) else dicom.read_header(path)
+        decoded = np.stack([p[..., 0] for _, p, _ in dicom.iter_frames(path, range(header.frames),
+                                                                          header=header)])
+        reference = render_patient(path.stem, patients=len(list((cohort / "videos").iterdir())), seed=0).video
+        values.append(writer.psnr(decoded[:, :reference.shape[1], :reference.shape[2]], reference))
+    return min(values), float(np.mean(values))
+
+
+def measure(root: Path, name: str, patients: int, repeat: int) -> dict[str, object]:
+    cohort = root / name
+    start = time.perf_counter()
+    synthesize(cohort, patients=patients, seed=0, syntax=name)
+    write_s = time.perf_counter() - start
+    videos = sorted((cohort / "videos").iterdir())
+    files = _annotated(cohort)
+    n_frames = sum(map(len, files.values()))
+    stores = root / f"{name}-stores"
+
+    def cold_ingest():
+        shutil.rmtree(stores, ignore_errors=True)
+        ingest(cohort, stores, size=224)
+
+    ingest_s = best_time(cold_ingest, repeat)
+    row: dict[str, object] = {"format": name, "write s/video": write_s / len(videos),
+                              "kB/video": sum(p.stat().st_size for p in videos) / len(videos) / 1e3,
+                              "annotated frames": n_frames, "ingest frames/s": n_frames / ingest_s}
+    if name != "explicit":
+        peer_s = best_time(lambda: _peer(files), repeat)
+        returned, decoded = _peer(files)
+        header = _header(videos[0])
+        row.update({"PyAV frames/s": returned / peer_s, "ratio": n_frames / ingest_s / (returned / peer_s),
+                    "decoded / stream frames": decoded / (len(videos) * header.frames)})
+        row["PSNR worst dB"], row["PSNR mean dB"] = _fidelity(cohort)
+    return row
+
+
+def _header(path: Path):
+    return video.read_container_header(path) if video.is_container(path) else dicom.read_header(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(machine(), f"PyAV {av.__version__}", f"FFmpeg {av.library_versions.get('libavcodec')}")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [measure(Path(tmp), name, args.patients, args.repeat) for name in FORMATS]
+    table = pd.DataFrame(rows).set_index("format")
+    print(table.to_markdown(floatfmt=".3g"))
+
+
+if __name__ == "__main__":
+    main()
