@@ -31,7 +31,8 @@ def executor_options(command: Callable) -> Callable:
                      help="Units running at once (local: default 2; slurm: the array's %N)."),
         click.option("--requeue", is_flag=True, help="slurm: a unit job that times out or is preempted "
                      "requeues itself and resumes from checkpoint-last.pt."),
-        click.option("--partition", default=None, help="slurm partition of every unit job (resources.partition)."),
+        click.option("--partition", default=None,
+                     help="slurm partition of every unit job (resources.partition)."),
         click.option("--time", "time_", type=click.IntRange(min=1), default=None,
                      help="Wall-time limit of every unit job in minutes (resources.time_min)."),
         click.option("--cpus", type=click.IntRange(min=1), default=None, help="CPU cores per unit job."),
@@ -71,8 +72,8 @@ def print_submission(summary, executor) -> None:
         table.add_row("report (after every unit: afterok)" if what == "report" else what + note, job)
     stdout.print(table)
     units = len(summary.jobs) - 1
-    stdout.print(f"{units} unit job(s) and a report job; follow them with `studykit status {summary.results}`; "
-                 f"logs in {summary.results / 'slurm'}/.")
+    stdout.print(f"{units} unit job(s) and a report job; follow them with "
+                 f"`studykit status {summary.results}`; logs in {summary.results / 'slurm'}/.")
 
 
 def follow(results: Path) -> None:

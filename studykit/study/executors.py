@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -98,6 +99,11 @@ class UnitJob:
     :func:`~studykit.study.runner.run_unit` — or, for ``gpus > 1``, runs it under ``torchrun``
     (:func:`torchrun_command`) while holding the unit's lock — with stdout and stderr
     appended to the unit's log.
+
+    ``SIGTERM`` (``scancel``, a time limit, a preemption that cancels) stops it at once: the
+    unit resumes from the ``checkpoint-last.pt`` of its last finished epoch. (A
+    :class:`RequeueableUnitJob` leaves ``SIGTERM`` to submitit, which outlives it to catch the
+    ``USR2`` that requeues it.)
     """
 
     root: str
@@ -109,6 +115,8 @@ class UnitJob:
 
     def __call__(self) -> UnitResult:
         layout = Layout(Path(self.root))
+        if not isinstance(self, Checkpointable):
+            signal.signal(signal.SIGTERM, _terminate)
         with _appended_to(layout.unit_log(self.arm, self.fold)):
             _mark(f"started {unit_key(self.arm, self.fold)} ({_where()})")
             start = time.perf_counter()
@@ -196,6 +204,11 @@ def _appended_to(log: Path) -> Iterator[None]:
         os.close(saved[1])
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM's handler in a unit job: stop now (the exit status a shell gives a SIGTERM)."""
+    raise SystemExit(128 + signum)
+
+
 def _mark(text: str) -> None:
     """One ``studykit:`` line of the unit log (an attempt's start or end), time-stamped; a failed
     attempt's line starts with :data:`~studykit.study.status.ATTEMPT_FAILED`."""
@@ -224,7 +237,8 @@ def unit_resources(protocol: StudyProtocol, arm: str, overrides: dict[str, Any])
     try:
         return protocol.resources(arm).with_overrides(**overrides)
     except ValueError as exc:
-        flag = next((f"--{k.replace('_', '-')}" for k, v in overrides.items() if v is not None), "--resources")
+        given = [k for k, v in overrides.items() if v is not None]
+        flag = f"--{given[0].replace('_', '-')}" if given else "--resources"
         raise InputError(f"cannot apply the resource overrides: {exc}", field=flag,
                          hint="see `studykit run --help` for the allowed values.") from None
 
@@ -338,7 +352,8 @@ class SlurmUnits:
     def train(self, protocol: StudyProtocol, layout: Layout, units: Sequence[Any], *, device: str,
               threads: int | None, progress: Progress | None) -> None:
         records = read_job_records(layout)
-        states = job_states([*records["units"].values(), *([records["report"]] if records.get("report") else [])])
+        report_job = [records["report"]] if records.get("report") else []
+        states = job_states([*records["units"].values(), *report_job])
         live = {key: job for key, job in records["units"].items() if states.get(job) in LIVE_STATES}
         todo = [u for u in units if unit_key(u.arm.name, u.fold) not in live]
         cores = threads or protocol.runtime.threads
@@ -401,8 +416,8 @@ def make_executor(name: str, *, max_parallel: int | None = None, requeue: bool =
         An unknown name (did-you-mean), or options the executor does not take.
     """
     if name not in EXECUTORS:
-        raise InputError(f"no executor named {name!r}; executors: {', '.join(EXECUTORS)}.", field="--executor",
-                         hint=did_you_mean(name, EXECUTORS, "use one of those."))
+        raise InputError(f"no executor named {name!r}; executors: {', '.join(EXECUTORS)}.",
+                         field="--executor", hint=did_you_mean(name, EXECUTORS, "use one of those."))
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     if name == "sequential":
         used = [f for f, on in (("--max-parallel", max_parallel is not None), ("--requeue", requeue)) if on]
@@ -422,7 +437,8 @@ def make_executor(name: str, *, max_parallel: int | None = None, requeue: bool =
 # --- waiting --------------------------------------------------------------------------------------
 def wait(results_dir: str | Path, *, progress: Progress | None = None, poll_s: float = POLL_S,
          lines: int = 10) -> StudyStatus:
-    """Follow a submission until its report job has ended, or a unit failed and no unit still runs.
+    """Follow a submission until no unit job is queued or running any more and the report job has
+    ended, or a unit failed (then the report job never runs: it waits for every unit, ``afterok``).
 
     ``progress(done, total, "units")`` and ``progress(0|1, 1, "report")`` as states change.
     Returns the last :class:`~studykit.study.status.StudyStatus`.
@@ -435,7 +451,7 @@ def wait(results_dir: str | Path, *, progress: Progress | None = None, poll_s: f
         progress(int(now.report_state == "COMPLETED"), 1, "report")
         units_live = now.counts["running"] + sum(
             u.state == "pending" and u.job_state in LIVE_STATES for u in now.units)
-        if report_over or (now.counts[FAILED] and not units_live) or now.report_job is None:
+        if not units_live and (report_over or now.counts[FAILED] or now.report_job is None):
             return now
         time.sleep(poll_s)
 
@@ -447,6 +463,7 @@ def failed_units_error(now: StudyStatus) -> UnitJobsFailedError:
               for u in now.of(FAILED)]
     if failed:
         return _failed_error(layout, failed)
-    return UnitJobsFailedError(f"the report job {now.report_job} ended {now.report_state}.", file=str(now.results),
+    return UnitJobsFailedError(f"the report job {now.report_job} ended {now.report_state}.",
+                               file=str(now.results),
                                hint=f"its log is in {layout.submitit}; `studykit report {now.results}` "
                                     "builds the outputs here.")

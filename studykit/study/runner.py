@@ -321,7 +321,8 @@ def run(
         trained = executor.train(protocol, layout, todo, device=device, threads=threads, progress=progress)
         if trained is None:  # submitted: the report job builds the outputs
             return RunSummary(layout.root, missing=[(u.arm.name, u.fold) for u in todo], jobs=executor.jobs)
-        done_units = [UnitResult(u.arm.name, u.fold, "skipped", 0.0) for u in units if u not in todo] + trained
+        current = [UnitResult(u.arm.name, u.fold, "skipped", 0.0) for u in units if u not in todo]
+        done_units = current + trained
     t0 = _timed(stages, "train", t0)
     with results_lock(layout.root, wait=wait_lock):  # the shared outputs
         summary = publish.build(
@@ -344,8 +345,8 @@ def run(
     return summary
 
 
-def run_unit(results_dir: str | Path, arm: str, fold: int, *, device: str = "auto", threads: int | None = None,
-             progress: Progress | None = None, lock: bool = True) -> UnitResult:
+def run_unit(results_dir: str | Path, arm: str, fold: int, *, device: str = "auto",
+             threads: int | None = None, progress: Progress | None = None, lock: bool = True) -> UnitResult:
     """Train unit (``arm``, ``fold``) of a results folder :func:`run` prepared, as :func:`run` does.
 
     The work of an executor's job (:mod:`studykit.study.executors`): the protocol comes from
@@ -360,10 +361,9 @@ def run_unit(results_dir: str | Path, arm: str, fold: int, *, device: str = "aut
     apply_runtime(protocol, threads)
     unit = plan_units(protocol, arms=[arm], folds=[fold])[0]
     store, splits = PairStore(document["store"]), merge.frozen_splits(layout)
-    progress = progress or _noop
+    progress, design = progress or _noop, protocol.design
     if lock:
-        return _in_unit(unit, _train_locked, unit, store, splits, layout, device, progress, protocol.design, True)
-    design = protocol.design
+        return _in_unit(unit, _train_locked, unit, store, splits, layout, device, progress, design, True)
     return _in_unit(unit, _train_unit, unit, store, splits, layout, device, progress, design.threshold,
                     design.threshold_value)
 

@@ -109,7 +109,8 @@ def read_job_records(layout: Layout) -> dict:
     return records
 
 
-def status(results_dir: str | Path, *, lines: int = 10, states: Mapping[str, str] | None = None) -> StudyStatus:
+def status(results_dir: str | Path, *, lines: int = 10,
+           states: Mapping[str, str] | None = None) -> StudyStatus:
     """Each unit of ``results_dir`` done, running, pending or failed; failed ones with their log's tail.
 
     Parameters

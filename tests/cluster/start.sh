@@ -50,7 +50,6 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MinJobAge=3600
-KillWait=5
 DependencyParameters=kill_invalid_depend
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 AccountingStorageType=accounting_storage/slurmdbd
