@@ -215,7 +215,7 @@ def test_failed_and_cancelled_units_are_reported_resubmitted_and_resume(finished
 
     status = invoke("status", study)
     assert status.exit_code == 0 and "2 failed" in status.output, status.output
-    assert f"report job {first['report']}: CANCELLED" in status.output  # …cancelled by SLURM (kill_invalid_depend)
+    assert f"report job {first['report']}: CANCELLED" in status.output  # …cancelled (kill_invalid_depend)
     tail = status.output.split("bmode_net fold 1 failed")[1]
     assert "cannot be loaded as a checkpoint" in tail and "studykit: failed after" in tail
     tail = status.output.split("bmode_net fold 0 failed")[1].split("bmode_net fold 1 failed")[0]
@@ -245,7 +245,7 @@ def test_failed_and_cancelled_units_are_reported_resubmitted_and_resume(finished
     second = _jobs(study)
     assert second["units"]["bmode_net fold 0"] != job0 and second["units"]["bmode_net fold 1"] != job1
     assert "2 done" in again.output and (study / "report.md").is_file()
-    for fold, unit in (("fold0", fold0), ("fold1", fold1)):  # resumed: the epochs before are kept as they were
+    for fold, unit in (("fold0", fold0), ("fold1", fold1)):  # resumed: the epochs before are kept as were
         before, after = seen[fold], _history(unit)
         assert len(after) == 10 and 1 <= len(before) < 10
         pd.testing.assert_frame_equal(after.iloc[: len(before)], before)
@@ -253,5 +253,5 @@ def test_failed_and_cancelled_units_are_reported_resubmitted_and_resume(finished
     assert log1.count("studykit: started bmode_net fold 1") == 3  # failed, preempted, finished
     assert "restart 1" in log1 and "interrupted after" in log1 and "Caught signal SIGUSR2" in log1
     log0 = (study / "slurm" / "bmode_net.fold-0.log").read_text()
-    assert log0.count("studykit: started bmode_net fold 0") == 2 and log0.rstrip().splitlines()[-1].startswith(
-        "studykit: finished: trained")
+    assert log0.count("studykit: started bmode_net fold 0") == 2
+    assert log0.rstrip().splitlines()[-1].startswith("studykit: finished: trained")
