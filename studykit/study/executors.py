@@ -55,11 +55,13 @@ from studykit.protocol.study import StudyProtocol
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
 from studykit.study.status import (
+    ATTEMPT_FAILED,
     FAILED,
     LIVE_STATES,
     LOG_MARK,
     StudyStatus,
     job_states,
+    last_mark,
     read_job_records,
     status,
     unit_key,
@@ -325,7 +327,9 @@ class LocalUnits:
                     try:
                         results[unit_key(unit.arm.name, unit.fold)] = job.result()
                     except Exception as exc:  # submitit's FailedJobError carries the job's traceback
-                        failed.append((unit, str(exc).strip().splitlines()[-1]))
+                        mark = last_mark(layout.unit_log(unit.arm.name, unit.fold)) or ""
+                        why = mark.removeprefix(LOG_MARK).strip() if mark.startswith(ATTEMPT_FAILED) else ""
+                        failed.append((unit, why or str(exc).strip().splitlines()[-1]))
                     progress(len(results) + len(failed), len(units), "units")
         if failed:
             raise _failed_error(layout, [(u.arm.name, u.fold, why) for u, why in failed])

@@ -42,6 +42,7 @@ __all__ = [
     "StudyStatus",
     "UnitStatus",
     "job_states",
+    "last_mark",
     "parse_sacct",
     "parse_squeue",
     "read_job_records",
@@ -168,12 +169,18 @@ def _tail(path: Path, lines: int) -> tuple[str, ...]:
     return tuple(text.splitlines()[-lines:])
 
 
+def last_mark(log: Path) -> str | None:
+    """The unit log's last ``studykit:`` line (an attempt's start or end), None when it has none."""
+    if not log.is_file():
+        return None
+    marks = [line for line in _tail(log, 10_000) if line.startswith(LOG_MARK)]
+    return marks[-1] if marks else None
+
+
 def _last_attempt_failed(tail: tuple[str, ...], log: Path | None) -> bool:
     """Whether the unit log's last ``studykit:`` line marks a failed attempt."""
-    if log is None:
-        return False
-    marks = [line for line in _tail(log, 10_000) if line.startswith(LOG_MARK)]
-    return bool(marks) and marks[-1].startswith(ATTEMPT_FAILED)
+    mark = last_mark(log) if log is not None else None
+    return mark is not None and mark.startswith(ATTEMPT_FAILED)
 
 
 # --- SLURM job states --------------------------------------------------------------------------

@@ -49,7 +49,8 @@ def test_each_state_from_files_locks_jobs_and_logs(study, tmp_path):
     (study.unit("muf_net", 0) / "done.json").unlink()  # running: its folder is locked
     _records(study, {"bmode_net fold 0": "41_0", "bmode_net fold 1": "41_1", "muf_net fold 0": "41_2"}, "42")
     lines = [f"bmode_net fold 0: epoch {k}/2" for k in (1, 2)] + ["Traceback …", "MemoryError"]
-    study.unit_log("bmode_net", 0).write_text("studykit: started bmode_net fold 0 (job 41_0)\n" + "\n".join(lines))
+    log = "studykit: started bmode_net fold 0 (job 41_0)\n" + "\n".join(lines)
+    study.unit_log("bmode_net", 0).write_text(log)
     states = {"41_0": "OUT_OF_MEMORY", "41_1": "PENDING", "41_2": "RUNNING", "42": "PENDING"}
     with held_lock(study.unit("muf_net", 0), 30, tmp_path):
         now = status(study.root, lines=3, states=states)
