@@ -59,3 +59,9 @@ def test_command_line_overrides_are_validated_again():
         base.with_overrides(gpus=-1)
     with pytest.raises(ValueError, match="no resource named 'time'; did you mean 'time_min'"):
         base.with_overrides(time=30)
+
+
+def test_the_tiny_protocol_states_its_units_resources():
+    protocol = load_protocol(Path(__file__).parents[2] / "protocols" / "renal_ceus_tiny.yaml")
+    assert [protocol.resources(a.name) for a in protocol.arm_specs] == \
+        [ResourcesSpec(cpus=1, mem_gb=2, time_min=30)] * 2
