@@ -212,9 +212,10 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def _mark(text: str) -> None:
-    """One ``studykit:`` line of the unit log (an attempt's start or end), time-stamped; a failed
+    """One ``studykit:`` line of the unit log (an attempt's start or end; one line, time-stamped); a failed
     attempt's line starts with :data:`~studykit.study.status.ATTEMPT_FAILED`."""
-    print(f"{LOG_MARK} {text} [{dt.datetime.now().isoformat(timespec='seconds')}]", flush=True)
+    one_line = " ".join(part.strip() for part in text.splitlines())
+    print(f"{LOG_MARK} {one_line} [{dt.datetime.now().isoformat(timespec='seconds')}]", flush=True)
 
 
 def _where() -> str:

@@ -29,7 +29,7 @@ from studykit.cohort.cohort import MANIFEST_FILE
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
-from studykit.study import merge, publish
+from studykit.study import merge
 from studykit.study.checks import check_inputs
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
@@ -324,6 +324,8 @@ def run(
         current = [UnitResult(u.arm.name, u.fold, "skipped", 0.0) for u in units if u not in todo]
         done_units = current + trained
     t0 = _timed(stages, "train", t0)
+    from studykit.study import publish  # tables, figures: imported here, not by a unit's job (run_unit)
+
     with results_lock(layout.root, wait=wait_lock):  # the shared outputs
         summary = publish.build(
             protocol,
@@ -432,6 +434,7 @@ def report(results_dir: str | Path, *, progress: Progress | None = None,
 
 def _report_locked(layout: Layout, progress: Progress | None) -> RunSummary:
     """:func:`report`'s work, with the results folder locked."""
+    from studykit.study import publish
     lock = read_lock_document(layout.lock)
     protocol = protocol_from_lock(lock)
     cohort_dir = Path(lock["cohort_dir"])

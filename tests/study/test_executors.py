@@ -122,7 +122,8 @@ def test_local_executor_runs_units_in_parallel_reports_a_failure_and_matches_the
     root = tmp_path / "results"
     copy_cohort(results, root)
     arms = results / STUDY / "arms"
-    shutil.copytree(arms / "muf_net" / "fold-1", root / STUDY / "arms" / "muf_net" / "fold-1")  # done
+    for unit in ("bmode_net/fold-1", "muf_net/fold-1"):  # done: not started again
+        shutil.copytree(arms / unit, root / STUDY / "arms" / unit)
     broken = root / STUDY / "arms" / "muf_net" / "fold-0"
     broken.mkdir(parents=True)
     (broken / "checkpoint-last.pt").write_bytes(b"cut off")
@@ -136,11 +137,11 @@ def test_local_executor_runs_units_in_parallel_reports_a_failure_and_matches_the
     study = root / STUDY
     assert not (study / "tables").exists()  # a failed unit: no outputs, as in a sequential run
     logs = {p.name for p in (study / "slurm").glob("*.log")}
-    assert logs == {"bmode_net.fold-0.log", "bmode_net.fold-1.log", "muf_net.fold-0.log"}
-    first, second = (_marks(study / "slurm" / f"bmode_net.fold-{k}.log") for k in (0, 1))
-    assert first[-1].startswith("studykit: finished: trained") and second[-1].startswith("studykit: finished")
+    assert logs == {"bmode_net.fold-0.log", "muf_net.fold-0.log"}
+    first, second = (_marks(study / "slurm" / f"{arm}.fold-0.log") for arm in ("bmode_net", "muf_net"))
+    assert first[-1].startswith("studykit: finished: trained")
+    assert second[-1].startswith("studykit: failed after")
     assert _stamp(second[0]) <= _stamp(first[-1]) and _stamp(first[0]) <= _stamp(second[-1])  # overlapped
-    assert _marks(study / "slurm" / "muf_net.fold-0.log")[-1].startswith("studykit: failed after")
     status = invoke("status", study)
     assert re.search(r"muf_net fold 0\s*│\s*failed", status.output) and "3 done, 1 failed" in status.output
 
