@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -356,9 +357,18 @@ class SlurmUnits:
 
     def train(self, protocol: StudyProtocol, layout: Layout, units: Sequence[Any], *, device: str,
               threads: int | None, progress: Progress | None) -> None:
+        if shutil.which("sbatch") is None or shutil.which("srun") is None:
+            raise StudyError("--executor slurm needs SLURM's sbatch and srun, which are not on PATH here.",
+                             file=str(layout.root), hint="run it on a cluster's login node, or use "
+                                                         "--executor local (parallel processes here).")
+        with _sbatch_errors(layout):
+            self._submit(protocol, layout, units, device, threads)
+
+    def _submit(self, protocol: StudyProtocol, layout: Layout, units: Sequence[Any], device: str,
+                threads: int | None) -> None:
         records = read_job_records(layout)
-        report_job = [records["report"]] if records.get("report") else []
-        states = job_states([*records["units"].values(), *report_job])
+        earlier_report = [records["report"]] if records.get("report") else []
+        states = job_states([*records["units"].values(), *earlier_report])
         live = {key: job for key, job in records["units"].items() if states.get(job) in LIVE_STATES}
         todo = [u for u in units if unit_key(u.arm.name, u.fold) not in live]
         cores = threads or protocol.runtime.threads
@@ -372,6 +382,8 @@ class SlurmUnits:
                 jobs = [executor.submit(job_class(str(layout.root), u.arm.name, u.fold, device, threads,
                                                   resources.gpus)) for u in group]
             submitted |= {unit_key(u.arm.name, u.fold): job.job_id for u, job in zip(group, jobs)}
+            records["units"] |= submitted
+            atomic_write_json(layout.job_records, records)  # known even if a later submission fails
         waits = {**live, **submitted}  # the report merges every unit: it waits for all in flight
         old_report = records.get("report")
         if old_report and states.get(old_report) in LIVE_STATES - {"RUNNING", "COMPLETING"}:
@@ -381,12 +393,26 @@ class SlurmUnits:
                                                      name=f"{protocol.name}-report", threads=cores),
                                  **({"dependency": "afterok:" + ":".join(waits.values())} if waits else {}))
         report_job = report.submit(ReportJob(str(layout.root))).job_id
-        records["units"] |= submitted
         records.update(report=report_job, submitted=dt.datetime.now().isoformat(timespec="seconds"),
                        executor="slurm")
         atomic_write_json(layout.job_records, records)
         self.jobs = {**waits, "report": report_job}
         self.already_queued = sorted(live)
+
+
+@contextlib.contextmanager
+def _sbatch_errors(layout: Layout) -> Iterator[None]:
+    """sbatch refusing a submission (an unknown partition, a time over the limit, …) as a StudyError."""
+    from submitit.core.utils import FailedJobError, FailedSubmissionError
+
+    try:
+        yield
+    except (FailedJobError, FailedSubmissionError) as exc:
+        raise StudyError(f"sbatch refused the jobs: {str(exc).strip() or type(exc).__name__}.",
+                         file=str(layout.root),
+                         hint="check the arms' resources (partition, account, qos, time_min …) and the "
+                              "--partition/--time/… options against `sinfo` and your cluster's limits; "
+                              "jobs submitted before the refusal are in slurm/submitit/.") from None
 
 
 def _by_resources(protocol: StudyProtocol, units: Sequence[Any], overrides: dict[str, Any]

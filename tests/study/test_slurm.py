@@ -160,6 +160,14 @@ def test_status_after_the_jobs_names_them_and_each_unit_has_one_log(submitted):
     assert "bmode_net fold 1: epoch 2/2" in text and "studykit: finished: trained in" in text
 
 
+def test_a_request_sbatch_refuses_is_a_clear_error(submitted, finished):
+    protocol, _ = finished
+    out = invoke("run", protocol, "--results", submitted.root, "--device", "cpu", "--executor", "slurm",
+                 "--partition", "no_such_partition")
+    assert out.exit_code == 2 and "Traceback" not in out.output, out.output
+    assert "sbatch refused the jobs" in out.output and "invalid partition" in out.output.lower()
+
+
 # --- a failing unit, a cancelled one, resubmission, requeue ---------------------------------------
 EPOCHS = 6
 
