@@ -9,8 +9,9 @@ What an executor's job runs for a multi-GPU unit, under ``torchrun`` (one proces
 The unit is trained exactly as ``studykit run`` trains it (:func:`studykit.study.runner.run_unit`:
 the protocol from ``protocol.lock.yaml``, its store and frozen splits). Under ``torchrun``
 the process group is set up first (NCCL on CUDA, each process on GPU ``LOCAL_RANK``; gloo on
-CPUs) and only rank 0 writes. ``--no-lock``: the caller holds the unit's lock (the job does;
-the ranks must not wait for it). A :class:`~studykit.errors.StudyError` is printed without
+CPUs) and only rank 0 writes; the ranks do not take the unit's lock (one rank waiting for
+another's lock would never reach the collectives: the job holds it). ``--no-lock``: without
+torchrun too, the caller holds the lock. A :class:`~studykit.errors.StudyError` is printed without
 a traceback and exits with status 2.
 """
 
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = init_distributed()
     try:
         result = run_unit(args.root, args.arm, args.fold, device=args.device, threads=args.threads,
-                          lock=not args.no_lock)
+                          lock=not (args.no_lock or started))  # ranks never wait for the unit's lock
         if not dist.is_initialized() or dist.get_rank() == 0:
             print(f"{result.arm} fold {result.fold}: {result.status} in {result.seconds:.1f} s", flush=True)
     except StudyError as error:
