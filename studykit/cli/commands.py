@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from studykit.cli.app import cli, stderr, stdout
+from studykit.cli.jobs import executor_options, follow, make_executor, print_submission
 from studykit.errors import DataError, InputError
 from studykit.vocab import ci_label
 
@@ -237,15 +238,26 @@ def _folds(value: str | None) -> list[int] | None:
               show_default=True, help="Results root; the run writes RESULTS/<protocol name>/.")
 @click.option("--wait-lock", is_flag=True,
               help="If another studykit process holds the results folder, wait for it instead of exiting.")
+@executor_options
 def run_command(protocol: Path, arms: str | None, folds: str | None, device: str, threads: int | None,
-                fresh: bool, results: Path, wait_lock: bool) -> None:
-    """Run the study of PROTOCOL: train every (arm, fold) unit, analyse, write tables, figures, report."""
+                fresh: bool, results: Path, wait_lock: bool, executor: str, wait_jobs: bool,
+                max_parallel: int | None, requeue: bool, **resources) -> None:
+    """Run the study of PROTOCOL: train every (arm, fold) unit, analyse, write tables, figures, report.
+
+    With --executor slurm the units are submitted as a job array and the report as a job that
+    depends on it; the command prints the job ids and returns (or follows them with --wait)."""
     from studykit.cli.progress import progress_bar
     from studykit.study import run
 
+    trainer = make_executor(executor, wait_jobs, max_parallel, requeue, resources)
     with progress_bar() as hook:
         summary = run(protocol, arms=_split_list(arms), folds=_folds(folds), device=device, threads=threads,
-                      fresh=fresh, results=results, progress=hook, wait_lock=wait_lock)
+                      fresh=fresh, results=results, progress=hook, wait_lock=wait_lock, executor=trainer)
+    if summary.jobs:
+        print_submission(summary, trainer)
+        if wait_jobs:
+            follow(summary.results)
+        return
     _print_summary(summary)
 
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from studykit.errors import ProtocolError
 from studykit.protocol.arms import Aggregation, ArmSpec, _resolve_weights, load_arm
 from studykit.protocol.loading import read_yaml, validate_model
+from studykit.protocol.resources import ResourcesSpec
 from studykit.vocab import (
     ICC_FORMS,
     MRMC_COVARIANCES,
@@ -51,6 +52,7 @@ __all__ = [
     "OutputsSpec",
     "ReaderArm",
     "ReadersSpec",
+    "ResourcesSpec",
     "RuntimeSpec",
     "StudyProtocol",
     "SyntheticSpec",
@@ -132,11 +134,13 @@ class DesignSpec(_Strict):
 
 
 class ModelArm(_Strict):
-    """A model arm: ``models/<arm>.yaml`` plus top-level overrides (``name`` renames it)."""
+    """A model arm: ``models/<arm>.yaml`` plus top-level overrides (``name`` renames it) and what
+    each of its units' jobs asks a scheduler for (``resources``, :mod:`studykit.protocol.resources`)."""
 
     model: str
     name: Name | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
+    resources: ResourcesSpec = ResourcesSpec()
 
 
 class ReaderArm(_Strict):
@@ -337,6 +341,14 @@ class StudyProtocol(_Strict):
     def arm_names(self) -> list[str]:
         """Model arm names then reader groups."""
         return [a.name for a in self.arm_specs] + self.reader_groups
+
+    def resources(self, arm: str) -> ResourcesSpec:
+        """The ``resources`` of model arm ``arm`` (its units' scheduler request)."""
+        entries = [a for a in self.arms if isinstance(a, ModelArm)]
+        for spec, entry in zip(self.arm_specs, entries, strict=True):
+            if spec.name == arm:
+                return entry.resources
+        raise KeyError(arm)
 
     def reader_paths(self, cohort_dir: Path) -> list[Path]:
         """Reader CSV files, ``{cohort}`` replaced by ``cohort_dir``."""

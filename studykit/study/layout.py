@@ -20,6 +20,8 @@
         tracking.json           the MLflow parent run of the study (``outputs.tracking`` only)
         mlruns/                 the default MLflow store: mlflow.db (SQLite) and artifacts/
         arms/<arm>/fold-<k>/tracking.json   the unit's MLflow run (logged once)
+        slurm/                  executor jobs (``--executor local|slurm``): <arm>.fold-<k>.log per
+                                unit, jobs.json (the job ids last submitted), submitit/ (its files)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from studykit.vocab import (
     HISTORY,
     LAST,
     PREDICTIONS,
+    THRESHOLD_YOUDEN,
     atomic_write,
     fsync_dir,
     remove_dead_temps,
@@ -145,6 +148,32 @@ class Layout:
             "tracking": TRACKING,
         }
         return self.unit(arm, fold) / names[what]
+
+    def unit_complete(self, arm: str, fold: int, threshold_rule: str) -> bool:
+        """Whether unit (``arm``, ``fold``) has what the outputs merge: ``done.json``,
+        ``predictions.csv`` and, under the ``youden_inner_val`` rule, ``threshold.json``."""
+        needed = ("done", "predictions", "threshold") if threshold_rule == THRESHOLD_YOUDEN else (
+            "done", "predictions")
+        return all(self.unit_file(arm, fold, what).is_file() for what in needed)
+
+    @property
+    def jobs(self) -> Path:
+        """``slurm/``: the executors' job files (unit logs, job records, submitit's folder)."""
+        return self.root / "slurm"
+
+    @property
+    def job_records(self) -> Path:
+        """``slurm/jobs.json``: the job id last submitted for each unit and for the report."""
+        return self.jobs / "jobs.json"
+
+    @property
+    def submitit(self) -> Path:
+        """``slurm/submitit/``: submitit's pickles and its per-job logs."""
+        return self.jobs / "submitit"
+
+    def unit_log(self, arm: str, fold: int) -> Path:
+        """``slurm/<arm>.fold-<k>.log``: every job attempt of unit (``arm``, ``fold``), appended."""
+        return self.jobs / f"{arm}.fold-{int(fold)}.log"
 
     def figure(self, name: str) -> Path:
         """``figures/<name>`` without suffix (``save_figure`` adds them)."""

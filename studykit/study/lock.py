@@ -27,7 +27,7 @@ from filelock import FileLock, Timeout
 
 from studykit.errors import StudyError, fault_error
 
-__all__ = ["HOLDER_NAME", "LOCK_NAME", "results_lock"]
+__all__ = ["HOLDER_NAME", "LOCK_NAME", "held_by", "results_lock"]
 
 LOCK_NAME = ".studykit.lock"
 HOLDER_NAME = ".studykit.lock.holder"
@@ -61,6 +61,32 @@ def results_lock(folder: str | os.PathLike[str], *, wait: bool = False) -> Itera
         with contextlib.suppress(OSError):
             (root / HOLDER_NAME).unlink()
         lock.release()
+
+
+def held_by(folder: str | os.PathLike[str]) -> dict | None:
+    """Who holds the lock of ``folder`` (``pid``, ``host``, ``since``, ``command``), or None when
+    nobody does. Creates nothing.
+
+    A holder writes its holder file while it holds the lock; the lock itself is only tried
+    when that file exists, and a file left by a killed holder (whose lock the operating
+    system has dropped) reads as not held. The try takes the lock for an instant: a process
+    asking for it at that very instant without waiting may be refused, as by any holder.
+    """
+    root = Path(folder)
+    if not (root / HOLDER_NAME).is_file():
+        return None
+    try:
+        lock = FileLock(root / LOCK_NAME, timeout=0)
+        lock.acquire()
+    except Timeout:
+        try:
+            return json.loads((root / HOLDER_NAME).read_text())
+        except (OSError, ValueError):
+            return {"pid": None, "host": None, "since": None, "command": "holder unknown"}
+    except OSError:
+        return None
+    lock.release()
+    return None
 
 
 def _holder(root: Path) -> str:

@@ -106,10 +106,9 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore 
     frames, missing = [], []
     for arm in protocol.arm_specs:
         for k in range(protocol.design.folds):
-            done = layout.unit_file(arm.name, k, "done")
             preds = layout.unit_file(arm.name, k, "predictions")
-            threshold = _unit_threshold(protocol, layout, arm.name, k)
-            if done.is_file() and preds.is_file() and threshold is not None:
+            if layout.unit_complete(arm.name, k, protocol.design.threshold):
+                threshold = _unit_threshold(protocol, layout, arm.name, k)
                 expected = _expected_images(store, splits, k)
                 frame = read_unit_predictions(preds, arm.name, k, expected=expected)
                 frames.append(frame.assign(threshold=threshold))

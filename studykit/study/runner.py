@@ -29,8 +29,7 @@ from studykit.cohort.cohort import MANIFEST_FILE
 from studykit.errors import InputError, StudyError
 from studykit.protocol.arms import ArmSpec
 from studykit.protocol.study import DesignSpec, StudyProtocol, load_protocol
-from studykit.report import CHECKLISTS
-from studykit.study import merge, publish, tracking
+from studykit.study import merge, tracking
 from studykit.study.checks import check_inputs
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
@@ -42,8 +41,9 @@ from studykit.study.provenance import (
     write_lock_document,
     write_provenance,
 )
-from studykit.study.summary import RunSummary, UnitResult
-from studykit.train import UnitConflictError, configure_runtime, fit, predict
+from studykit.study.summary import RunSummary, UnitExecutor, UnitResult
+from studykit.train import UnitConflictError, configure_runtime, dist_context, fit, predict, read_done
+from studykit.train.checkpoint import fingerprint
 from studykit.vocab import THRESHOLD_YOUDEN, Progress, did_you_mean
 
 __all__ = [
@@ -55,6 +55,8 @@ __all__ = [
     "prepare_cohort",
     "report",
     "run",
+    "run_unit",
+    "unit_is_current",
 ]
 
 
@@ -162,6 +164,8 @@ def _train_unit(
     if result.skipped:
         status = "skipped"
         progress(unit.arm.epochs, unit.arm.epochs, label)
+    if not dist_context().main:  # a torchrun rank but the first: rank 0 predicts and writes
+        return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
     if _needs_prediction(unit, layout):
         predict(unit.arm, store, fold, result.best_checkpoint, device=device, out_dir=out)
     if threshold_rule == THRESHOLD_YOUDEN and _needs_threshold(unit, layout):
@@ -196,11 +200,23 @@ def _needs_prediction(unit: Unit, layout: Layout) -> bool:
     return unit.arm.gradcam_images > 0 and not layout.unit_file(unit.arm.name, unit.fold, "gradcam").is_file()
 
 
-def unit_finished(layout: Layout, arm: str, fold: int) -> bool:
-    """A unit counts as finished when its ``done.json`` and ``predictions.csv`` exist."""
-    return (
-        layout.unit_file(arm, fold, "done").is_file() and layout.unit_file(arm, fold, "predictions").is_file()
-    )
+def unit_is_current(unit: Unit, store: PairStore, splits: Splits, layout: Layout, design: DesignSpec) -> bool:
+    """True when training ``unit`` would do nothing: its ``done.json`` records these inputs (arm
+    spec, store, fold) and its predictions, Grad-CAM maps and threshold are no older than it."""
+    done = read_done(layout.unit_file(unit.arm.name, unit.fold, "done"))
+    if done is None or done.get("fingerprint") != fingerprint(unit.arm, store, splits.fold(unit.fold)):
+        return False
+    if _needs_prediction(unit, layout):
+        return False
+    return not (design.threshold == THRESHOLD_YOUDEN and _needs_threshold(unit, layout))
+
+
+def _checklist_keys() -> list[str]:
+    """The reporting checklists' keys (``stard``, ``claim``); the report layer is imported here,
+    not at module level, so a unit's job does not load the figure libraries."""
+    from studykit.report.checklists import CHECKLISTS
+
+    return list(CHECKLISTS)
 
 
 def _fresh(layout: Layout) -> None:
@@ -208,7 +224,7 @@ def _fresh(layout: Layout) -> None:
     for path in (layout.root / "arms", layout.tables, layout.figures):
         shutil.rmtree(path, ignore_errors=True)
     for path in (layout.predictions, layout.reads, layout.report, layout.splits, layout.provenance,
-                 layout.planning, layout.tracking, *map(layout.checklist, CHECKLISTS)):
+                 layout.planning, layout.tracking, *map(layout.checklist, _checklist_keys())):
         path.unlink(missing_ok=True)
 
 
@@ -239,6 +255,7 @@ def run(
     results: str | Path = "results",
     progress: Progress | None = None,
     wait_lock: bool = False,
+    executor: UnitExecutor | None = None,
 ) -> RunSummary:
     """Run (or resume) the study: train the selected units, then rebuild every output.
 
@@ -266,6 +283,11 @@ def run(
         (:func:`~studykit.study.lock.results_lock`: the folder is locked while the shared inputs
         are prepared and while the outputs are written, each unit while it trains), wait for it
         instead of failing at once. Cluster jobs of different units pass it and train in parallel.
+    executor : optional
+        Who trains the units (:mod:`studykit.study.executors`): None, one after the other in
+        this process; a local executor, in parallel processes (each unit as :func:`run_unit`
+        trains it), then the outputs here; a SLURM executor submits them and a report job and
+        returns at once (``RunSummary.jobs``; the outputs are the report job's).
 
     Returns
     -------
@@ -294,8 +316,18 @@ def run(
         splits = _splits(protocol, store, cohort.manifest, layout)
         hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
         write_lock_document(layout.lock, protocol, hashes, cohort_dir, store.path)
-    done_units = _train_all(units, store, splits, layout, device, progress, protocol.design, wait_lock)
+    if executor is None:
+        done_units = _train_all(units, store, splits, layout, device, progress, protocol.design, wait_lock)
+    else:  # --executor local | slurm: each unit in its own process, as run_unit trains it
+        todo = [u for u in units if not unit_is_current(u, store, splits, layout, protocol.design)]
+        trained = executor.train(protocol, layout, todo, device=device, threads=threads, progress=progress)
+        if trained is None:  # submitted: the report job builds the outputs
+            return RunSummary(layout.root, missing=[(u.arm.name, u.fold) for u in todo], jobs=executor.jobs)
+        current = [UnitResult(u.arm.name, u.fold, "skipped", 0.0) for u in units if u not in todo]
+        done_units = current + trained
     t0 = _timed(stages, "train", t0)
+    from studykit.study import publish  # tables, figures: imported here, not by a unit's job (run_unit)
+
     with results_lock(layout.root, wait=wait_lock):  # the shared outputs
         summary = publish.build(
             protocol,
@@ -316,6 +348,29 @@ def run(
         )
         tracking.track_study(protocol, layout, summary)  # MLflow (outputs.tracking); only ever warns
     return summary
+
+
+def run_unit(results_dir: str | Path, arm: str, fold: int, *, device: str = "auto",
+             threads: int | None = None, progress: Progress | None = None, lock: bool = True) -> UnitResult:
+    """Train unit (``arm``, ``fold``) of a results folder :func:`run` prepared, as :func:`run` does.
+
+    The work of an executor's job (:mod:`studykit.study.executors`): the protocol comes from
+    the folder's ``protocol.lock.yaml``, the pair store and the frozen splits from its
+    ``cohort/``; the runtime (threads, deterministic kernels) is set as :func:`run` sets it,
+    ``threads`` overriding ``runtime.threads``. The unit's folder is locked while it trains,
+    waiting for another holder; ``lock=False``: the caller holds it (a ``torchrun`` rank).
+    """
+    layout = Layout(Path(results_dir))
+    document = read_lock_document(layout.lock)
+    protocol = protocol_from_lock(document)
+    apply_runtime(protocol, threads)
+    unit = plan_units(protocol, arms=[arm], folds=[fold])[0]
+    store, splits = PairStore(document["store"]), merge.frozen_splits(layout)
+    progress, design = progress or _noop, protocol.design
+    if lock:
+        return _in_unit(unit, _train_locked, unit, store, splits, layout, device, progress, design, True)
+    return _in_unit(unit, _train_unit, unit, store, splits, layout, device, progress, design.threshold,
+                    design.threshold_value)
 
 
 def _reader_files(protocol: StudyProtocol, cohort_dir: Path) -> list[Path]:
@@ -382,6 +437,7 @@ def report(results_dir: str | Path, *, progress: Progress | None = None,
 
 def _report_locked(layout: Layout, progress: Progress | None) -> RunSummary:
     """:func:`report`'s work, with the results folder locked."""
+    from studykit.study import publish
     lock = read_lock_document(layout.lock)
     protocol = protocol_from_lock(lock)
     cohort_dir = Path(lock["cohort_dir"])

@@ -19,7 +19,7 @@ from .aggregate import aggregate_patients
 from .augment import AugmentConfig, PairAugmenter
 from .checkpoint import read_done
 from .data import arm_modalities
-from .device import configure_runtime, resolve_device
+from .device import configure_runtime, dist_context, resolve_device
 from .fit import HISTORY_COLUMNS, FitResult, NonFiniteLossError, UnitConflictError, fit
 from .gradcam import gradcam
 from .predict import DEFAULT_THRESHOLD, predict
@@ -39,6 +39,7 @@ __all__ = [
     "aggregate_patients",
     "arm_modalities",
     "configure_runtime",
+    "dist_context",
     "fit",
     "gradcam",
     "predict",

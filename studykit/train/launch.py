@@ -38,7 +38,7 @@ from studykit.protocol.arms import load_arm
 from .fit import fit
 from .predict import predict
 
-__all__ = ["main"]
+__all__ = ["init_distributed", "main"]
 
 log = logging.getLogger("studykit.train")
 
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _init_distributed() -> bool:
+def init_distributed() -> bool:
     """Initialise the process group under torchrun; whether it did."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         return False
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, train and predict; the exit status."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    started = _init_distributed()
+    started = init_distributed()
     try:
         run(args)
     except StudyError as error:
