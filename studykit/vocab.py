@@ -70,6 +70,7 @@ __all__ = [
     "SCHEDULE_KINDS",
     "SCORE",
     "SELECTION_METRICS",
+    "SYNTH_SYNTAXES",
     "TABLES",
     "THRESHOLD",
     "THRESHOLD_FIXED",
@@ -154,6 +155,9 @@ TIE_RULES = ("error", "positive", "negative")
 PROPORTION_METHODS = ("wilson", "exact")
 #: What represents a reader group in the paired comparisons: its majority call or mean score.
 READER_RATINGS = ("call", "score")
+#: Video formats the synthetic cohort can be written in (``synth --syntax``, the protocol's
+#: ``cohort.synthetic.syntax``): DICOM transfer syntaxes by short name, and plain MP4 files.
+SYNTH_SYNTAXES = ("explicit", "jpeg", "rle", "mpeg2", "h264", "hevc", "mp4")
 #: Estimators of the covariance of the reader × modality AUCs in the MRMC analyses.
 MRMC_COVARIANCES = ("jackknife", "delong", "bootstrap")
 

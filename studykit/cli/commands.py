@@ -14,7 +14,7 @@ from rich.table import Table
 from studykit.cli.app import cli, stderr, stdout
 from studykit.cli.jobs import executor_options, follow, make_executor, print_submission
 from studykit.errors import DataError, InputError
-from studykit.vocab import ci_label
+from studykit.vocab import SYNTH_SYNTAXES, ci_label
 
 
 @cli.command("auc")
@@ -143,7 +143,7 @@ def _parse_size(value: str | None) -> int | tuple[int, int] | None:
 @click.option("--frames", type=int, default=None, help="Frames per video (default 24; 8 with --tiny).")
 @click.option("--size", default=None, help="Panel size HEIGHTxWIDTH in pixels (default 160x192).")
 @click.option("--tiny", is_flag=True, help="A dozen patients with few small frames, for tests and demos.")
-@click.option("--syntax", type=click.Choice(["explicit", "jpeg", "rle", "mpeg2", "h264", "hevc", "mp4"]),
+@click.option("--syntax", type=click.Choice(SYNTH_SYNTAXES),
               default=None, help="Write every video in this format (video formats need PyAV); default: "
                                  "mostly uncompressed with some JPEG and RLE.")
 def synth_command(out: Path, patients: int | None, seed: int, frames: int | None, size: str | None,

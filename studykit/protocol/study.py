@@ -34,6 +34,7 @@ from studykit.vocab import (
     MRMC_COVARIANCES,
     PROPORTION_METHODS,
     READER_RATINGS,
+    SYNTH_SYNTAXES,
     TABLES,
     THRESHOLD_FIXED,
     THRESHOLD_RULES,
@@ -87,6 +88,7 @@ class SyntheticSpec(_Strict):
     frames: Annotated[int, Field(ge=8)] | None = None
     size: tuple[int, int] | None = None
     tiny: bool = False
+    syntax: Literal[SYNTH_SYNTAXES] | None = None  # every video in one format (synth --syntax); None: the mix
     params: dict[str, float] = Field(default_factory=dict)
 
 

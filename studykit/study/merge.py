@@ -68,6 +68,7 @@ def prepare_cohort(protocol: StudyProtocol, layout: Layout, progress: Progress |
         frames=spec.frames,
         size=None if spec.size is None else tuple(spec.size),
         tiny=spec.tiny,
+        syntax=spec.syntax,
         progress=progress,
         **spec.params,
     )

@@ -226,3 +226,21 @@ def test_tracking_is_off_by_default_and_mlflow_with_defaults_when_asked(tmp_path
     data = tiny_protocol(outputs={"tracking": {"kind": "mlflow"}})
     spec = load_protocol(write_protocol(tmp_path / "t", data)).outputs.tracking
     assert (spec.kind, spec.uri, spec.experiment) == ("mlflow", None, None)
+
+
+def test_a_synthetic_cohort_in_one_video_format(tmp_path):
+    """cohort.synthetic.syntax reaches the generator: every video of the cohort is a plain MP4."""
+    from studykit.study import Layout
+    from studykit.study.merge import prepare_cohort
+
+    protocol = load_protocol(write_protocol(tmp_path, tiny_protocol(
+        cohort={"synthetic": {"tiny": True, "seed": 0, "syntax": "mp4"}})))
+    raw = prepare_cohort(protocol, Layout(tmp_path / "results" / "tiny_study"))
+    videos = sorted(p.suffix for p in (raw / "videos").iterdir())
+    assert videos and set(videos) == {".mp4"}
+
+
+def test_an_unknown_synthetic_video_format_names_the_choices(tmp_path):
+    data = tiny_protocol(cohort={"synthetic": {"tiny": True, "syntax": "h265"}})
+    with pytest.raises(ProtocolError, match=r"(?s)cohort\.synthetic\.syntax \(line \d+\): .*'h264', 'hevc' or 'mp4'"):
+        load_protocol(write_protocol(tmp_path, data))

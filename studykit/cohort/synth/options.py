@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from studykit.errors import InputError
+from studykit.vocab import SYNTH_SYNTAXES
 
 from .model import LATENT_MODELS, PRESETS, SynthParams
 
@@ -140,8 +141,8 @@ def make_params(model_params: dict[str, Any]) -> SynthParams:
 
 
 #: ``synthesize(syntax=…)`` / ``studykit synth --syntax``: short name → the writer's syntax key.
-SYNTAX_NAMES = {"explicit": "explicit_vr_little_endian", "jpeg": "jpeg_baseline", "rle": "rle_lossless",
-                "mpeg2": "mpeg2_main_main", "h264": "h264_high_41", "hevc": "hevc_main", "mp4": "mp4"}
+SYNTAX_NAMES = dict(zip(SYNTH_SYNTAXES, ("explicit_vr_little_endian", "jpeg_baseline", "rle_lossless",
+                                         "mpeg2_main_main", "h264_high_41", "hevc_main", "mp4"), strict=True))
 
 
 def make_config(patients, seed, frames, size, tiny, model_params, syntax=None) -> Config:
