@@ -242,5 +242,6 @@ def test_a_synthetic_cohort_in_one_video_format(tmp_path):
 
 def test_an_unknown_synthetic_video_format_names_the_choices(tmp_path):
     data = tiny_protocol(cohort={"synthetic": {"tiny": True, "syntax": "h265"}})
-    with pytest.raises(ProtocolError, match=r"(?s)cohort\.synthetic\.syntax \(line \d+\): .*'h264', 'hevc' or 'mp4'"):
+    expected = r"(?s)cohort\.synthetic\.syntax \(line \d+\): .*'h264', 'hevc' or 'mp4'"
+    with pytest.raises(ProtocolError, match=expected):
         load_protocol(write_protocol(tmp_path, data))

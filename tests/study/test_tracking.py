@@ -18,7 +18,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from conftest import tiny_protocol, write_protocol
+from conftest import invoke, tiny_protocol, write_protocol
 from mlflow import MlflowClient
 
 from studykit.errors import TrackingWarning
@@ -256,8 +256,6 @@ def test_a_changed_protocol_starts_a_new_parent_run_with_every_finished_unit(tra
 
 
 def test_the_cli_prints_a_tracking_failure_as_one_warning_line_and_exits_0(tracked, monkeypatch):
-    from conftest import invoke
-
     _, results, _ = tracked
     with monkeypatch.context() as patched:
         patched.setitem(sys.modules, "mlflow", None)
