@@ -212,6 +212,39 @@ def ingest_command(cohort_dir: Path, store_root: Path | None, size: str, margin:
                  f"{len(index) - positive_images} negative).")
 
 
+@cli.command("frames")
+@click.argument("cohort_dir", type=click.Path(path_type=Path))
+@click.option("--cortical", default="10-45", show_default=True,
+              help="Cortical window START-END, s after injection.")
+@click.option("--medullary", default="45-180", show_default=True,
+              help="Medullary window START-END, s after injection.")
+@click.option("--per-phase", type=int, default=3, show_default=True, help="Frames per phase and video.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Template file (default COHORT_DIR/annotations_template.csv).")
+@click.option("--id-column", default="patient_id", show_default=True)
+def frames_command(cohort_dir: Path, cortical: str, medullary: str, per_phase: int, out: Path | None,
+                   id_column: str) -> None:
+    """Propose frames to annotate by time since injection (manifest column injection_s) and write
+    an annotation template with empty boxes; skipped videos and why go to <template>_skipped.csv."""
+    from studykit.cohort.frames import parse_window, propose_frames
+
+    windows = {"cortical": parse_window(cortical, "--cortical"), "medullary": parse_window(medullary, "--medullary")}
+    proposal = propose_frames(cohort_dir, windows, per_phase, out=out, id_column=id_column)
+    template, skipped = proposal.template, proposal.skipped
+    counts = template["phase"].value_counts()
+    stdout.print(f"[bold]{proposal.template_path}[/]: {len(template)} frames of "
+                 f"{template['file'].nunique()} videos ({counts.get('cortical', 0)} cortical, "
+                 f"{counts.get('medullary', 0)} medullary); fill bmode_box and ceus_box, then save it as "
+                 "annotations.csv.")
+    if len(skipped):
+        table = Table(title=f"Skipped ({proposal.skipped_path.name})")
+        for name in skipped.columns:
+            table.add_column(name)
+        for rec in skipped.itertuples(index=False):
+            table.add_row(*(str(v) for v in rec))
+        stdout.print(table)
+
+
 def _split_list(value: str | None) -> list[str] | None:
     """``"a,b"`` → ["a", "b"]; None stays None."""
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]

@@ -34,6 +34,7 @@ __all__ = [
     "check_coverage",
     "cohort_folder",
     "parse_box",
+    "patient_videos",
     "read_annotations",
     "read_manifest",
     "read_phases",
@@ -344,6 +345,12 @@ def _no_duplicates(annotations: list[Annotation], *, file: Path) -> None:
                             hint="a video belongs to exactly one patient.")
 
 
+def patient_videos(cohort_dir: Path, patient_id: str) -> list[Path]:
+    """The patient's videos ``videos/<patient_id>.dcm`` (or a plain video suffix), sorted."""
+    return sorted(p for p in (cohort_dir / "videos").glob(f"{patient_id}.*")
+                  if p.suffix.lower() in (".dcm", *CONTAINER_SUFFIXES))
+
+
 def check_coverage(manifest: Manifest, annotations: Sequence[Annotation], cohort_dir: Path,
                    annotations_path: Path) -> None:
     """Every included patient needs at least one annotated frame (and so a video)."""
@@ -351,8 +358,7 @@ def check_coverage(manifest: Manifest, annotations: Sequence[Annotation], cohort
     for pid in manifest.included:
         if pid in annotated:
             continue
-        found = [p for p in (cohort_dir / "videos").glob(f"{pid}.*")
-                 if p.suffix.lower() in (".dcm", *CONTAINER_SUFFIXES)]
+        found = patient_videos(cohort_dir, pid)
         what = ("no annotated frame in " + annotations_path.name if found else
                 f"no video (videos/{pid}.dcm not found) and no annotated frame in {annotations_path.name}")
         raise DataError(f"patient {pid!r} is included but has {what}.", file=str(manifest.path),
