@@ -228,7 +228,8 @@ def frames_command(cohort_dir: Path, cortical: str, medullary: str, per_phase: i
     an annotation template with empty boxes; skipped videos and why go to <template>_skipped.csv."""
     from studykit.cohort.frames import parse_window, propose_frames
 
-    windows = {"cortical": parse_window(cortical, "--cortical"), "medullary": parse_window(medullary, "--medullary")}
+    windows = {"cortical": parse_window(cortical, "--cortical"),
+               "medullary": parse_window(medullary, "--medullary")}
     proposal = propose_frames(cohort_dir, windows, per_phase, out=out, id_column=id_column)
     template, skipped = proposal.template, proposal.skipped
     counts = template["phase"].value_counts()

@@ -31,6 +31,7 @@ bmode_box, ceus_box) with both boxes empty for the annotator to fill; an existin
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def _check_windows(windows: dict[str, tuple[float, float]], per_phase: int) -> N
             raise InputError(f"phase {phase!r} is not one of {', '.join(PHASES)}.", field="windows",
                              hint="name the windows cortical and medullary.")
     ordered = sorted(windows.items(), key=lambda kv: kv[1])
-    for (a, (_, a_end)), (b, (b_start, _)) in zip(ordered, ordered[1:]):
+    for (a, (_, a_end)), (b, (b_start, _)) in itertools.pairwise(ordered):
         if b_start < a_end:
             raise InputError(f"the {a} window ends at {a_end:g} s, after the {b} window starts "
                              f"({b_start:g} s): windows must not overlap.", field=f"--{b}",
@@ -170,7 +171,8 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
     _check_windows(windows, per_phase)
     target = Path(out) if out is not None else cohort / "annotations_template.csv"
     if target.name == "annotations.csv" and target.exists():
-        raise InputError(f"{target} exists: the template never overwrites an annotations file.", field="--out",
+        raise InputError(f"{target} exists: the template never overwrites an annotations file.",
+                         field="--out",
                          hint="write the template to another file (the default is annotations_template.csv).")
     manifest = read_manifest(cohort / "manifest.csv", id_column=id_column)
     if INJECTION_COLUMN not in manifest.table.columns:
@@ -190,7 +192,7 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
                      for p, f in chosen]
             skipped += [(pid, name, phase, reason) for phase, reason in problems]
     template = pd.DataFrame(rows, columns=[id_column, *ANNOTATION_COLUMNS])
-    skipped_table = pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)).rename(columns={"patient_id": id_column})
+    skipped_table = pd.DataFrame(skipped, columns=[id_column, *SKIPPED_COLUMNS[1:]])
     skipped_path = target.with_name(f"{target.stem}_skipped.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
     template.to_csv(target, index=False)
@@ -208,9 +210,10 @@ def _injection(manifest, pid: str) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise DataError(f"injection time {text!r} is not a number of seconds.", file=str(manifest.path), row=row,
-                        field=INJECTION_COLUMN, hint="give the video time of the injection in s from the first "
-                                                     "frame, or leave it empty.")
+        raise DataError(f"injection time {text!r} is not a number of seconds.", file=str(manifest.path),
+                        row=row, field=INJECTION_COLUMN,
+                        hint="give the video time of the injection in s from the first frame, or leave it "
+                             "empty.")
     return value
 
 

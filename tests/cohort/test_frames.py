@@ -28,7 +28,8 @@ from studykit.cohort.video import read_container_header
 from studykit.errors import DataError, InputError
 
 WINDOWS = {"cortical": (10.0, 45.0), "medullary": (45.0, 180.0)}
-TIMING = ("FrameTime", "CineRate", "FrameIncrementPointer", "RecommendedDisplayFrameRate", "ActualFrameDuration")
+TIMING = ("FrameTime", "CineRate", "FrameIncrementPointer", "RecommendedDisplayFrameRate",
+          "ActualFrameDuration")
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,8 @@ def test_skipped_videos_have_reasons(cohort) -> None:
     by_patient = {pid: rows for pid, rows in skipped.groupby("patient_id")}
     assert by_patient["RC0001"]["phase"].tolist() == [""]
     assert by_patient["RC0001"]["reason"].iat[0].startswith("no frame timing")
-    assert by_patient["RC0002"]["reason"].tolist() == ["no injection time (injection_s is empty in the manifest)"]
+    assert by_patient["RC0002"]["reason"].tolist() == [
+        "no injection time (injection_s is empty in the manifest)"]
     others = skipped[~skipped["patient_id"].isin(["RC0001", "RC0002"])]
     assert len(others) == 10 and (others["phase"] == "medullary").all()
     assert others["reason"].str.startswith("too short for the medullary window 100-150 s").all()
