@@ -141,7 +141,7 @@ def pick_frames(times: np.ndarray, start: float, end: float, n: int) -> list[int
     inside = np.flatnonzero((times >= start) & (times <= end))
     if inside.size == 0:
         return []
-    a, b = max(start, float(times[inside].min())), min(end, float(times[inside].max()))
+    a, b = float(times[inside].min()), float(times[inside].max())  # the span the video covers
     targets = a + (np.arange(n) + 0.5) * (b - a) / n
     picked = {int(inside[np.argmin(np.abs(times[inside] - t))]) for t in targets}  # argmin: first of ties
     return sorted(picked)
