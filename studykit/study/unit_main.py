@@ -40,24 +40,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, train the unit; the exit status."""
-    import torch.distributed as dist
-
     from studykit.study.runner import run_unit
-    from studykit.train.launch import init_distributed
+    from studykit.train import dist_context
+    from studykit.train.launch import process_group
 
     args = _parser().parse_args(argv)
-    started = init_distributed()
-    try:
-        result = run_unit(args.root, args.arm, args.fold, device=args.device, threads=args.threads,
-                          lock=not (args.no_lock or started))  # ranks never wait for the unit's lock
-        if not dist.is_initialized() or dist.get_rank() == 0:
-            print(f"{result.arm} fold {result.fold}: {result.status} in {result.seconds:.1f} s", flush=True)
-    except StudyError as error:
-        print(f"error ({type(error).__name__}): {error}", file=sys.stderr, flush=True)
-        return EXIT_USER_ERROR
-    finally:
-        if started:
-            dist.destroy_process_group()
+    with process_group() as started:
+        try:
+            result = run_unit(args.root, args.arm, args.fold, device=args.device, threads=args.threads,
+                              lock=not (args.no_lock or started))  # ranks never wait for the unit's lock
+            if dist_context().main:
+                print(f"{result.arm} fold {result.fold}: {result.status} in {result.seconds:.1f} s",
+                      flush=True)
+        except StudyError as error:
+            print(f"error ({type(error).__name__}): {error}", file=sys.stderr, flush=True)
+            return EXIT_USER_ERROR
     return 0
 
 

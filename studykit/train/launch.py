@@ -22,10 +22,11 @@ without a traceback and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -35,10 +36,11 @@ from studykit.cohort import PairStore, Splits
 from studykit.errors import EXIT_USER_ERROR, StudyError
 from studykit.protocol.arms import load_arm
 
+from .device import dist_context
 from .fit import fit
 from .predict import predict
 
-__all__ = ["init_distributed", "main"]
+__all__ = ["init_distributed", "main", "process_group"]
 
 log = logging.getLogger("studykit.train")
 
@@ -67,6 +69,18 @@ def init_distributed() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def process_group() -> Iterator[bool]:
+    """The torchrun process group for the block (NCCL on CUDA, else gloo), destroyed after it
+    if this block started it; yields whether it did (False outside torchrun)."""
+    started = init_distributed()
+    try:
+        yield started
+    finally:
+        if started:
+            dist.destroy_process_group()
+
+
 def run(args: argparse.Namespace) -> None:
     """Fit the unit, then (rank 0) predict its test patients with the best checkpoint."""
     arm = load_arm(args.arm)
@@ -77,7 +91,7 @@ def run(args: argparse.Namespace) -> None:
         log.info("%s", description)
 
     result = fit(arm, store, fold, args.out, device=args.device, progress=progress, resume=not args.fresh)
-    if not dist.is_initialized() or dist.get_rank() == 0:
+    if dist_context().main:
         predict(arm, store, fold, result.best_checkpoint, device=args.device, out_dir=args.out)
         flag = " (optimistic: selected on the test fold)" if result.optimistic else ""
         log.info("%s fold %d: best epoch %d, %s %.4f%s", arm.name, fold.index, result.best_epoch,
@@ -88,15 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, train and predict; the exit status."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    started = init_distributed()
-    try:
-        run(args)
-    except StudyError as error:
-        log.error("%s", error)
-        return EXIT_USER_ERROR
-    finally:
-        if started:
-            dist.destroy_process_group()
+    with process_group():
+        try:
+            run(args)
+        except StudyError as error:
+            log.error("%s", error)
+            return EXIT_USER_ERROR
     return 0
 
 
