@@ -195,8 +195,11 @@ def _print_synth_summary(summary) -> None:
 @click.option("--label-column", default="label", show_default=True)
 @click.option("--positive", default="malignant", show_default=True)
 @click.option("--negative", default="benign", show_default=True)
+@click.option("--panels", default=None,
+              help="Dual-display split of plain video files without a manifest 'panels' cell: "
+                   "halves, or x0,y0,x1,y1;x0,y0,x1,y1 (B-mode first).")
 def ingest_command(cohort_dir: Path, store_root: Path | None, size: str, margin: float, workers: int,
-                   id_column: str, label_column: str, positive: str, negative: str) -> None:
+                   id_column: str, label_column: str, positive: str, negative: str, panels: str | None) -> None:
     """Crop every annotated B-mode/CEUS pair of COHORT_DIR into a de-identified ROI pair store."""
     from studykit.cli.progress import progress_bar
     from studykit.cohort import ingest
@@ -204,7 +207,7 @@ def ingest_command(cohort_dir: Path, store_root: Path | None, size: str, margin:
     with progress_bar() as hook:
         store = ingest(cohort_dir, store_root, size=_parse_size(size), margin=margin, workers=workers,
                        id_column=id_column, label_column=label_column, positive=positive,
-                       negative=negative, progress=hook)
+                       negative=negative, panels=panels, progress=hook)
     index = store.index
     positive_images = int(index["label"].sum())
     stdout.print(f"[bold]{store.path}[/]: {len(store)} pairs of {store.shape[2]}×{store.shape[3]} px from "

@@ -43,7 +43,14 @@ import pydicom
 from pydicom.multival import MultiValue
 
 from studykit.cohort import dicom, video
-from studykit.cohort.tables import ANNOTATION_COLUMNS, PHASES, cohort_folder, patient_videos, read_manifest
+from studykit.cohort.tables import (
+    ANNOTATION_COLUMNS,
+    PHASES,
+    cohort_folder,
+    no_video,
+    patient_videos,
+    read_manifest,
+)
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError, InputError
 
@@ -184,7 +191,7 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
         injection = _injection(manifest, pid)
         found = patient_videos(cohort, pid)
         if not found:
-            skipped.append((pid, "", "", f"no video (videos/{pid}.dcm not found)"))
+            skipped.append((pid, "", "", f"no video ({no_video(pid)})"))
         for path in found:
             name = path.relative_to(cohort).as_posix()
             chosen, problems = _video_frames(path, name, injection, windows, per_phase)

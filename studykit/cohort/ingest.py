@@ -32,8 +32,12 @@ No DICOM attribute value reaches the store except the whitelist of :mod:`.deid`.
 
 Plain video files (``videos/<id>.mp4|.mov|.avi|.mkv``, named in the annotations' ``file``
 column like a DICOM) are read through PyAV (:mod:`.video`): size, frame count and frame
-rate come from the container, no metadata tag is kept, and having no ultrasound regions
-they are single-panel files (stage 3).
+rate come from the container and no metadata tag is kept. Having no ultrasound regions, their
+dual-display split is given by the manifest column ``panels`` (per patient) or, failing that,
+the ``panels`` argument (the protocol's ``cohort.panels``): ``halves`` or
+``x0,y0,x1,y1;x0,y0,x1,y1`` (B-mode panel first, :func:`.tables.parse_panels`). The two
+panels then play the regions' part in stage 3 (each box inside its own panel, the margin
+clipped to it). A plain video with neither is a single-panel file.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +59,7 @@ from studykit.cohort.tables import Annotation, Box, Manifest
 from studykit.errors import DataError, InputError
 from studykit.vocab import Progress
 
-__all__ = ["ingest"]
+__all__ = ["default_split", "ingest", "read_header"]
 
 _CROP_NAME = re.compile(r"^(\d+)_(bmode|ceus)\.png$")
 
@@ -68,10 +72,12 @@ class _Settings:
     label_column: str
     positive: str
     negative: str
+    panels: str = ""                  # default split of plain videos, as written ("" = none)
 
     def as_dict(self) -> dict[str, Any]:
         return {"size": list(self.size), "margin": self.margin, "id_column": self.id_column,
                 "label_column": self.label_column, "positive": self.positive, "negative": self.negative,
+                "panels": self.panels,
                 "gray": "ITU-R BT.601 luma (Y of YBR), 8-bit", "resize": "Pillow bilinear (antialiased)"}
 
 
@@ -91,7 +97,7 @@ class _Source:
 def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
            size: int | tuple[int, int] = (224, 224), margin: float = 0.0, workers: int = 1,
            id_column: str = "patient_id", label_column: str = "label", positive: str = "malignant",
-           negative: str = "benign", progress: Progress | None = None,
+           negative: str = "benign", panels: str | None = None, progress: Progress | None = None,
            manifest: Manifest | None = None) -> PairStore:
     """Build (or find) the ROI pair store of a raw cohort.
 
@@ -114,6 +120,9 @@ def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
         Manifest (and annotations) column names of the patient id and the label.
     positive, negative : str
         The label vocabulary; ``positive`` is stored as 1.
+    panels : str, optional
+        Dual-display split of plain video files whose manifest row has no ``panels``:
+        ``"halves"`` or ``"x0,y0,x1,y1;x0,y0,x1,y1"`` (B-mode first); part of the store key.
     progress : callable(done, total, description), optional
         Called as inputs are hashed (``"hash inputs"``) and pairs written (``"crop frames"``).
     manifest : Manifest, optional
@@ -140,7 +149,7 @@ def ingest(cohort_dir: str | Path, store_root: str | Path | None = None, *,
     """
     cohort = tables.cohort_folder(cohort_dir)
     settings = _Settings(_check_size(size), _check_margin(margin), id_column, label_column, positive,
-                         negative)
+                         negative, _check_panels(panels))
     workers = _check_workers(workers)
     root = Path(store_root) if store_root is not None else cohort / "store"
     manifest = _manifest(manifest, cohort, settings)
@@ -213,6 +222,22 @@ def _check_margin(margin: Any) -> float:
     return value
 
 
+def _check_panels(panels: Any) -> str:
+    """The default split as written ("" for none); :class:`InputError` when it does not parse."""
+    text = "" if panels is None else str(panels).strip()
+    try:
+        tables.parse_panels(text)
+    except ValueError as exc:
+        raise InputError(f"panels {text!r} {exc}.", field="panels",
+                         hint="give 'halves' or x0,y0,x1,y1;x0,y0,x1,y1 (B-mode panel first).") from None
+    return text
+
+
+def default_split(panels: str | None) -> tables.PanelSplit | None:
+    """The parsed default split of plain videos (``panels`` as :func:`ingest` takes it)."""
+    return tables.parse_panels(_check_panels(panels))
+
+
 def _check_workers(workers: Any) -> int:
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise InputError(f"must be an integer ≥ 1; got {workers!r}.", field="workers")
@@ -262,7 +287,8 @@ def _prepare(sources: list[_Source], manifest: Manifest, settings: _Settings, ta
             continue
         ordinal[source.patient_id] = ordinal.get(source.patient_id, 0) + 1
         video_id = f"{source.patient_id}-v{ordinal[source.patient_id]}"
-        header = _read_header(source.paths[0], source.name)
+        header = read_header(source.paths[0], source.name, manifest, source.patient_id,
+                             tables.parse_panels(settings.panels))
         boxes = tuple(_crop_boxes(ann, header, settings.margin, source.name, table)
                       for ann in source.annotations)
         jobs.append(CropJob("video", str(source.paths[0]), source.name, first,
@@ -275,11 +301,29 @@ def _prepare(sources: list[_Source], manifest: Manifest, settings: _Settings, ta
     return jobs, index, described
 
 
-def _read_header(path: Path, name: str) -> dicom.VideoHeader:
-    """A DICOM's header, or a plain video file's (``.mp4/.mov/.avi/.mkv``, by suffix)."""
-    if video.is_container(path):
-        return video.read_container_header(path, name=name)
-    return dicom.read_header(path, name=name)
+def read_header(path: Path, name: str, manifest: Manifest | None = None, patient_id: str = "",
+                default: tables.PanelSplit | None = None) -> dicom.VideoHeader:
+    """A DICOM's header, or a plain video file's (``.mp4/.mov/.avi/.mkv``, by suffix).
+
+    A plain video gets its dual-display split as its two regions: the patient's manifest
+    ``panels`` cell, else ``default``; a split that does not fit the frame is a
+    :class:`DataError` naming the manifest row (or the ``panels`` setting).
+    """
+    if not video.is_container(path):
+        return dicom.read_header(path, name=name)
+    header = video.read_container_header(path, name=name)
+    own = manifest.splits.get(patient_id) if manifest is not None else None
+    split = own if own is not None else default
+    if split is None:
+        return header
+    try:
+        regions = tables.split_boxes(split, header.frame_box)
+    except ValueError as exc:
+        where = ({"file": str(manifest.path), "row": manifest.rows[patient_id], "field": tables.PANELS_COLUMN}
+                 if own is not None and manifest is not None else {"field": "panels"})
+        raise DataError(f"panels {exc} of {name!r}.", **where,
+                        hint="give panels inside the video's frame, or 'halves'.") from None
+    return replace(header, regions=regions)
 
 
 def _rows(manifest: Manifest, pid: str, images: list[tuple[str, int, str]]) -> list[dict[str, Any]]:

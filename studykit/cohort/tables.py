@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,6 +27,7 @@ from studykit.vocab import EXCLUDED_REASON, closest, did_you_mean, exclusion_rea
 __all__ = [
     "CONTAINER_SUFFIXES",
     "PASSTHROUGH",
+    "PANELS_COLUMN",
     "PHASES",
     "Annotation",
     "Box",
@@ -34,7 +35,10 @@ __all__ = [
     "check_coverage",
     "cohort_folder",
     "parse_box",
+    "parse_panels",
+    "no_video",
     "patient_videos",
+    "split_boxes",
     "read_annotations",
     "read_manifest",
     "read_phases",
@@ -51,6 +55,11 @@ EXCLUDED_COLUMN = EXCLUDED_REASON
 ANNOTATION_COLUMNS = ("file", "frame", "phase", "bmode_box", "ceus_box")
 #: Plain video file suffixes accepted beside DICOM (lower case; decoded by studykit.cohort.video).
 CONTAINER_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv")
+#: Optional manifest column: the dual-display split of a patient's plain video files
+#: (``halves`` or ``x0,y0,x1,y1;x0,y0,x1,y1``, B-mode first; see :func:`parse_panels`).
+PANELS_COLUMN = "panels"
+#: The :func:`parse_panels` value meaning "left half B-mode, right half CEUS".
+HALVES = "halves"
 
 
 class Box(NamedTuple):
@@ -78,6 +87,67 @@ class Box(NamedTuple):
         return f"{self.x0},{self.y0},{self.x1},{self.y1}"
 
 
+#: A dual-display split: :data:`HALVES` or explicit (B-mode, CEUS) panels.
+PanelSplit = str | tuple[Box, Box]
+
+
+def parse_panels(text: str) -> PanelSplit | None:
+    """A dual-display split as written in the manifest or the protocol; None when empty.
+
+    ``"halves"``: the left half of the frame is B-mode, the right half CEUS (split at
+    ``width // 2``). ``"x0,y0,x1,y1;x0,y0,x1,y1"``: the B-mode panel then the CEUS panel in
+    full-frame pixels, ``x1``/``y1`` exclusive (:func:`parse_box`); they must not overlap.
+    Raises ``ValueError`` with the reason.
+    """
+    value = str(text).strip()
+    if value == "":
+        return None
+    if value.lower() == HALVES:
+        return HALVES
+    parts = value.split(";")
+    if len(parts) != 2:
+        raise ValueError(f"is neither {HALVES!r} nor two boxes x0,y0,x1,y1;x0,y0,x1,y1")
+    try:
+        bmode, ceus = parse_box(parts[0]), parse_box(parts[1])
+    except ValueError as exc:
+        raise ValueError(f"has a panel that {exc}") from None
+    if bmode.x0 < ceus.x1 and ceus.x0 < bmode.x1 and bmode.y0 < ceus.y1 and ceus.y0 < bmode.y1:
+        raise ValueError("has overlapping B-mode and CEUS panels")
+    return bmode, ceus
+
+
+def split_boxes(split: PanelSplit, frame: Box) -> tuple[Box, Box]:
+    """(B-mode, CEUS) panels of ``split`` in a frame ``frame``; ``ValueError`` when outside it."""
+    if split == HALVES:
+        middle = frame.x0 + frame.width // 2
+        return Box(frame.x0, frame.y0, middle, frame.y1), Box(middle, frame.y0, frame.x1, frame.y1)
+    bmode, ceus = split
+    for which, box in (("B-mode", bmode), ("CEUS", ceus)):
+        if not box.inside(frame):
+            raise ValueError(f"puts the {which} panel {box.text()} outside the {frame.width}×{frame.height} "
+                             "frame")
+    return bmode, ceus
+
+
+def _splits(table: pd.DataFrame, rows: dict[str, int], *, file: Path) -> dict[str, PanelSplit]:
+    """Patient id → split, from the optional :data:`PANELS_COLUMN` (row-precise errors)."""
+    if PANELS_COLUMN not in table.columns:
+        return {}
+    splits = {}
+    for pid, row in rows.items():
+        text = table[PANELS_COLUMN].iloc[row - 1]
+        try:
+            split = parse_panels(text)
+        except ValueError as exc:
+            raise DataError(f"panels {text!r} {exc}.", file=str(file), row=row, field=PANELS_COLUMN,
+                            hint=f"write {HALVES!r} (left half B-mode, right half CEUS) or the two panels "
+                                 "as x0,y0,x1,y1;x0,y0,x1,y1 in full-frame pixels, B-mode first; leave "
+                                 "it empty for DICOM files with ultrasound regions.") from None
+        if split is not None:
+            splits[pid] = split
+    return splits
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A validated manifest.
@@ -97,6 +167,9 @@ class Manifest:
         Ids of the excluded patients.
     positive, negative : str
         The label words coded 1 and 0 in ``labels``.
+    splits : dict
+        Patient id → dual-display split of the patient's plain video files (column
+        :data:`PANELS_COLUMN`, :func:`parse_panels`); patients with an empty cell are absent.
     """
 
     path: Path
@@ -109,6 +182,7 @@ class Manifest:
     excluded: frozenset[str]
     positive: str = "malignant"
     negative: str = "benign"
+    splits: dict[str, PanelSplit] = field(default_factory=dict)
 
     def passthrough(self, patient_id: str) -> dict[str, str]:
         """``subtype, center, scanner`` of one patient ("" where the column is absent)."""
@@ -202,7 +276,7 @@ def read_manifest(path: Path, *, id_column: str = "patient_id", label_column: st
         raise DataError("has no included patient (every row has an excluded_reason, or none exist).",
                         file=str(path), hint="add patients, or clear excluded_reason for the ones to study.")
     return Manifest(path, table, id_column, label_column, tuple(included), rows, labels, frozenset(excluded),
-                    positive, negative)
+                    positive, negative, _splits(table, rows, file=path))
 
 
 def _unique_ids(ids: pd.Series, *, file: Path, column: str) -> dict[str, int]:
@@ -351,6 +425,12 @@ def patient_videos(cohort_dir: Path, patient_id: str) -> list[Path]:
                   if p.suffix.lower() in (".dcm", *CONTAINER_SUFFIXES))
 
 
+def no_video(patient_id: str) -> str:
+    """The reason text for a patient without a video file: every accepted name, not found."""
+    suffixes = "|".join(s.lstrip(".") for s in CONTAINER_SUFFIXES)
+    return f"videos/{patient_id}.dcm or videos/{patient_id}.{suffixes} not found"
+
+
 def check_coverage(manifest: Manifest, annotations: Sequence[Annotation], cohort_dir: Path,
                    annotations_path: Path) -> None:
     """Every included patient needs at least one annotated frame (and so a video)."""
@@ -360,7 +440,7 @@ def check_coverage(manifest: Manifest, annotations: Sequence[Annotation], cohort
             continue
         found = patient_videos(cohort_dir, pid)
         what = ("no annotated frame in " + annotations_path.name if found else
-                f"no video (videos/{pid}.dcm not found) and no annotated frame in {annotations_path.name}")
+                f"no video ({no_video(pid)}) and no annotated frame in {annotations_path.name}")
         raise DataError(f"patient {pid!r} is included but has {what}.", file=str(manifest.path),
                         row=manifest.rows[pid], field=manifest.id_column,
                         hint="annotate at least one frame of the patient's video, or give the patient an "

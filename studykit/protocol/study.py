@@ -97,6 +97,9 @@ class CohortSpec(_Strict):
 
     dir: str | None = None
     synthetic: SyntheticSpec | None = None
+    #: Dual-display split of plain video files without a manifest ``panels`` cell: ``halves``
+    #: or ``x0,y0,x1,y1;x0,y0,x1,y1`` (B-mode first); checked by ingest (cohort.tables.parse_panels).
+    panels: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> CohortSpec:

@@ -108,6 +108,7 @@ def _ingest(protocol: StudyProtocol, cohort: Cohort, layout: Layout, progress: P
         label_column=c.label,
         positive=c.positive,
         negative=c.negative,
+        panels=protocol.cohort.panels,
         progress=lambda done, total, what: progress(done, total, f"ingest: {what}"),
         manifest=cohort.validated,
     )
