@@ -70,6 +70,7 @@ __all__ = [
     "SCHEDULE_KINDS",
     "SCORE",
     "SELECTION_METRICS",
+    "ANNOTATION_FORMATS",
     "SYNTH_SYNTAXES",
     "TABLES",
     "THRESHOLD",
@@ -157,6 +158,8 @@ PROPORTION_METHODS = ("wilson", "exact")
 READER_RATINGS = ("call", "score")
 #: Video formats the synthetic cohort can be written in (``synth --syntax``, the protocol's
 #: ``cohort.synthetic.syntax``): DICOM transfer syntaxes by short name, and plain MP4 files.
+#: Annotation export formats ``studykit annotations import`` reads (cohort.annotation_import).
+ANNOTATION_FORMATS = ("cvat-video", "cvat-images", "coco", "label-studio")
 SYNTH_SYNTAXES = ("explicit", "jpeg", "rle", "mpeg2", "h264", "hevc", "mp4")
 #: Estimators of the covariance of the reader × modality AUCs in the MRMC analyses.
 MRMC_COVARIANCES = ("jackknife", "delong", "bootstrap")

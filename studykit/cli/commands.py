@@ -14,7 +14,7 @@ from rich.table import Table
 from studykit.cli.app import cli, stderr, stdout
 from studykit.cli.jobs import executor_options, follow, make_executor, print_submission
 from studykit.errors import DataError, InputError
-from studykit.vocab import SYNTH_SYNTAXES, ci_label
+from studykit.vocab import ANNOTATION_FORMATS, SYNTH_SYNTAXES, ci_label
 
 
 @cli.command("auc")
@@ -215,12 +215,26 @@ def ingest_command(cohort_dir: Path, store_root: Path | None, size: str, margin:
                  f"{len(index) - positive_images} negative).")
 
 
+def _window_options(command):
+    """``--cortical`` and ``--medullary`` (START-END, s after injection), defaults from cohort.frames."""
+    from studykit.cohort.frames import DEFAULT_WINDOWS
+
+    for phase in reversed(list(DEFAULT_WINDOWS)):
+        start, end = DEFAULT_WINDOWS[phase]
+        command = click.option(f"--{phase}", default=f"{start:g}-{end:g}", show_default=True,
+                               help=f"{phase.capitalize()} window START-END, s after injection.")(command)
+    return command
+
+
+def _windows(cortical: str, medullary: str) -> dict[str, tuple[float, float]]:
+    from studykit.cohort.frames import parse_window
+
+    return {"cortical": parse_window(cortical, "--cortical"), "medullary": parse_window(medullary, "--medullary")}
+
+
 @cli.command("frames")
 @click.argument("cohort_dir", type=click.Path(path_type=Path))
-@click.option("--cortical", default="10-45", show_default=True,
-              help="Cortical window START-END, s after injection.")
-@click.option("--medullary", default="45-180", show_default=True,
-              help="Medullary window START-END, s after injection.")
+@_window_options
 @click.option("--per-phase", type=int, default=3, show_default=True, help="Frames per phase and video.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Template file (default COHORT_DIR/annotations_template.csv).")
@@ -229,11 +243,9 @@ def frames_command(cohort_dir: Path, cortical: str, medullary: str, per_phase: i
                    id_column: str) -> None:
     """Propose frames to annotate by time since injection (manifest column injection_s) and write
     an annotation template with empty boxes; skipped videos and why go to <template>_skipped.csv."""
-    from studykit.cohort.frames import parse_window, propose_frames
+    from studykit.cohort.frames import propose_frames
 
-    windows = {"cortical": parse_window(cortical, "--cortical"),
-               "medullary": parse_window(medullary, "--medullary")}
-    proposal = propose_frames(cohort_dir, windows, per_phase, out=out, id_column=id_column)
+    proposal = propose_frames(cohort_dir, _windows(cortical, medullary), per_phase, out=out, id_column=id_column)
     template, skipped = proposal.template, proposal.skipped
     counts = template["phase"].value_counts()
     stdout.print(f"[bold]{proposal.template_path}[/]: {len(template)} frames of "
@@ -247,6 +259,50 @@ def frames_command(cohort_dir: Path, cortical: str, medullary: str, per_phase: i
         for rec in skipped.itertuples(index=False):
             table.add_row(*(str(v) for v in rec))
         stdout.print(table)
+
+
+@cli.group("annotations")
+def annotations_group() -> None:
+    """Bring box annotations made in other tools into a cohort's annotations.csv."""
+
+
+@annotations_group.command("import")
+@click.argument("format", type=click.Choice(ANNOTATION_FORMATS))
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--cohort", "cohort_dir", type=click.Path(path_type=Path), required=True,
+              help="The cohort folder (manifest.csv, videos/).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Table to write (default COHORT/annotations.csv).")
+@click.option("--labels", default=None,
+              help="Label (or phase attribute) names of the phases, PHASE=LABEL,… "
+                   "(default: cortical=cortical,medullary=medullary).")
+@_window_options
+@click.option("--video", default=None, help="The video of an export whose image names carry only frame numbers.")
+@click.option("--all-frames", is_flag=True, help="CVAT video: import interpolated boxes too, not only keyframes.")
+@click.option("--panels", default=None,
+              help="Dual-display split of plain videos without a manifest 'panels' cell: halves, or "
+                   "x0,y0,x1,y1;x0,y0,x1,y1 (B-mode first).")
+@click.option("--force", is_flag=True, help="Replace an existing table (kept first as <name>.bak<N>).")
+@click.option("--id-column", default="patient_id", show_default=True)
+def annotations_import_command(format: str, file: Path, cohort_dir: Path, out: Path | None, labels: str | None,
+                               cortical: str, medullary: str, video: str | None, all_frames: bool,
+                               panels: str | None, force: bool, id_column: str) -> None:
+    """Import FILE (a CVAT, COCO or Label Studio export in FORMAT) into a validated annotations.csv:
+    boxes assigned to the B-mode or CEUS panel, frames 0-based, phases from labels or from the
+    time since injection."""
+    from studykit.cohort.annotation_import import import_annotations, parse_labels
+
+    result = import_annotations(format, file, cohort_dir, out=out, labels=parse_labels(labels),
+                                windows=_windows(cortical, medullary), video=video, all_frames=all_frames,
+                                panels=panels, force=force, id_column=id_column)
+    table = result.table
+    counts = table["phase"].value_counts()
+    stdout.print(f"[bold]{result.path}[/]: {len(table)} frames of {table['file'].nunique()} videos from "
+                 f"{table[id_column].nunique()} patients ({counts.get('cortical', 0)} cortical, "
+                 f"{counts.get('medullary', 0)} medullary; phase from labels {result.from_labels}, from time "
+                 f"since injection {result.from_time}).")
+    if result.backup is not None:
+        stdout.print(f"the previous table is kept as [bold]{result.backup}[/].")
 
 
 def _split_list(value: str | None) -> list[str] | None:

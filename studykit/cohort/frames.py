@@ -54,13 +54,15 @@ from studykit.cohort.tables import (
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError, InputError
 
-__all__ = ["INJECTION_COLUMN", "SKIPPED_COLUMNS", "FrameProposal", "parse_window", "pick_frames",
-           "propose_frames", "video_times"]
+__all__ = ["DEFAULT_WINDOWS", "INJECTION_COLUMN", "SKIPPED_COLUMNS", "FrameProposal", "injection_time",
+           "parse_window", "phase_at", "pick_frames", "propose_frames", "video_times"]
 
 #: Manifest column: video time (s from the first frame) of the contrast injection.
 INJECTION_COLUMN = "injection_s"
 #: Columns of the skipped table.
 SKIPPED_COLUMNS = ("patient_id", "file", "phase", "reason")
+#: The phase windows in s since injection used when none are given (``--cortical``/``--medullary``).
+DEFAULT_WINDOWS = {"cortical": (10.0, 45.0), "medullary": (45.0, 180.0)}
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*-\s*(\d+(?:\.\d*)?)\s*$")
 
 
@@ -188,7 +190,7 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
                         hint="add the column; leave it empty for patients whose injection time is unknown.")
     rows, skipped = [], []
     for pid in manifest.included:
-        injection = _injection(manifest, pid)
+        injection = injection_time(manifest, pid)
         found = patient_videos(cohort, pid)
         if not found:
             skipped.append((pid, "", "", f"no video ({no_video(pid)})"))
@@ -207,7 +209,19 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
     return FrameProposal(template, skipped_table, target, skipped_path)
 
 
-def _injection(manifest, pid: str) -> float | None:
+def phase_at(seconds: float, windows: dict[str, tuple[float, float]]) -> str | None:
+    """The phase whose window ``[start, end]`` (s since injection) holds ``seconds``, or None.
+
+    Where two windows share an end point, the earlier window wins.
+    """
+    for phase, (start, end) in sorted(windows.items(), key=lambda kv: kv[1]):
+        if start <= seconds <= end:
+            return phase
+    return None
+
+
+def injection_time(manifest, pid: str) -> float | None:
+    """Patient ``pid``'s ``injection_s`` (s from the first frame), None when empty; row-precise errors."""
     row = manifest.rows[pid]
     text = str(manifest.table[INJECTION_COLUMN].iat[row - 1])
     if text == "":
