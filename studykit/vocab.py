@@ -32,6 +32,7 @@ from studykit.errors import InputError, StudyError, fault_error
 __all__ = [
     "AGGREGATIONS",
     "AGGREGATION_EPS",
+    "ANNOTATION_FORMATS",
     "ARM",
     "ARM_KINDS",
     "AUGMENT_CHOICES",
@@ -70,7 +71,6 @@ __all__ = [
     "SCHEDULE_KINDS",
     "SCORE",
     "SELECTION_METRICS",
-    "ANNOTATION_FORMATS",
     "SYNTH_SYNTAXES",
     "TABLES",
     "THRESHOLD",

@@ -199,7 +199,8 @@ def _print_synth_summary(summary) -> None:
               help="Dual-display split of plain video files without a manifest 'panels' cell: "
                    "halves, or x0,y0,x1,y1;x0,y0,x1,y1 (B-mode first).")
 def ingest_command(cohort_dir: Path, store_root: Path | None, size: str, margin: float, workers: int,
-                   id_column: str, label_column: str, positive: str, negative: str, panels: str | None) -> None:
+                   id_column: str, label_column: str, positive: str, negative: str,
+                   panels: str | None) -> None:
     """Crop every annotated B-mode/CEUS pair of COHORT_DIR into a de-identified ROI pair store."""
     from studykit.cli.progress import progress_bar
     from studykit.cohort import ingest
@@ -229,7 +230,8 @@ def _window_options(command):
 def _windows(cortical: str, medullary: str) -> dict[str, tuple[float, float]]:
     from studykit.cohort.frames import parse_window
 
-    return {"cortical": parse_window(cortical, "--cortical"), "medullary": parse_window(medullary, "--medullary")}
+    return {"cortical": parse_window(cortical, "--cortical"),
+            "medullary": parse_window(medullary, "--medullary")}
 
 
 @cli.command("frames")
@@ -245,7 +247,8 @@ def frames_command(cohort_dir: Path, cortical: str, medullary: str, per_phase: i
     an annotation template with empty boxes; skipped videos and why go to <template>_skipped.csv."""
     from studykit.cohort.frames import propose_frames
 
-    proposal = propose_frames(cohort_dir, _windows(cortical, medullary), per_phase, out=out, id_column=id_column)
+    proposal = propose_frames(cohort_dir, _windows(cortical, medullary), per_phase, out=out,
+                              id_column=id_column)
     template, skipped = proposal.template, proposal.skipped
     counts = template["phase"].value_counts()
     stdout.print(f"[bold]{proposal.template_path}[/]: {len(template)} frames of "
@@ -277,14 +280,17 @@ def annotations_group() -> None:
               help="Label (or phase attribute) names of the phases, PHASE=LABEL,… "
                    "(default: cortical=cortical,medullary=medullary).")
 @_window_options
-@click.option("--video", default=None, help="The video of an export whose image names carry only frame numbers.")
-@click.option("--all-frames", is_flag=True, help="CVAT video: import interpolated boxes too, not only keyframes.")
+@click.option("--video", default=None,
+              help="The video of an export whose image names carry only frame numbers.")
+@click.option("--all-frames", is_flag=True,
+              help="CVAT video: import interpolated boxes too, not only keyframes.")
 @click.option("--panels", default=None,
               help="Dual-display split of plain videos without a manifest 'panels' cell: halves, or "
                    "x0,y0,x1,y1;x0,y0,x1,y1 (B-mode first).")
 @click.option("--force", is_flag=True, help="Replace an existing table (kept first as <name>.bak<N>).")
 @click.option("--id-column", default="patient_id", show_default=True)
-def annotations_import_command(format: str, file: Path, cohort_dir: Path, out: Path | None, labels: str | None,
+def annotations_import_command(format: str, file: Path, cohort_dir: Path, out: Path | None,
+                               labels: str | None,
                                cortical: str, medullary: str, video: str | None, all_frames: bool,
                                panels: str | None, force: bool, id_column: str) -> None:
     """Import FILE (a CVAT, COCO or Label Studio export in FORMAT) into a validated annotations.csv:

@@ -124,6 +124,7 @@ class ImportResult:
 
 # ---------------------------------------------------------------------------- XML with lines
 
+
 @dataclass
 class _Node:
     tag: str
@@ -168,12 +169,17 @@ def _parse_xml(path: Path) -> _Node:
     try:
         parser.Parse(path.read_bytes(), True)
     except (expat.ExpatError, ValueError) as exc:
-        raise InputError(f"is not well-formed XML ({exc}).", file=str(path),
-                         hint="export the annotations again as CVAT XML 1.1.") from None
+        raise InputError(
+            f"is not well-formed XML ({exc}).",
+            file=str(path),
+            hint="export the annotations again as CVAT XML 1.1.",
+        ) from None
     if not root.children or root.children[0].tag != "annotations":
-        raise InputError("is not a CVAT XML export (its root element is not <annotations>).", file=str(path),
-                         hint="choose the format matching the export: cvat-video, cvat-images, coco or "
-                              "label-studio.")
+        raise InputError(
+            "is not a CVAT XML export (its root element is not <annotations>).",
+            file=str(path),
+            hint="choose the format matching the export: cvat-video, cvat-images, coco or label-studio.",
+        )
     return root.children[0]
 
 
@@ -183,23 +189,29 @@ def _number(value: Any, *, file: Path, where: str, what: str) -> float:
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):
-        raise InputError(f"{where}: {what} {value!r} is not a number.", file=str(file),
-                         hint="export the annotations again; the file looks edited or truncated.")
+        raise InputError(
+            f"{where}: {what} {value!r} is not a number.",
+            file=str(file),
+            hint="export the annotations again; the file looks edited or truncated.",
+        )
     return number
 
 
 def _xml_box(node: _Node, *, file: Path) -> tuple[float, float, float, float]:
     where = f"line {node.line} (<box>)"
-    return tuple(_number(node.attrib.get(k), file=file, where=where, what=k)  # type: ignore[return-value]
-                 for k in ("xtl", "ytl", "xbr", "ybr"))
+    return tuple(
+        _number(node.attrib.get(k), file=file, where=where, what=k)  # type: ignore[return-value]
+        for k in ("xtl", "ytl", "xbr", "ybr")
+    )
 
 
 def _cvat_version(root: _Node, file: Path, kind: str) -> None:
     version = root.find("version")
     if version is None or version.text.strip() != "1.1":
         found = "none" if version is None else repr(version.text.strip())
-        raise InputError(f"is CVAT XML version {found}, not 1.1.", file=str(file),
-                         hint=f"export as 'CVAT for {kind} 1.1'.")
+        raise InputError(
+            f"is CVAT XML version {found}, not 1.1.", file=str(file), hint=f"export as 'CVAT for {kind} 1.1'."
+        )
 
 
 def read_cvat_video(path: Path, *, all_frames: bool = False) -> list[RawBox]:
@@ -207,17 +219,23 @@ def read_cvat_video(path: Path, *, all_frames: bool = False) -> list[RawBox]:
     root = _parse_xml(path)
     _cvat_version(root, path, "video")
     if root.all("image") and not root.all("track"):
-        raise InputError("holds <image> elements: it is a CVAT for images export.", file=str(path),
-                         hint="import it with the format cvat-images.")
+        raise InputError(
+            "holds <image> elements: it is a CVAT for images export.",
+            file=str(path),
+            hint="import it with the format cvat-images.",
+        )
     tasks = _cvat_tasks(root.find("meta"), path)
     boxes = []
     for track in root.all("track"):
         task_id = track.attrib.get("task_id", "")
         if task_id not in tasks:
             if len(tasks) != 1 or task_id:
-                raise InputError(f"line {track.line} (<track>): task_id {task_id!r} is not a task of the meta "
-                                 f"({', '.join(repr(t) for t in tasks)}).", file=str(path),
-                                 hint="export the project again; the file looks edited.")
+                raise InputError(
+                    f"line {track.line} (<track>): task_id {task_id!r} is not a task of the meta "
+                    f"({', '.join(repr(t) for t in tasks)}).",
+                    file=str(path),
+                    hint="export the project again; the file looks edited.",
+                )
             task_id = next(iter(tasks))
         source, start, step = tasks[task_id]
         for node in track.all("box"):
@@ -225,11 +243,19 @@ def read_cvat_video(path: Path, *, all_frames: bool = False) -> list[RawBox]:
                 continue
             if not all_frames and node.attrib.get("keyframe", "1") != "1":
                 continue
-            frame = int(_number(node.attrib.get("frame"), file=path, where=f"line {node.line} (<box>)",
-                                what="frame"))
-            boxes.append(RawBox(f"line {node.line} (<box> of track {track.attrib.get('id', '?')})", source,
-                                start + frame * step, _xml_box(node, file=path), track.attrib.get("label", ""),
-                                node.attributes().get("phase", "")))
+            frame = int(
+                _number(node.attrib.get("frame"), file=path, where=f"line {node.line} (<box>)", what="frame")
+            )
+            boxes.append(
+                RawBox(
+                    f"line {node.line} (<box> of track {track.attrib.get('id', '?')})",
+                    source,
+                    start + frame * step,
+                    _xml_box(node, file=path),
+                    track.attrib.get("label", ""),
+                    node.attributes().get("phase", ""),
+                )
+            )
     return boxes
 
 
@@ -244,16 +270,25 @@ def _cvat_tasks(meta: _Node | None, path: Path) -> dict[str, tuple[str, int, int
     for task in found or ([single] if single is not None else []):
         source = task.find("source")
         if source is None or not source.text.strip():
-            raise InputError(f"line {task.line} (<{task.tag}>): names no video (no <source>).", file=str(path),
-                             hint="export from a CVAT video task, whose meta names the video file.")
+            raise InputError(
+                f"line {task.line} (<{task.tag}>): names no video (no <source>).",
+                file=str(path),
+                hint="export from a CVAT video task, whose meta names the video file.",
+            )
         frame_filter = task.find("frame_filter")
         match = re.search(r"step\s*=\s*(\d+)", frame_filter.text if frame_filter is not None else "")
         task_id = task.find("id")
         tasks[task_id.text.strip() if task_id is not None else ""] = (
-            source.text.strip(), _meta_int(task, "start_frame", 0, path), int(match.group(1)) if match else 1)
+            source.text.strip(),
+            _meta_int(task, "start_frame", 0, path),
+            int(match.group(1)) if match else 1,
+        )
     if not tasks:
-        raise InputError("names no video (no <meta><task><source>).", file=str(path),
-                         hint="export from a CVAT video task, whose meta names the video file.")
+        raise InputError(
+            "names no video (no <meta><task><source>).",
+            file=str(path),
+            hint="export from a CVAT video task, whose meta names the video file.",
+        )
     return tasks
 
 
@@ -281,40 +316,61 @@ def read_cvat_images(path: Path, *, all_frames: bool = False) -> list[RawBox]:
     root = _parse_xml(path)
     _cvat_version(root, path, "images")
     if root.all("track") and not root.all("image"):
-        raise InputError("holds <track> elements: it is a CVAT for video export.", file=str(path),
-                         hint="import it with the format cvat-video.")
+        raise InputError(
+            "holds <track> elements: it is a CVAT for video export.",
+            file=str(path),
+            hint="import it with the format cvat-video.",
+        )
     boxes = []
     for image in root.all("image"):
         name = image.attrib.get("name", "")
         for node in image.all("box"):
             where = f"line {node.line} (<box> of image {name!r})"
             attrs = node.attributes()
-            frame = (int(_number(attrs["frame"], file=path, where=where, what="frame attribute"))
-                     if attrs.get("frame", "") != "" else _frame_of_name(name))
+            frame = (
+                int(_number(attrs["frame"], file=path, where=where, what="frame attribute"))
+                if attrs.get("frame", "") != ""
+                else _frame_of_name(name)
+            )
             if frame is None:
-                raise InputError(f"{where}: no frame number (no frame attribute, no digits in the name).",
-                                 file=str(path), hint="name frames like frame_000012.png or give each box a "
-                                                      "'frame' attribute.")
-            boxes.append(RawBox(where, name, frame, _xml_box(node, file=path), node.attrib.get("label", ""),
-                                attrs.get("phase", "")))
+                raise InputError(
+                    f"{where}: no frame number (no frame attribute, no digits in the name).",
+                    file=str(path),
+                    hint="name frames like frame_000012.png or give each box a 'frame' attribute.",
+                )
+            boxes.append(
+                RawBox(
+                    where,
+                    name,
+                    frame,
+                    _xml_box(node, file=path),
+                    node.attrib.get("label", ""),
+                    attrs.get("phase", ""),
+                )
+            )
     return boxes
 
 
 # --------------------------------------------------------------------------------- JSON formats
 
+
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"is not valid JSON ({exc}).", file=str(path),
-                         hint="export the annotations again as JSON.") from None
+        raise InputError(
+            f"is not valid JSON ({exc}).", file=str(path), hint="export the annotations again as JSON."
+        ) from None
 
 
 def _require(mapping: Any, key: str, *, file: Path, where: str, kind: type | tuple[type, ...]) -> Any:
     value = mapping.get(key) if isinstance(mapping, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise InputError(f"{where}: has no valid {key!r}.", file=str(file),
-                         hint="export the annotations again; the file looks edited or truncated.")
+        raise InputError(
+            f"{where}: has no valid {key!r}.",
+            file=str(file),
+            hint="export the annotations again; the file looks edited or truncated.",
+        )
     return value
 
 
@@ -323,11 +379,19 @@ def read_coco(path: Path, *, all_frames: bool = False) -> list[RawBox]:
     del all_frames
     data = _load_json(path)
     if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
-        raise InputError("is not a COCO export (no 'images' and 'annotations').", file=str(path),
-                         hint="choose the format matching the export (label-studio exports are lists).")
-    categories = {c.get("id"): str(c.get("name", "")) for c in data.get("categories", []) if isinstance(c, dict)}
-    videos = {v.get("id"): str(v.get("file_name") or v.get("name") or "") for v in data.get("videos", [])
-              if isinstance(v, dict)}
+        raise InputError(
+            "is not a COCO export (no 'images' and 'annotations').",
+            file=str(path),
+            hint="choose the format matching the export (label-studio exports are lists).",
+        )
+    categories = {
+        c.get("id"): str(c.get("name", "")) for c in data.get("categories", []) if isinstance(c, dict)
+    }
+    videos = {
+        v.get("id"): str(v.get("file_name") or v.get("name") or "")
+        for v in data.get("videos", [])
+        if isinstance(v, dict)
+    }
     images = {}
     for i, image in enumerate(_require(data, "images", file=path, where="images", kind=list)):
         where = f"images[{i}]"
@@ -338,8 +402,11 @@ def read_coco(path: Path, *, all_frames: bool = False) -> list[RawBox]:
         where = f"annotations[{j}]"
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
         if image_id not in images:
-            raise InputError(f"{where}: image_id {image_id!r} is not in 'images'.", file=str(path),
-                             hint="export images and annotations together.")
+            raise InputError(
+                f"{where}: image_id {image_id!r} is not in 'images'.",
+                file=str(path),
+                hint="export images and annotations together.",
+            )
         image_where, name, image = images[image_id]
         bbox = _require(ann, "bbox", file=path, where=where, kind=list)
         if len(bbox) != 4:
@@ -349,11 +416,22 @@ def read_coco(path: Path, *, all_frames: bool = False) -> list[RawBox]:
         frame = image.get("frame_id")
         frame = int(frame) if isinstance(frame, int) and not isinstance(frame, bool) else _frame_of_name(name)
         if frame is None:
-            raise InputError(f"{image_where}: no frame number for {name!r} (no frame_id, no digits in the "
-                             "name).", file=str(path), hint="name frames like frame_000012.png.")
+            raise InputError(
+                f"{image_where}: no frame number for {name!r} (no frame_id, no digits in the name).",
+                file=str(path),
+                hint="name frames like frame_000012.png.",
+            )
         attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
-        boxes.append(RawBox(f"{where} (image {name!r})", video_name or name, frame, (x, y, x + w, y + h),
-                            categories.get(ann.get("category_id"), ""), str(attrs.get("phase", ""))))
+        boxes.append(
+            RawBox(
+                f"{where} (image {name!r})",
+                video_name or name,
+                frame,
+                (x, y, x + w, y + h),
+                categories.get(ann.get("category_id"), ""),
+                str(attrs.get("phase", "")),
+            )
+        )
     return boxes
 
 
@@ -369,20 +447,30 @@ def read_label_studio(path: Path, *, all_frames: bool = False) -> list[RawBox]:
     del all_frames
     tasks = _load_json(path)
     if not isinstance(tasks, list):
-        raise InputError("is not a Label Studio JSON export (a list of tasks).", file=str(path),
-                         hint="export from Label Studio as JSON (not JSON-MIN, CSV or COCO).")
+        raise InputError(
+            "is not a Label Studio JSON export (a list of tasks).",
+            file=str(path),
+            hint="export from Label Studio as JSON (not JSON-MIN, CSV or COCO).",
+        )
     boxes = []
     for t, task in enumerate(tasks):
         where_task = f"task {task.get('id', t) if isinstance(task, dict) else t} ([{t}])"
         data = _require(task, "data", file=path, where=where_task, kind=dict)
-        url = next((v for k, v in data.items() if k in ("video", "image") and isinstance(v, str)),
-                   next((v for v in data.values() if isinstance(v, str)), ""))
-        kept = [(a, ann) for a, ann in enumerate(task.get("annotations") or [])
-                if isinstance(ann, dict) and not ann.get("was_cancelled")]
+        url = next(
+            (v for k, v in data.items() if k in ("video", "image") and isinstance(v, str)),
+            next((v for v in data.values() if isinstance(v, str)), ""),
+        )
+        kept = [
+            (a, ann)
+            for a, ann in enumerate(task.get("annotations") or [])
+            if isinstance(ann, dict) and not ann.get("was_cancelled")
+        ]
         if len(kept) > 1:
-            raise InputError(f"{where_task}: has {len(kept)} annotations; studykit imports one per task.",
-                             file=str(path), hint="keep one annotation per task (e.g. the reviewed one) and "
-                                                  "export again.")
+            raise InputError(
+                f"{where_task}: has {len(kept)} annotations; studykit imports one per task.",
+                file=str(path),
+                hint="keep one annotation per task (e.g. the reviewed one) and export again.",
+            )
         for a, ann in kept:
             for r, result in enumerate(ann.get("result") or []):
                 where = f"{where_task}, annotations[{a}].result[{r}]"
@@ -396,43 +484,59 @@ def _ls_result(result: dict, name: str, where: str, path: Path) -> list[RawBox]:
     if kind not in ("rectanglelabels", "videorectangle"):
         return []  # choices, text areas … carry no box
     if _number(value.get("rotation", 0), file=path, where=where, what="rotation") != 0:
-        raise InputError(f"{where}: the rectangle is rotated ({value['rotation']}°).", file=str(path),
-                         hint="draw axis-aligned boxes (canRotate=\"false\" on the tag).")
+        raise InputError(
+            f"{where}: the rectangle is rotated ({value['rotation']}°).",
+            file=str(path),
+            hint='draw axis-aligned boxes (canRotate="false" on the tag).',
+        )
     labels = value.get("rectanglelabels") or value.get("labels") or [""]
     label = str(labels[0])
     if kind == "rectanglelabels":
         frame = _frame_of_name(name)
         if frame is None:
-            raise InputError(f"{where}: no frame number in the image name {name!r}.", file=str(path),
-                             hint="name frames like RC0001_frame_000012.png.")
+            raise InputError(
+                f"{where}: no frame number in the image name {name!r}.",
+                file=str(path),
+                hint="name frames like RC0001_frame_000012.png.",
+            )
         return [RawBox(where, name, frame, _ls_box(value, path, where), label, percent=True)]
     out = []
     for s, item in enumerate(_require(value, "sequence", file=path, where=where, kind=list)):
         at = f"{where}.value.sequence[{s}]"
-        frame = int(_number(item.get("frame") if isinstance(item, dict) else None, file=path, where=at,
-                            what="frame"))
+        frame = int(
+            _number(item.get("frame") if isinstance(item, dict) else None, file=path, where=at, what="frame")
+        )
         if frame < 1:
-            raise InputError(f"{at}: frame {frame} is not ≥ 1 (Label Studio counts video frames from 1).",
-                             file=str(path), hint="export the annotations again.")
+            raise InputError(
+                f"{at}: frame {frame} is not ≥ 1 (Label Studio counts video frames from 1).",
+                file=str(path),
+                hint="export the annotations again.",
+            )
         out.append(RawBox(at, name, frame - 1, _ls_box(item, path, at), label, percent=True))
     return out
 
 
 def _ls_box(value: dict, path: Path, where: str) -> tuple[float, float, float, float]:
-    x, y, w, h = (_number(value.get(k), file=path, where=where, what=k) for k in ("x", "y", "width", "height"))
+    x, y, w, h = (
+        _number(value.get(k), file=path, where=where, what=k) for k in ("x", "y", "width", "height")
+    )
     return x, y, x + w, y + h
 
 
 #: Format name → reader of the export file.
-FORMATS: dict[str, Callable[..., list[RawBox]]] = dict(zip(
-    ANNOTATION_FORMATS, (read_cvat_video, read_cvat_images, read_coco, read_label_studio), strict=True))
+FORMATS: dict[str, Callable[..., list[RawBox]]] = dict(
+    zip(ANNOTATION_FORMATS, (read_cvat_video, read_cvat_images, read_coco, read_label_studio), strict=True)
+)
 
 
 def read_export(format: str, path: str | Path, *, all_frames: bool = False) -> list[RawBox]:
     """The boxes of one export file in ``format`` (a :data:`FORMATS` key)."""
     if format not in FORMATS:
-        raise InputError(f"format {format!r} is not one of {', '.join(FORMATS)}.", field="format",
-                         hint=did_you_mean(format, FORMATS, "choose the format the tool exported."))
+        raise InputError(
+            f"format {format!r} is not one of {', '.join(FORMATS)}.",
+            field="format",
+            hint=did_you_mean(format, FORMATS, "choose the format the tool exported."),
+        )
     file = Path(path)
     if not file.is_file():
         raise InputError("export file not found.", file=str(file), hint="check the path.")
@@ -441,6 +545,7 @@ def read_export(format: str, path: str | Path, *, all_frames: bool = False) -> l
 
 # ---------------------------------------------------------------------------------- mapping
 
+
 def parse_labels(text: str | None) -> dict[str, str]:
     """``"cortical=arterial,medullary=late"`` → {phase: label}; the phases themselves by default."""
     labels = {p: p for p in PHASES}
@@ -448,15 +553,18 @@ def parse_labels(text: str | None) -> dict[str, str]:
         phase, _, label = item.partition("=")
         phase, label = phase.strip(), label.strip()
         if phase not in PHASES or not label:
-            raise InputError(f"{item.strip()!r} is not PHASE=LABEL with PHASE one of {', '.join(PHASES)}.",
-                             field="--labels", hint="write e.g. --labels cortical=arterial,medullary=late.")
+            raise InputError(
+                f"{item.strip()!r} is not PHASE=LABEL with PHASE one of {', '.join(PHASES)}.",
+                field="--labels",
+                hint="write e.g. --labels cortical=arterial,medullary=late.",
+            )
         labels[phase] = label
     return labels
 
 
 @dataclass
 class _Video:
-    name: str            # relative to the cohort, e.g. videos/RC0001.mp4
+    name: str  # relative to the cohort, e.g. videos/RC0001.mp4
     path: Path
     patient_id: str
     header: VideoHeader
@@ -466,33 +574,60 @@ class _Video:
 class _Mapper:
     """Export names → cohort videos (headers read once each)."""
 
-    def __init__(self, cohort: Path, manifest: Manifest, export: Path, video: str | None,
-                 panels: tables.PanelSplit | None) -> None:
-        files = sorted(p for p in (cohort / "videos").glob("*")
-                       if p.suffix.lower() in (".dcm", *tables.CONTAINER_SUFFIXES)) if (cohort / "videos").is_dir() \
+    def __init__(
+        self,
+        cohort: Path,
+        manifest: Manifest,
+        export: Path,
+        video: str | None,
+        panels: tables.PanelSplit | None,
+    ) -> None:
+        files = (
+            sorted(
+                p
+                for p in (cohort / "videos").glob("*")
+                if p.suffix.lower() in (".dcm", *tables.CONTAINER_SUFFIXES)
+            )
+            if (cohort / "videos").is_dir()
             else []
+        )
         self.by_name = {p.name: p for p in files}
         self.by_stem: dict[str, list[Path]] = {}
         for p in files:
             self.by_stem.setdefault(p.stem, []).append(p)
-        self.cohort, self.manifest, self.export, self.video, self.panels = cohort, manifest, export, video, panels
+        self.cohort, self.manifest, self.export, self.video, self.panels = (
+            cohort,
+            manifest,
+            export,
+            video,
+            panels,
+        )
         self.cache: dict[Path, _Video] = {}
 
     def resolve(self, raw: RawBox) -> _Video:
         wanted = self.video or raw.name
         path = self._find(wanted)
         if path is None:
-            raise InputError(f"{raw.where}: {wanted!r} matches no video of {self.cohort / 'videos'}.",
-                             file=str(self.export),
-                             hint=did_you_mean(self._stems(wanted)[0], self.by_stem,
-                                               "name images <video stem>_frame_<n>.png or pass --video NAME; "
-                                               "videos are matched by file name, then by stem."))
+            raise InputError(
+                f"{raw.where}: {wanted!r} matches no video of {self.cohort / 'videos'}.",
+                file=str(self.export),
+                hint=did_you_mean(
+                    self._stems(wanted)[0],
+                    self.by_stem,
+                    "name images <video stem>_frame_<n>.png or pass --video NAME; "
+                    "videos are matched by file name, then by stem.",
+                ),
+            )
         if path not in self.cache:
             pid = path.stem
             if pid not in self.manifest.rows:
-                raise DataError(f"video {path.name!r} belongs to no patient: {pid!r} is not in "
-                                f"{self.manifest.path.name}.", file=str(self.export), field=raw.where,
-                                hint="videos are named <patient_id>.<suffix>; rename it or add the patient.")
+                raise DataError(
+                    f"video {path.name!r} belongs to no patient: {pid!r} is not in "
+                    f"{self.manifest.path.name}.",
+                    file=str(self.export),
+                    field=raw.where,
+                    hint="videos are named <patient_id>.<suffix>; rename it or add the patient.",
+                )
             name = path.relative_to(self.cohort).as_posix()
             header = read_header(path, name, self.manifest, pid, self.panels)
             self.cache[path] = _Video(name, path, pid, header, dicom.panels(header))
@@ -510,14 +645,16 @@ class _Mapper:
 
     @staticmethod
     def _stems(wanted: str) -> list[str]:
-        """Video stems a name may mean, most specific first: ``X_frame_12.png`` → X; ``X/frame_12.png`` → X."""
+        """Video stems a name may mean, most specific first (``X_frame_12.png``, ``X/frame_12.png`` → X)."""
         path = Path(wanted.replace("\\", "/"))
         match = re.match(r"(.+?)[_-]frame[_-]?\d+$", path.stem, re.IGNORECASE)
         framed = match is not None or _FRAME_IN_NAME.search(path.stem) is not None
         stems = [match.group(1)] if match else []
         if framed and path.parent.name:
             stems.append(path.parent.name)
-        return [*stems, path.stem] if stems else [path.stem, *([path.parent.name] if path.parent.name else [])]
+        return (
+            [*stems, path.stem] if stems else [path.stem, *([path.parent.name] if path.parent.name else [])]
+        )
 
 
 def _pixels(raw: RawBox, header: VideoHeader) -> Box:
@@ -532,7 +669,7 @@ def _pixels(raw: RawBox, header: VideoHeader) -> Box:
 class _Frame:
     video: _Video
     frame: int
-    boxes: dict[int, tuple[Box, RawBox]]    # panel index → box
+    boxes: dict[int, tuple[Box, RawBox]]  # panel index → box
 
 
 def _assign(raws: list[RawBox], mapper: _Mapper, export: Path) -> dict[tuple[Path, int], _Frame]:
@@ -543,58 +680,85 @@ def _assign(raws: list[RawBox], mapper: _Mapper, export: Path) -> dict[tuple[Pat
         header = video.header
         hint_at = f"{raw.where} ({video.name}, frame {raw.frame})"
         if not 0 <= raw.frame < header.frames:
-            raise InputError(f"{hint_at}: frame {raw.frame} is beyond the video, which has {header.frames} "
-                             f"frame(s) (0–{header.frames - 1}).", file=str(export),
-                             hint="is the export from this video? (Label Studio counts from 1, studykit from 0.)")
+            raise InputError(
+                f"{hint_at}: frame {raw.frame} is beyond the video, which has {header.frames} "
+                f"frame(s) (0–{header.frames - 1}).",
+                file=str(export),
+                hint="is the export from this video? (Label Studio counts from 1, studykit from 0.)",
+            )
         box = _pixels(raw, header)
         if box.width <= 0 or box.height <= 0 or not box.inside(header.frame_box):
-            raise InputError(f"{hint_at}: box {box.text()} is empty or outside the {header.columns}×"
-                             f"{header.rows} frame.", file=str(export), hint="redraw the box inside the image.")
+            raise InputError(
+                f"{hint_at}: box {box.text()} is empty or outside the {header.columns}×{header.rows} frame.",
+                file=str(export),
+                hint="redraw the box inside the image.",
+            )
         if len(video.panels) != 2:
-            raise DataError(f"{hint_at}: {video.name!r} has one panel, so its boxes cannot be told apart as "
-                            "B-mode and CEUS.", file=str(export),
-                            hint="give the patient's 'panels' in the manifest (halves or x0,y0,x1,y1;x0,y0,x1,y1) "
-                                 "or pass --panels.")
+            raise DataError(
+                f"{hint_at}: {video.name!r} has one panel, so its boxes cannot be told apart as "
+                "B-mode and CEUS.",
+                file=str(export),
+                hint="give the patient's 'panels' in the manifest (halves or x0,y0,x1,y1;x0,y0,x1,y1) "
+                "or pass --panels.",
+            )
         side = next((i for i, p in enumerate(video.panels) if box.inside(p)), None)
         if side is None:
             b, c = video.panels
-            raise InputError(f"{hint_at}: box {box.text()} crosses the panel boundary (B-mode panel "
-                             f"{b.text()}, CEUS panel {c.text()}).", file=str(export),
-                             hint="redraw the box inside one panel.")
+            raise InputError(
+                f"{hint_at}: box {box.text()} crosses the panel boundary (B-mode panel "
+                f"{b.text()}, CEUS panel {c.text()}).",
+                file=str(export),
+                hint="redraw the box inside one panel.",
+            )
         entry = out.setdefault((video.path, raw.frame), _Frame(video, raw.frame, {}))
         if side in entry.boxes:
             first = entry.boxes[side][1].where
-            raise InputError(f"{hint_at}: a second box in the {('B-mode', 'CEUS')[side]} panel (the first is "
-                             f"{first}).", file=str(export), hint="keep one box per panel and frame.")
+            raise InputError(
+                f"{hint_at}: a second box in the {('B-mode', 'CEUS')[side]} panel (the first is {first}).",
+                file=str(export),
+                hint="keep one box per panel and frame.",
+            )
         entry.boxes[side] = (box, raw)
     for entry in out.values():
         if len(entry.boxes) == 1:
-            (side, (_, raw)), = entry.boxes.items()
+            ((side, (_, raw)),) = entry.boxes.items()
             missing = ("B-mode", "CEUS")[1 - side]
-            raise InputError(f"{raw.where} ({entry.video.name}, frame {entry.frame}): the frame has a "
-                             f"{('B-mode', 'CEUS')[side]} box but no {missing} box.", file=str(export),
-                             hint=f"draw the {missing} box on this frame too (for CVAT video, as a keyframe), "
-                                  "or delete the lone box.")
+            raise InputError(
+                f"{raw.where} ({entry.video.name}, frame {entry.frame}): the frame has a "
+                f"{('B-mode', 'CEUS')[side]} box but no {missing} box.",
+                file=str(export),
+                hint=f"draw the {missing} box on this frame too (for CVAT video, as a keyframe), "
+                "or delete the lone box.",
+            )
     return out
 
 
 class _Phases:
     """A frame's phase: from its boxes' phase attribute or label, else from time since injection."""
 
-    def __init__(self, labels: dict[str, str], windows: dict[str, tuple[float, float]], manifest: Manifest,
-                 export: Path) -> None:
+    def __init__(
+        self,
+        labels: dict[str, str],
+        windows: dict[str, tuple[float, float]],
+        manifest: Manifest,
+        export: Path,
+    ) -> None:
         self.by_label = {label: phase for phase, label in labels.items()}
         self.windows, self.manifest, self.export = windows, manifest, export
         self.times: dict[Path, Any] = {}
         self.from_labels = self.from_time = 0
 
     def of(self, entry: _Frame) -> str:
-        stated = {raw.where: phase for _, raw in entry.boxes.values()
-                  if (phase := self._stated(raw)) is not None}
+        stated = {
+            raw.where: phase for _, raw in entry.boxes.values() if (phase := self._stated(raw)) is not None
+        }
         if len(set(stated.values())) > 1:
             detail = ", ".join(f"{w}: {p}" for w, p in stated.items())
-            raise InputError(f"{entry.video.name} frame {entry.frame}: its boxes give different phases ({detail}).",
-                             file=str(self.export), hint="label both boxes of a frame with the same phase.")
+            raise InputError(
+                f"{entry.video.name} frame {entry.frame}: its boxes give different phases ({detail}).",
+                file=str(self.export),
+                hint="label both boxes of a frame with the same phase.",
+            )
         if stated:
             self.from_labels += 1
             return next(iter(stated.values()))
@@ -611,35 +775,56 @@ class _Phases:
         video, pid = entry.video, entry.video.patient_id
         where = f"{entry.boxes[0][1].where} ({video.name}, frame {entry.frame})"
         if frames.INJECTION_COLUMN not in self.manifest.table.columns:
-            raise DataError(f"{where}: no phase label and no injection time to derive it ({self.manifest.path.name} "
-                            f"has no {frames.INJECTION_COLUMN!r} column).", file=str(self.export),
-                            hint="label the boxes cortical/medullary (or map labels with --labels), or add "
-                                 f"{frames.INJECTION_COLUMN} to the manifest.")
+            raise DataError(
+                f"{where}: no phase label and no injection time to derive it ({self.manifest.path.name} "
+                f"has no {frames.INJECTION_COLUMN!r} column).",
+                file=str(self.export),
+                hint="label the boxes cortical/medullary (or map labels with --labels), or add "
+                f"{frames.INJECTION_COLUMN} to the manifest.",
+            )
         injection = frames.injection_time(self.manifest, pid)
         if injection is None:
-            raise DataError(f"{where}: no phase label, and patient {pid!r} has an empty {frames.INJECTION_COLUMN}.",
-                            file=str(self.export), hint="label the boxes with their phase or give the injection "
-                                                        "time.")
+            raise DataError(
+                f"{where}: no phase label, and patient {pid!r} has an empty {frames.INJECTION_COLUMN}.",
+                file=str(self.export),
+                hint="label the boxes with their phase or give the injection time.",
+            )
         if video.path not in self.times:
             self.times[video.path] = frames.video_times(video.path, video.header)
         times = self.times[video.path]
         if times is None:
-            raise DataError(f"{where}: no phase label, and {video.name!r} has no frame timing.",
-                            file=str(self.export), hint="label the boxes with their phase.")
+            raise DataError(
+                f"{where}: no phase label, and {video.name!r} has no frame timing.",
+                file=str(self.export),
+                hint="label the boxes with their phase.",
+            )
         since = float(times[entry.frame]) - injection
         phase = frames.phase_at(since, self.windows)
         if phase is None:
             spans = ", ".join(f"{p} {a:g}–{b:g} s" for p, (a, b) in self.windows.items())
-            raise InputError(f"{where}: no phase label, and the frame is {since:.1f} s after injection, in no "
-                             f"phase window ({spans}).", file=str(self.export),
-                             hint="label the boxes with their phase, or widen --cortical/--medullary.")
+            raise InputError(
+                f"{where}: no phase label, and the frame is {since:.1f} s after injection, in no "
+                f"phase window ({spans}).",
+                file=str(self.export),
+                hint="label the boxes with their phase, or widen --cortical/--medullary.",
+            )
         return phase
 
 
-def import_annotations(format: str, export: str | Path, cohort_dir: str | Path, *, out: str | Path | None = None,
-                       labels: dict[str, str] | None = None, windows: dict[str, tuple[float, float]] | None = None,
-                       video: str | None = None, all_frames: bool = False, panels: str | None = None,
-                       force: bool = False, id_column: str = "patient_id") -> ImportResult:
+def import_annotations(
+    format: str,
+    export: str | Path,
+    cohort_dir: str | Path,
+    *,
+    out: str | Path | None = None,
+    labels: dict[str, str] | None = None,
+    windows: dict[str, tuple[float, float]] | None = None,
+    video: str | None = None,
+    all_frames: bool = False,
+    panels: str | None = None,
+    force: bool = False,
+    id_column: str = "patient_id",
+) -> ImportResult:
     """Import one annotation export into ``annotations.csv`` (see the module notes).
 
     Parameters
@@ -662,13 +847,19 @@ def import_annotations(format: str, export: str | Path, cohort_dir: str | Path, 
     cohort = tables.cohort_folder(cohort_dir)
     target = Path(out) if out is not None else cohort / "annotations.csv"
     if target.exists() and not force:
-        raise InputError(f"{target} exists; the import never overwrites it unless asked.", field="--out",
-                         hint="pass --force (the old file is kept as a .bak copy) or --out another file.")
+        raise InputError(
+            f"{target} exists; the import never overwrites it unless asked.",
+            field="--out",
+            hint="pass --force (the old file is kept as a .bak copy) or --out another file.",
+        )
     export_path = Path(export)
     raws = read_export(format, export_path, all_frames=all_frames)
     if not raws:
-        raise InputError("holds no box to import.", file=str(export_path),
-                         hint="check the format and that the export includes the annotations.")
+        raise InputError(
+            "holds no box to import.",
+            file=str(export_path),
+            hint="check the format and that the export includes the annotations.",
+        )
     manifest = tables.read_manifest(cohort / "manifest.csv", id_column=id_column)
     mapper = _Mapper(cohort, manifest, export_path, video, default_split(panels))
     by_frame = _assign(raws, mapper, export_path)
@@ -676,9 +867,16 @@ def import_annotations(format: str, export: str | Path, cohort_dir: str | Path, 
     order = {pid: i for i, pid in enumerate(manifest.table[id_column])}
     rows = []
     for entry in sorted(by_frame.values(), key=lambda e: (order[e.video.patient_id], e.video.name, e.frame)):
-        rows.append({id_column: entry.video.patient_id, "file": entry.video.name, "frame": entry.frame,
-                     "phase": phases.of(entry), "bmode_box": entry.boxes[0][0].text(),
-                     "ceus_box": entry.boxes[1][0].text()})
+        rows.append(
+            {
+                id_column: entry.video.patient_id,
+                "file": entry.video.name,
+                "frame": entry.frame,
+                "phase": phases.of(entry),
+                "bmode_box": entry.boxes[0][0].text(),
+                "ceus_box": entry.boxes[1][0].text(),
+            }
+        )
     table = pd.DataFrame(rows, columns=[id_column, *ANNOTATION_COLUMNS])
     backup: list[Path] = []
 

@@ -26,24 +26,24 @@ from studykit.vocab import EXCLUDED_REASON, closest, did_you_mean, exclusion_rea
 
 __all__ = [
     "CONTAINER_SUFFIXES",
-    "PASSTHROUGH",
     "PANELS_COLUMN",
+    "PASSTHROUGH",
     "PHASES",
     "Annotation",
     "Box",
     "Manifest",
     "check_coverage",
     "cohort_folder",
+    "no_video",
     "parse_box",
     "parse_panels",
-    "no_video",
     "patient_videos",
-    "split_boxes",
     "read_annotations",
     "read_manifest",
     "read_phases",
     "read_table",
     "require_columns",
+    "split_boxes",
 ]
 
 #: Vocabulary of the ``phase`` column of the annotations.

@@ -43,6 +43,7 @@ def copy(cohorts, tmp_path):
     def make(kind: str = "dcm") -> Path:
         folder = Path(shutil.copytree(cohorts[kind], tmp_path / kind, ignore=shutil.ignore_patterns("store")))
         return folder
+
     return make
 
 
@@ -58,16 +59,24 @@ def _rows(table: pd.DataFrame):
 
 # ------------------------------------------------------------------------------ fixture writers
 
+
 def cvat_video(path: Path, table: pd.DataFrame, frames: int) -> Path:
     """CVAT for video 1.1, project form: a task per video, a track per panel with a keyframe per
     annotated frame, interpolated (keyframe="0") boxes between keyframes and an outside="1" end."""
     videos = sorted({Path(f).name for f in table["file"]})
-    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>", "  <meta>",
-             "    <project><id>1</id><name>renal</name><tasks>"]
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        "<annotations>",
+        "  <version>1.1</version>",
+        "  <meta>",
+        "    <project><id>1</id><name>renal</name><tasks>",
+    ]
     for t, name in enumerate(videos):
-        lines += [f"      <task><id>{t + 10}</id><name>{name}</name><size>{frames}</size><mode>interpolation"
-                  f"</mode><start_frame>0</start_frame><stop_frame>{frames - 1}</stop_frame><frame_filter>"
-                  f"</frame_filter><source>{name}</source></task>"]
+        lines += [
+            f"      <task><id>{t + 10}</id><name>{name}</name><size>{frames}</size><mode>interpolation"
+            f"</mode><start_frame>0</start_frame><stop_frame>{frames - 1}</stop_frame><frame_filter>"
+            f"</frame_filter><source>{name}</source></task>"
+        ]
     lines += ["    </tasks></project>", "  </meta>"]
     track = 0
     rows = list(_rows(table))
@@ -82,9 +91,11 @@ def cvat_video(path: Path, table: pd.DataFrame, frames: int) -> Path:
                 if nxt is None and frame + 1 < frames:
                     spans.append((frame + 1, "1", "1"))
                 for f, key, outside in spans:
-                    lines.append(f'    <box frame="{f}" keyframe="{key}" outside="{outside}" occluded="0" '
-                                 f'xtl="{b.x0:.2f}" ytl="{b.y0:.2f}" xbr="{b.x1:.2f}" ybr="{b.y1:.2f}" z_order="0">'
-                                 f'<attribute name="phase">{phase}</attribute></box>')
+                    lines.append(
+                        f'    <box frame="{f}" keyframe="{key}" outside="{outside}" occluded="0" '
+                        f'xtl="{b.x0:.2f}" ytl="{b.y0:.2f}" xbr="{b.x1:.2f}" ybr="{b.y1:.2f}" z_order="0">'
+                        f'<attribute name="phase">{phase}</attribute></box>'
+                    )
             lines.append("  </track>")
             track += 1
     lines.append("</annotations>")
@@ -95,14 +106,20 @@ def cvat_video(path: Path, table: pd.DataFrame, frames: int) -> Path:
 def cvat_images(path: Path, table: pd.DataFrame, size, labels=("cortical", "medullary")) -> Path:
     """CVAT for images 1.1: an image per annotated frame named <stem>_frame_<n>.png; phase as the label."""
     word = dict(zip(("cortical", "medullary"), labels))
-    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>",
-             "  <meta><task><id>3</id><name>frames</name><mode>annotation</mode></task></meta>"]
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        "<annotations>",
+        "  <version>1.1</version>",
+        "  <meta><task><id>3</id><name>frames</name><mode>annotation</mode></task></meta>",
+    ]
     for i, (name, frame, phase, *boxes) in enumerate(_rows(table)):
         image = f"{Path(name).stem}_frame_{frame:06d}.png"
         lines.append(f'  <image id="{i}" name={quoteattr(image)} width="{size[0]}" height="{size[1]}">')
         for b in boxes:
-            lines.append(f'    <box label="{word[phase]}" source="manual" occluded="0" xtl="{b.x0}" ytl="{b.y0}" '
-                         f'xbr="{b.x1}" ybr="{b.y1}" z_order="0"></box>')
+            lines.append(
+                f'    <box label="{word[phase]}" source="manual" occluded="0" xtl="{b.x0}" ytl="{b.y0}" '
+                f'xbr="{b.x1}" ybr="{b.y1}" z_order="0"></box>'
+            )
         lines.append("  </image>")
     lines.append("</annotations>")
     path.write_text("\n".join(lines) + "\n")
@@ -113,24 +130,50 @@ def coco(path: Path, table: pd.DataFrame, size) -> Path:
     """COCO detection JSON as CVAT's COCO 1.0 writes it; images <stem>/frame_<n>.png, phase attribute."""
     images, annotations = [], []
     for i, (name, frame, phase, *boxes) in enumerate(_rows(table)):
-        images.append({"id": i + 1, "width": size[0], "height": size[1],
-                       "file_name": f"{Path(name).stem}/frame_{frame:06d}.png", "license": 0,
-                       "flickr_url": "", "coco_url": "", "date_captured": 0})
+        images.append(
+            {
+                "id": i + 1,
+                "width": size[0],
+                "height": size[1],
+                "file_name": f"{Path(name).stem}/frame_{frame:06d}.png",
+                "license": 0,
+                "flickr_url": "",
+                "coco_url": "",
+                "date_captured": 0,
+            }
+        )
         for b in boxes:
-            annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": 1,
-                                "segmentation": [], "area": float(b.width * b.height),
-                                "bbox": [float(b.x0), float(b.y0), float(b.width), float(b.height)], "iscrowd": 0,
-                                "attributes": {"occluded": False, "phase": phase}})
-    data = {"licenses": [{"name": "", "id": 0, "url": ""}], "info": {"description": "", "version": ""},
-            "categories": [{"id": 1, "name": "lesion", "supercategory": ""}], "images": images,
-            "annotations": annotations}
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": i + 1,
+                    "category_id": 1,
+                    "segmentation": [],
+                    "area": float(b.width * b.height),
+                    "bbox": [float(b.x0), float(b.y0), float(b.width), float(b.height)],
+                    "iscrowd": 0,
+                    "attributes": {"occluded": False, "phase": phase},
+                }
+            )
+    data = {
+        "licenses": [{"name": "", "id": 0, "url": ""}],
+        "info": {"description": "", "version": ""},
+        "categories": [{"id": 1, "name": "lesion", "supercategory": ""}],
+        "images": images,
+        "annotations": annotations,
+    }
     path.write_text(json.dumps(data, indent=1))
     return path
 
 
 def _pct(b, size) -> dict:
     w, h = size[:2]
-    return {"x": 100 * b.x0 / w, "y": 100 * b.y0 / h, "width": 100 * b.width / w, "height": 100 * b.height / h}
+    return {
+        "x": 100 * b.x0 / w,
+        "y": 100 * b.y0 / h,
+        "width": 100 * b.width / w,
+        "height": 100 * b.height / h,
+    }
 
 
 def label_studio_video(path: Path, table: pd.DataFrame, size) -> Path:
@@ -141,17 +184,36 @@ def label_studio_video(path: Path, table: pd.DataFrame, size) -> Path:
         results = []
         for side in (3, 4):
             for phase in ("cortical", "medullary"):
-                seq = [{"frame": frame + 1, "enabled": True, "rotation": 0, "time": frame * 13.143,
-                        **_pct(boxes[side - 3], size)}
-                       for (n, frame, p, *boxes) in rows if n == name and p == phase]
+                seq = [
+                    {
+                        "frame": frame + 1,
+                        "enabled": True,
+                        "rotation": 0,
+                        "time": frame * 13.143,
+                        **_pct(boxes[side - 3], size),
+                    }
+                    for (n, frame, p, *boxes) in rows
+                    if n == name and p == phase
+                ]
                 if seq:
-                    results.append({"id": f"r{t}{side}{phase[0]}", "type": "videorectangle", "from_name": "box",
-                                    "to_name": "video", "origin": "manual",
-                                    "value": {"framesCount": 8, "duration": 92.0, "sequence": seq,
-                                              "labels": [phase]}})
-        tasks.append({"id": 100 + t, "data": {"video": f"/data/upload/7/3f2a9c1b-{name}"},
-                      "annotations": [{"id": 1, "result": results, "was_cancelled": False, "completed_by": 1}],
-                      "predictions": []})
+                    results.append(
+                        {
+                            "id": f"r{t}{side}{phase[0]}",
+                            "type": "videorectangle",
+                            "from_name": "box",
+                            "to_name": "video",
+                            "origin": "manual",
+                            "value": {"framesCount": 8, "duration": 92.0, "sequence": seq, "labels": [phase]},
+                        }
+                    )
+        tasks.append(
+            {
+                "id": 100 + t,
+                "data": {"video": f"/data/upload/7/3f2a9c1b-{name}"},
+                "annotations": [{"id": 1, "result": results, "was_cancelled": False, "completed_by": 1}],
+                "predictions": [],
+            }
+        )
     path.write_text(json.dumps(tasks))
     return path
 
@@ -161,24 +223,44 @@ def label_studio_images(path: Path, table: pd.DataFrame, size, label: str | None
     tasks = []
     for i, (name, frame, phase, *boxes) in enumerate(_rows(table)):
         image = f"{Path(name).stem}_frame_{frame:06d}.png"
-        results = [{"id": f"b{i}{k}", "type": "rectanglelabels", "from_name": "label", "to_name": "image",
-                    "original_width": size[0], "original_height": size[1], "image_rotation": 0,
-                    "value": {"rotation": 0, **_pct(b, size), "rectanglelabels": [label or phase]}}
-                   for k, b in enumerate(boxes)]
-        tasks.append({"id": i + 1, "data": {"image": f"/data/local-files/?d=frames/{image}"},
-                      "annotations": [{"id": i + 1, "result": results, "was_cancelled": False}]})
+        results = [
+            {
+                "id": f"b{i}{k}",
+                "type": "rectanglelabels",
+                "from_name": "label",
+                "to_name": "image",
+                "original_width": size[0],
+                "original_height": size[1],
+                "image_rotation": 0,
+                "value": {"rotation": 0, **_pct(b, size), "rectanglelabels": [label or phase]},
+            }
+            for k, b in enumerate(boxes)
+        ]
+        tasks.append(
+            {
+                "id": i + 1,
+                "data": {"image": f"/data/local-files/?d=frames/{image}"},
+                "annotations": [{"id": i + 1, "result": results, "was_cancelled": False}],
+            }
+        )
     path.write_text(json.dumps(tasks))
     return path
 
 
-WRITERS = {"cvat-video": lambda p, t, s: cvat_video(p, t, s[2]), "cvat-images": cvat_images, "coco": coco,
-           "label-studio": label_studio_video}
+WRITERS = {
+    "cvat-video": lambda p, t, s: cvat_video(p, t, s[2]),
+    "cvat-images": cvat_images,
+    "coco": coco,
+    "label-studio": label_studio_video,
+}
 
 
 # ---------------------------------------------------------------------------------- round trip
 
-@pytest.mark.parametrize(("kind", "fmt"), [("dcm", f) for f in WRITERS] + [("mp4", "cvat-video"),
-                                                                           ("mp4", "label-studio")])
+
+@pytest.mark.parametrize(
+    ("kind", "fmt"), [("dcm", f) for f in WRITERS] + [("mp4", "cvat-video"), ("mp4", "label-studio")]
+)
 def test_round_trip_gives_the_original_table(copy, kind, fmt, tmp_path):
     folder = copy(kind)
     original = (folder / "annotations.csv").read_bytes()
@@ -193,8 +275,13 @@ def test_label_studio_image_tasks_and_mapped_labels(copy, tmp_path):
     folder = copy()
     table = _table(folder)
     export = cvat_images(tmp_path / "images.xml", table, SIZE["dcm"], labels=("arterial", "late"))
-    import_annotations("cvat-images", export, folder, out=folder / "a.csv",
-                       labels=parse_labels("cortical=arterial,medullary=late"))
+    import_annotations(
+        "cvat-images",
+        export,
+        folder,
+        out=folder / "a.csv",
+        labels=parse_labels("cortical=arterial,medullary=late"),
+    )
     assert (folder / "a.csv").read_bytes() == (folder / "annotations.csv").read_bytes()
     with pytest.raises(InputError, match="PHASE=LABEL"):
         parse_labels("arterial")
@@ -209,8 +296,12 @@ def test_cvat_video_imports_keyframes_unless_all_frames(copy, tmp_path):
     export = cvat_video(tmp_path / "v.xml", table, 8)
     boxes = read_export("cvat-video", export)
     assert len(boxes) == 2 * len(table)  # the keyframes: one per panel and annotated frame
-    spans = sum(max(g) - min(g) + 1 for g in table.groupby("file")["frame"].apply(lambda s: [int(v) for v in s]))
-    assert len(read_export("cvat-video", export, all_frames=True)) == 2 * spans  # interpolated too, no outside
+    spans = sum(
+        max(g) - min(g) + 1 for g in table.groupby("file")["frame"].apply(lambda s: [int(v) for v in s])
+    )
+    assert (
+        len(read_export("cvat-video", export, all_frames=True)) == 2 * spans
+    )  # interpolated too, no outside
     result = import_annotations("cvat-video", export, folder, out=folder / "all.csv", all_frames=True)
     assert len(result.table) == spans
 
@@ -223,21 +314,32 @@ def test_phase_from_time_since_injection(copy, tmp_path):
     manifest.to_csv(folder / "manifest.csv", index=False)
     export = label_studio_images(tmp_path / "ls.json", table, SIZE["dcm"], label="lesion")
     # frames are 13.143 s apart (Frame Time) from -4 s: frame 3 is 35.4 s after injection, frame 4 48.6 s
-    result = import_annotations("label-studio", export, folder, out=folder / "t.csv",
-                                windows={"cortical": (10.0, 40.0), "medullary": (40.0, 120.0)})
+    result = import_annotations(
+        "label-studio",
+        export,
+        folder,
+        out=folder / "t.csv",
+        windows={"cortical": (10.0, 40.0), "medullary": (40.0, 120.0)},
+    )
     assert (result.from_labels, result.from_time) == (0, len(table))
     imported = pd.read_csv(folder / "t.csv", dtype=str, keep_default_na=False)
     expected = ["cortical" if int(f) * 13.143 - 4 <= 40 else "medullary" for f in table["frame"]]
     assert list(imported["phase"]) == expected and "medullary" in expected and "cortical" in expected
     assert imported.drop(columns="phase").equals(table.drop(columns="phase"))
     with pytest.raises(InputError, match=r"48\.6 s after injection, in no phase window") as caught:
-        import_annotations("label-studio", export, folder, out=folder / "u.csv",
-                           windows={"cortical": (10.0, 30.0), "medullary": (30.0, 40.0)})
+        import_annotations(
+            "label-studio",
+            export,
+            folder,
+            out=folder / "u.csv",
+            windows={"cortical": (10.0, 30.0), "medullary": (30.0, 40.0)},
+        )
     assert "task 3 ([2]), annotations[0].result[0] (videos/RC0001.dcm, frame 4)" in str(caught.value)
     assert not (folder / "u.csv").exists()
 
 
 # -------------------------------------------------------------------------------------- errors
+
 
 def _edited(folder: Path, tmp_path: Path, change) -> Path:
     table = _table(folder)
@@ -260,8 +362,10 @@ def test_box_crossing_the_panels(copy, tmp_path):
     folder = copy()
     export = _edited(folder, tmp_path, lambda t: t.__setitem__("bmode_box", ["70,30,90,40"] * len(t)))
     text = _refused(folder, export)
-    assert "annotations[0] (image 'RC0001/frame_000002.png') (videos/RC0001.dcm, frame 2): box 70,30,90,40 " \
-           "crosses the panel boundary (B-mode panel 0,8,80,72, CEUS panel 80,8,160,72)" in text
+    assert (
+        "annotations[0] (image 'RC0001/frame_000002.png') (videos/RC0001.dcm, frame 2): box 70,30,90,40 "
+        "crosses the panel boundary (B-mode panel 0,8,80,72, CEUS panel 80,8,160,72)" in text
+    )
     assert "redraw the box inside one panel" in text
 
 
@@ -270,21 +374,30 @@ def test_two_boxes_in_one_panel_and_a_lone_box(copy, tmp_path):
     table = _table(folder)
     first = table["bmode_box"].iat[0]
     export = _edited(folder, tmp_path, lambda t: t.__setitem__("ceus_box", t["bmode_box"]))
-    assert f"annotations[1] (image 'RC0001/frame_000002.png') (videos/RC0001.dcm, frame 2): a second box in " \
-           "the B-mode panel (the first is annotations[0]" in _refused(folder, export)
+    assert (
+        "annotations[1] (image 'RC0001/frame_000002.png') (videos/RC0001.dcm, frame 2): a second box in "
+        "the B-mode panel (the first is annotations[0]" in _refused(folder, export)
+    )
     data = json.loads(coco(tmp_path / "lone.json", table, SIZE["dcm"]).read_text())
     del data["annotations"][3]  # the CEUS box of the second image
     (tmp_path / "lone.json").write_text(json.dumps(data))
     text = _refused(folder, tmp_path / "lone.json")
-    assert "annotations[2] (image 'RC0001/frame_000003.png') (videos/RC0001.dcm, frame 3): the frame has a " \
-           "B-mode box but no CEUS box" in text and first
+    assert (
+        "annotations[2] (image 'RC0001/frame_000003.png') (videos/RC0001.dcm, frame 3): the frame has a "
+        "B-mode box but no CEUS box"
+        in text
+        and first
+    )
 
 
 def test_unknown_file_and_frame_beyond_the_video(copy, tmp_path):
     folder = copy()
     export = _edited(folder, tmp_path, lambda t: t.__setitem__("file", ["videos/XRC0005.dcm"] * len(t)))
     text = _refused(folder, export)
-    assert "annotations[0] (image 'XRC0005/frame_000002.png'): 'XRC0005/frame_000002.png' matches no video" in text
+    assert (
+        "annotations[0] (image 'XRC0005/frame_000002.png'): 'XRC0005/frame_000002.png' matches no video"
+        in text
+    )
     assert "did you mean 'RC0005'?" in text
     export = _edited(folder, tmp_path, lambda t: t.__setitem__("frame", ["8"] * len(t)))
     text = _refused(folder, export)
@@ -295,8 +408,12 @@ def test_unknown_file_and_frame_beyond_the_video(copy, tmp_path):
     data[0]["annotations"][0]["result"][0]["value"]["sequence"][0]["frame"] = 9
     export.write_text(json.dumps(data))
     text = _refused(folder, export, fmt="label-studio")
-    assert "task 100 ([0]), annotations[0].result[0].value.sequence[0] (videos/RC0001.dcm, frame 8): frame 8 " \
-           "is beyond the video" in text and "Label Studio counts from 1" in text
+    assert (
+        "task 100 ([0]), annotations[0].result[0].value.sequence[0] (videos/RC0001.dcm, frame 8): frame 8 "
+        "is beyond the video"
+        in text
+        and "Label Studio counts from 1" in text
+    )
 
 
 def test_existing_table_is_kept_unless_force_then_backed_up(copy, tmp_path):
@@ -326,17 +443,26 @@ def test_malformed_exports(copy, tmp_path):
 
 # --------------------------------------------------------------------------- dual-display split
 
+
 def _black_white_cohort(root: Path, panels: str) -> Path:
     """One patient, an MP4 of 64×128 frames: left half 0 (B-mode), right half 255 (CEUS)."""
     frames = np.zeros((3, 64, 128), np.uint8)
     frames[:, :, 64:] = 255
     (root / "videos").mkdir(parents=True)
     write_mp4(root / "videos" / "P1.mp4", frames, 100.0, {})
-    pd.DataFrame({"patient_id": ["P1"], "label": ["benign"], "panels": [panels]}).to_csv(root / "manifest.csv",
-                                                                                         index=False)
-    pd.DataFrame({"patient_id": ["P1"], "file": ["videos/P1.mp4"], "frame": [1], "phase": ["cortical"],
-                  "bmode_box": ["40,20,60,40"], "ceus_box": ["68,20,88,40"]}).to_csv(root / "annotations.csv",
-                                                                                      index=False)
+    pd.DataFrame({"patient_id": ["P1"], "label": ["benign"], "panels": [panels]}).to_csv(
+        root / "manifest.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "patient_id": ["P1"],
+            "file": ["videos/P1.mp4"],
+            "frame": [1],
+            "phase": ["cortical"],
+            "bmode_box": ["40,20,60,40"],
+            "ceus_box": ["68,20,88,40"],
+        }
+    ).to_csv(root / "annotations.csv", index=False)
     return root
 
 
@@ -360,14 +486,18 @@ def test_split_errors_are_row_precise(tmp_path):
     error = caught.value
     assert (error.row, error.field) == (1, "panels") and "is neither 'halves' nor two boxes" in error.message
     pd.DataFrame({"patient_id": ["P1"], "label": ["benign"], "panels": ["0,0,70,64;60,0,128,64"]}).to_csv(
-        folder / "manifest.csv", index=False)
+        folder / "manifest.csv", index=False
+    )
     with pytest.raises(DataError, match="overlapping B-mode and CEUS panels"):
         read_manifest(folder / "manifest.csv")
     pd.DataFrame({"patient_id": ["P1"], "label": ["benign"], "panels": ["0,0,64,64;64,0,200,64"]}).to_csv(
-        folder / "manifest.csv", index=False)
+        folder / "manifest.csv", index=False
+    )
     with pytest.raises(DataError) as caught:
         ingest(folder, size=16)
-    assert "puts the CEUS panel 64,0,200,64 outside the 128×64 frame of 'videos/P1.mp4'" in caught.value.message
+    assert (
+        "puts the CEUS panel 64,0,200,64 outside the 128×64 frame of 'videos/P1.mp4'" in caught.value.message
+    )
     assert (caught.value.row, caught.value.field) == (1, "panels")
     with pytest.raises(InputError, match="panels 'thirds' is neither"):
         ingest(folder, size=16, panels="thirds")

@@ -258,8 +258,8 @@ def test_included_patient_without_annotation_or_video(cohort, edit_csv):
     edit_csv(cohort / "manifest.csv", cell("excluded_reason", 2, "no CEUS"))
     (cohort / "videos" / "RC0004.dcm").unlink()
     error = _error(cohort)
-    assert "patient 'RC0004' is included but has no video (videos/RC0004.dcm or "
-            "videos/RC0004.mp4|mov|avi|mkv not found)" in error.message
+    assert ("patient 'RC0004' is included but has no video (videos/RC0004.dcm or "
+            "videos/RC0004.mp4|mov|avi|mkv not found)") in error.message
     assert (error.row, error.field) == (4, "patient_id") and error.file.endswith("manifest.csv")
 
 
