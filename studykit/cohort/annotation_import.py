@@ -214,16 +214,21 @@ def _cvat_version(root: _Node, file: Path, kind: str) -> None:
         )
 
 
+def _cvat_root(path: Path, kind: str) -> _Node:
+    """The ``<annotations>`` of a CVAT for ``kind`` (video|images) 1.1 export; refuses the other kind."""
+    root = _parse_xml(path)
+    _cvat_version(root, path, kind)
+    own, other = ("track", "image") if kind == "video" else ("image", "track")
+    if root.all(other) and not root.all(own):
+        theirs = "images" if kind == "video" else "video"
+        raise InputError(f"holds <{other}> elements: it is a CVAT for {theirs} export.", file=str(path),
+                         hint=f"import it with the format cvat-{theirs}.")
+    return root
+
+
 def read_cvat_video(path: Path, *, all_frames: bool = False) -> list[RawBox]:
     """Boxes of a CVAT for video 1.1 export (module notes: keyframes, outside, frame mapping)."""
-    root = _parse_xml(path)
-    _cvat_version(root, path, "video")
-    if root.all("image") and not root.all("track"):
-        raise InputError(
-            "holds <image> elements: it is a CVAT for images export.",
-            file=str(path),
-            hint="import it with the format cvat-images.",
-        )
+    root = _cvat_root(path, "video")
     tasks = _cvat_tasks(root.find("meta"), path)
     boxes = []
     for track in root.all("track"):
@@ -313,14 +318,7 @@ def _frame_of_name(name: str) -> int | None:
 def read_cvat_images(path: Path, *, all_frames: bool = False) -> list[RawBox]:
     """Boxes of a CVAT for images 1.1 export; frame from ``<attribute name="frame">`` or the name."""
     del all_frames  # every box of an image export was drawn
-    root = _parse_xml(path)
-    _cvat_version(root, path, "images")
-    if root.all("track") and not root.all("image"):
-        raise InputError(
-            "holds <track> elements: it is a CVAT for video export.",
-            file=str(path),
-            hint="import it with the format cvat-video.",
-        )
+    root = _cvat_root(path, "images")
     boxes = []
     for image in root.all("image"):
         name = image.attrib.get("name", "")
