@@ -502,3 +502,28 @@ def test_split_errors_are_row_precise(tmp_path):
     assert (caught.value.row, caught.value.field) == (1, "panels")
     with pytest.raises(InputError, match="panels 'thirds' is neither"):
         ingest(folder, size=16, panels="thirds")
+
+
+def test_cvat_video_task_export_maps_task_frames_to_video_frames(copy, tmp_path):
+    """A single-task export with start_frame 1 and step=2: task frame k is video frame 1 + 2k."""
+    folder = copy()
+    xml = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><id>4</id><name>RC0002</name><size>4</size><mode>interpolation</mode><start_frame>1</start_frame>
+    <stop_frame>7</stop_frame><frame_filter>step=2</frame_filter><source>RC0002.dcm</source></task></meta>
+  <track id="0" label="cortical" source="manual">
+    <box frame="1" keyframe="1" outside="0" occluded="0" xtl="10.4" ytl="20.0" xbr="30.6" ybr="40.0" z_order="0"/>
+    <box frame="2" keyframe="1" outside="1" occluded="0" xtl="10.4" ytl="20.0" xbr="30.6" ybr="40.0" z_order="0"/>
+  </track>
+  <track id="1" label="cortical" source="manual">
+    <box frame="1" keyframe="1" outside="0" occluded="0" xtl="90" ytl="20" xbr="110" ybr="40" z_order="0"/>
+    <box frame="2" keyframe="1" outside="1" occluded="0" xtl="90" ytl="20" xbr="110" ybr="40" z_order="0"/>
+  </track>
+</annotations>
+"""
+    (tmp_path / "task.xml").write_text(xml)
+    result = import_annotations("cvat-video", tmp_path / "task.xml", folder, out=folder / "task.csv")
+    assert result.table.to_dict("records") == [
+        {"patient_id": "RC0002", "file": "videos/RC0002.dcm", "frame": 3, "phase": "cortical",
+         "bmode_box": "10,20,31,40", "ceus_box": "90,20,110,40"}]
