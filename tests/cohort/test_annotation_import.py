@@ -513,8 +513,8 @@ def test_cvat_video_task_export_maps_task_frames_to_video_frames(copy, tmp_path)
   <meta><task><id>4</id><name>RC0002</name><size>4</size><mode>interpolation</mode><start_frame>1</start_frame>
     <stop_frame>7</stop_frame><frame_filter>step=2</frame_filter><source>RC0002.dcm</source></task></meta>
   <track id="0" label="cortical" source="manual">
-    <box frame="1" keyframe="1" outside="0" occluded="0" xtl="10.4" ytl="20.0" xbr="30.6" ybr="40.0" z_order="0"/>
-    <box frame="2" keyframe="1" outside="1" occluded="0" xtl="10.4" ytl="20.0" xbr="30.6" ybr="40.0" z_order="0"/>
+    <box frame="1" keyframe="1" outside="0" occluded="0" xtl="10.4" ytl="20.0" xbr="30.6" ybr="40.0"/>
+    <box frame="2" keyframe="1" outside="1" occluded="0" xtl="10.4" ytl="20.0" xbr="30.6" ybr="40.0"/>
   </track>
   <track id="1" label="cortical" source="manual">
     <box frame="1" keyframe="1" outside="0" occluded="0" xtl="90" ytl="20" xbr="110" ybr="40" z_order="0"/>
