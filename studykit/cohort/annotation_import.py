@@ -42,6 +42,18 @@ Formats (what each reader takes; the references are the tools' own documentation
     frames. Rotated rectangles (``rotation`` ≠ 0) are refused. A task with more than one
     non-cancelled annotation is refused (which annotator's boxes count is the user's call).
 
+*Sources checked.* CVAT's "XML annotation format" page (cvat-ai/cvat,
+``site/content/en/docs/other/xml_format.md``, version 1.1: ``<image id name width height>``
+with ``<box label xtl ytl xbr ybr occluded z_order>``; ``<track id label source>`` with
+``<box frame xtl ytl xbr ybr outside occluded keyframe>`` and ``<attribute name>``); CVAT's
+"format-cvat" page (video exports name frame images ``frame_000000.png``; shapes are
+exported as single-frame tracks); Label Studio's "Task Format" and RectangleLabels pages
+(``original_width/height``; ``value.x/y/width/height`` 0–100 of the image). The VideoRectangle
+page states no frame base: the 1-based ``frame`` is Label Studio's player convention as the
+converters found in the code corpus treat it, not confirmed by a documentation page; CVAT's
+``start_frame``/``frame_filter`` meta and the project form (``task_id``) are from CVAT's
+exports, not from that page either.
+
 *Names.* An export's file or video name maps to a file of ``COHORT/videos/`` by basename
 (``RC0001.mp4``), else by stem (``RC0001``). An image name (``RC0001_frame_000012.png``,
 ``RC0001/frame_000012.png``) names its video by the text before ``_frame_`` or by its folder;
