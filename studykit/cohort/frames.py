@@ -47,8 +47,8 @@ from studykit.cohort.tables import ANNOTATION_COLUMNS, PHASES, cohort_folder, pa
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError, InputError
 
-__all__ = ["INJECTION_COLUMN", "SKIPPED_COLUMNS", "FrameProposal", "parse_window", "pick_frames",
-           "propose_frames", "video_times"]
+__all__ = ["INJECTION_COLUMN", "SKIPPED_COLUMNS", "FrameProposal", "injection_time", "parse_window",
+           "pick_frames", "propose_frames", "video_times"]
 
 #: Manifest column: video time (s from the first frame) of the contrast injection.
 INJECTION_COLUMN = "injection_s"
@@ -181,7 +181,7 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
                         hint="add the column; leave it empty for patients whose injection time is unknown.")
     rows, skipped = [], []
     for pid in manifest.included:
-        injection = _injection(manifest, pid)
+        injection = injection_time(manifest, pid)
         found = patient_videos(cohort, pid)
         if not found:
             skipped.append((pid, "", "", f"no video (videos/{pid}.dcm not found)"))
@@ -200,7 +200,8 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
     return FrameProposal(template, skipped_table, target, skipped_path)
 
 
-def _injection(manifest, pid: str) -> float | None:
+def injection_time(manifest, pid: str) -> float | None:
+    """``injection_s`` of one patient (s from the first frame); None when empty, DataError when no number."""
     row = manifest.rows[pid]
     text = str(manifest.table[INJECTION_COLUMN].iat[row - 1])
     if text == "":
