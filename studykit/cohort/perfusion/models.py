@@ -121,7 +121,7 @@ class BolusFit:
 
 
 def fit_bolus(time_s, intensity, model: str = "lognormal", *, baseline: float | None = None,
-              min_r2: float = R2_FLOOR) -> BolusFit:
+              min_r2: float = R2_FLOOR, first_pass_s: float | None = None) -> BolusFit:
     """Fit a bolus model to a time–intensity curve by bounded least squares.
 
     Parameters
@@ -132,6 +132,8 @@ def fit_bolus(time_s, intensity, model: str = "lognormal", *, baseline: float | 
     baseline : intensity before the contrast arrives, subtracted before the fit; default the
         mean of the samples before injection (``time_s < 0``), 0 when there are none.
     min_r2 : R² below which the fit's status is ``"poor fit"``.
+    first_pass_s : fit only the samples up to this many s after the highest sample (the first
+        pass, for curves whose late plateau or recirculation no bolus model has); default all.
 
     Returns
     -------
@@ -150,6 +152,9 @@ def fit_bolus(time_s, intensity, model: str = "lognormal", *, baseline: float | 
     t, y = t[order], y[order]
     base = float(np.mean(y[t < 0])) if baseline is None and np.any(t < 0) else float(baseline or 0.0)
     y = y - base
+    if first_pass_s is not None and t.size:
+        keep = t <= t[int(np.argmax(y))] + first_pass_s
+        t, y = t[keep], y[keep]
     spec = MODELS[model]
     n, p = t.size, len(spec.names)
     if n <= p:

@@ -25,7 +25,8 @@ _PARAMETERS = ("pe", "peak_time_s", "time_to_peak_s", "rise_time_s", "mtt_s", "w
 def perfusion_table(cohort_dir: str | Path, *, model: str = "lognormal",
                     dynamic_range_db: float | Mapping[str, float] = DEFAULT_DYNAMIC_RANGE_DB,
                     gamma: float | Mapping[str, float] = 1.0, reference: float = DEFAULT_REFERENCE,
-                    motion: bool = False, min_r2: float = R2_FLOOR, id_column: str = "patient_id",
+                    motion: bool = False, min_r2: float = R2_FLOOR, first_pass_s: float | None = None,
+                    id_column: str = "patient_id",
                     label_column: str = "label") -> pd.DataFrame:
     """Fit the lesion and cortex TICs of every included patient; one row each, never dropped.
 
@@ -50,7 +51,7 @@ def perfusion_table(cohort_dir: str | Path, *, model: str = "lognormal",
         except DataError as error:
             rows.append({**base, "status": "failed", "reason": f"no TIC: {error.message}"})
             continue
-        fits = {name: fit_bolus(curve["time_s"], curve[name], model, min_r2=min_r2)
+        fits = {name: fit_bolus(curve["time_s"], curve[name], model, min_r2=min_r2, first_pass_s=first_pass_s)
                 for name in ("lesion", "cortex")}
         rows.append({**base, **_row(fits)})
     return pd.DataFrame(rows)
