@@ -17,12 +17,14 @@ lesion ROI box of a frame is the annotations' ``ceus_box`` interpolated linearly
 (each edge) between the patient's annotated frames and held constant before the first and
 after the last. The reference cortex ROI is, in order: the ``cortex`` argument (a box, used in
 every frame), an optional ``cortex_box`` column of ``annotations.csv`` (interpolated like the
-lesion over the rows that fill it), or placed automatically: a box of the lesion's size,
-beside it — left, right, above or below, a quarter of the lesion's size away, moved inside
-the CEUS panel where it would leave it and given up on a side where it then overlaps the
-lesion — on the side whose mean linear intensity over the cortical-phase annotated frames
-(all annotated frames when none is cortical) is the highest; when no side has room, the same
-at half and then a quarter of the lesion's size. It then moves with the lesion box.
+lesion over the rows that fill it), or placed automatically: of the boxes of 1, ½ or ¼ of
+the lesion box's size beside it — in the 8 directions (left, right, above, below and the
+diagonals), a quarter of the lesion's size away, moved inside the CEUS panel where they
+would leave it — that do not overlap the lesion, and of those preferably the ones that do
+not lie more than a tenth outside the imaged fan (exactly black pixels), the one whose mean
+linear intensity over the cortical-phase annotated frames (all annotated frames when none
+is cortical) is the highest: in the cortical phase the renal cortex is the brightest tissue
+beside a lesion. It then moves with the lesion box.
 With ``motion=True``, respiration is compensated instead of interpolated: each frame is
 registered to its nearest annotated frame by phase correlation
 (:func:`skimage.registration.phase_cross_correlation`, whole-pixel) of the B-mode patch
@@ -366,26 +368,39 @@ def _given_box(cortex) -> Box:
                          hint="pass 'auto' or a box 'x0,y0,x1,y1' in full-frame pixels.") from None
 
 
+#: Sizes (fractions of the lesion box) and sides (dx, dy signs) of the automatic cortex box.
+_CORTEX_SCALES = (1.0, 0.5, 0.25)
+_CORTEX_SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, -1), (-1, 1), (1, 1))
+
+
 def _auto_cortex(source: _Video, annotated: dict[int, np.ndarray], ceus: Box, display: dict,
                  shrink: float) -> tuple[float, tuple[int, int]]:
-    """(scale, side) of the automatic cortex box: the brightest side where it fits, largest scale first."""
+    """(scale, side) of the automatic cortex box: the brightest candidate that fits (module notes)."""
     rows = [a for a in source.annotations if a.phase == "cortical"] or list(source.annotations)
-    for scale in (1.0, 0.5, 0.25):
-        best, best_value = None, -math.inf
-        for side in ((-1, 0), (1, 0), (0, -1), (0, 1)):  # left, right, above, below
+    linear = {a.frame: linearize(annotated[a.frame], **display) for a in rows}
+    best, best_key = None, (False, -math.inf)
+    for scale in _CORTEX_SCALES:
+        for side in _CORTEX_SIDES:
             candidates = [_beside(ann.ceus_box, scale, side, ceus) for ann in rows]
             if any(_overlaps(c, ann.ceus_box) for c, ann in zip(candidates, rows)):
                 continue
-            value = float(np.mean([_mean(linearize(annotated[ann.frame], **display), c, shrink)
-                                   for c, ann in zip(candidates, rows)]))
-            if value > best_value:
-                best, best_value = (scale, side), value
-        if best is not None:
-            return best
-    raise DataError(f"no box of a quarter of the lesion's size or more fits beside the lesion inside the "
-                    f"CEUS panel of {source.name!r}, so the cortex ROI cannot be placed automatically.",
-                    file=str(source.table), field=CORTEX_COLUMN,
-                    hint=f"add a {CORTEX_COLUMN} column with the reference cortex box, or pass cortex=BOX.")
+            in_fan = not any(_outside_fan(annotated[ann.frame], c) for c, ann in zip(candidates, rows))
+            brightness = np.mean([_mean(linear[a.frame], c, shrink) for c, a in zip(candidates, rows)])
+            key = (in_fan, float(brightness))
+            if key > best_key:
+                best, best_key = (scale, side), key
+    if best is None:
+        raise DataError(f"no box of a quarter of the lesion's size or more fits beside the lesion inside the "
+                        f"CEUS panel of {source.name!r}, so the cortex ROI cannot be placed automatically.",
+                        file=str(source.table), field=CORTEX_COLUMN,
+                        hint=f"add a {CORTEX_COLUMN} column with the reference cortex box, or pass "
+                             "cortex=BOX.")
+    return best
+
+
+def _outside_fan(gray: np.ndarray, box: Box) -> bool:
+    """More than a tenth of the box is exactly black (outside the imaged fan)."""
+    return float(np.mean(gray[box.y0:box.y1, box.x0:box.x1] == 0)) > 0.1
 
 
 def _beside(box: Box, scale: float, side: tuple[int, int], panel: Box) -> Box:
