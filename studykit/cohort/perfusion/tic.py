@@ -22,9 +22,10 @@ the lesion box's size beside it — in the 8 directions (left, right, above, bel
 diagonals), a quarter of the lesion's size away, moved inside the CEUS panel where they
 would leave it — that do not overlap the lesion, and of those preferably the ones that do
 not lie more than a tenth outside the imaged fan (exactly black pixels), the one whose mean
-linear intensity over the cortical-phase annotated frames (all annotated frames when none
-is cortical) is the highest: in the cortical phase the renal cortex is the brightest tissue
-beside a lesion. It then moves with the lesion box.
+linear intensity in the first cortical-phase annotated frame (the first annotated frame when
+none is cortical) is the highest: early in the cortical phase the renal cortex is the
+brightest tissue beside a lesion (later the medulla catches up). It then moves with the
+lesion box.
 With ``motion=True``, respiration is compensated instead of interpolated: each frame is
 registered to its nearest annotated frame by phase correlation
 (:func:`skimage.registration.phase_cross_correlation`, whole-pixel) of the B-mode patch
@@ -376,7 +377,7 @@ _CORTEX_SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, -1), (-1, 1), (
 def _auto_cortex(source: _Video, annotated: dict[int, np.ndarray], ceus: Box, display: dict,
                  shrink: float) -> tuple[float, tuple[int, int]]:
     """(scale, side) of the automatic cortex box: the brightest candidate that fits (module notes)."""
-    rows = [a for a in source.annotations if a.phase == "cortical"] or list(source.annotations)
+    rows = ([a for a in source.annotations if a.phase == "cortical"] or list(source.annotations))[:1]
     linear = {a.frame: linearize(annotated[a.frame], **display) for a in rows}
     best, best_key = None, (False, -math.inf)
     for scale in _CORTEX_SCALES:
