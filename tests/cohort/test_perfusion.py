@@ -301,8 +301,8 @@ def test_motion_compensation_recovers_known_shifts(tmp_path) -> None:
     write_video(tmp_path / "videos/RC0001.dcm", frames)
     pd.DataFrame({"patient_id": ["RC0001"], "label": ["benign"], "injection_s": ["0.2"]}).to_csv(
         tmp_path / "manifest.csv", index=False)
-    pd.DataFrame({"patient_id": ["RC0001"], "file": ["videos/RC0001.dcm"], "frame": [0], "phase": ["cortical"],
-                  "bmode_box": ["26,20,46,44"], "ceus_box": ["110,24,126,40"]}).to_csv(
+    pd.DataFrame({"patient_id": ["RC0001"], "file": ["videos/RC0001.dcm"], "frame": [0],
+                  "phase": ["cortical"], "bmode_box": ["26,20,46,44"], "ceus_box": ["110,24,126,40"]}).to_csv(
         tmp_path / "annotations.csv", index=False)
     moving = extract_tic(tmp_path, "RC0001", dynamic_range_db=40.0, motion=True)
     assert list(zip(moving["shift_y"], moving["shift_x"])) == shifts
