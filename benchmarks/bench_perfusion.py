@@ -33,6 +33,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine
 
+from studykit.analysis import perfusion_by_class
 from studykit.cohort.perfusion import fit_bolus, perfusion_table
 from studykit.cohort.synth import render, synthesize
 from studykit.cohort.synth.options import VIDEO_START_S
@@ -111,7 +112,31 @@ def main() -> None:
                         print(f"| {frames} | {level} | {model} | {window} | {e['n']} {' + '.join(statuses)} "
                               f"| {e['ttp']:.1%} | {e['pe']:.1%} | {e['washout']:.3f} | {seconds:.1f} |",
                               flush=True)
+        by_class(folder, ranges, gammas, frames)
     shutil.rmtree(args.out, ignore_errors=True)
+
+
+def by_class(folder: Path, ranges: dict, gammas: dict, frames: int) -> None:
+    """Table 1 of the perfusion parameters by class (gamma variate, first pass) from the videos."""
+    table = perfusion_table(folder, model="gamma", dynamic_range_db=ranges, gamma=gammas,
+                            first_pass_s=FIRST_PASS_S)
+    result = perfusion_by_class(table, parameters=("rel_pe_db", "lesion_time_to_peak_s", "lesion_rise_time_s",
+                                                   "lesion_washout_30s"))
+    print(f"\nperfusion parameters by class, {frames} frames (gamma variate, first pass):")
+    print("| variable | level | benign | malignant | p | method |")
+    print("|---|---|---|---|---|---|")
+    for (variable, level), rows in result.groupby(["variable", "level"], sort=False, dropna=False):
+        cells = {}
+        for _, r in rows.iterrows():
+            if r["kind"] == "count_percent":
+                cells[r["group"]] = f"{int(r['count'])} ({r['percent']:.0f} %)"
+            elif r["kind"] == "mean_sd":
+                cells[r["group"]] = f"{r['mean']:.2f} ± {r['sd']:.2f} (n {int(r['n'])})"
+            else:
+                cells[r["group"]] = f"{r['median']:.2f} [{r['q1']:.2f}, {r['q3']:.2f}] (n {int(r['n'])})"
+        level_text = "" if pd.isna(level) else level
+        print(f"| {variable} | {level_text} | {cells.get('benign', '')} | {cells.get('malignant', '')} "
+              f"| {rows['p'].iat[0]:.3g} | {rows['method'].iat[0]} |")
 
 
 if __name__ == "__main__":
