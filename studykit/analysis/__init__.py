@@ -28,7 +28,13 @@ from studykit.analysis.aggregate import aggregate_patients, check_predictions, l
 from studykit.analysis.agreement import icc_table, kappa_table
 from studykit.analysis.calibration import brier_score, calibration_table
 from studykit.analysis.ceiling import ceiling_table, matching_posterior, posterior_column
-from studykit.analysis.cohort import flow_counts, histology_table, included_patients, table1_cohort
+from studykit.analysis.cohort import (
+    flow_counts,
+    histology_table,
+    included_patients,
+    perfusion_by_class,
+    table1_cohort,
+)
 from studykit.analysis.comparisons import compare_arms
 from studykit.analysis.curves import (
     reader_points,
@@ -67,6 +73,7 @@ __all__ = [
     "matching_posterior",
     "mrmc_table",
     "performance_table",
+    "perfusion_by_class",
     "planning_table",
     "posterior_column",
     "reader_points",

@@ -46,9 +46,14 @@ from studykit.vocab import (
     require_columns,
 )
 
-__all__ = ["flow_counts", "histology_table", "included_patients", "table1_cohort"]
+__all__ = ["PERFUSION_PARAMETERS", "flow_counts", "histology_table", "included_patients",
+           "perfusion_by_class", "table1_cohort"]
 
 SUBTYPE, ALL = "subtype", "all"
+#: Default columns of ``cohort.perfusion.perfusion_table`` compared by :func:`perfusion_by_class`.
+PERFUSION_PARAMETERS = ("rel_pe_db", "lesion_time_to_peak_s", "lesion_rise_time_s", "lesion_mtt_s",
+                        "lesion_washout_30s", "rel_wiauc", "rel_wir")
+STATUS = "status"
 LABEL_NAMES = {0: "benign", 1: "malignant"}
 
 
@@ -89,6 +94,40 @@ def table1_cohort(manifest: pd.DataFrame, *, options: AnalysisOptions | None = N
     table = stats.compare_groups(data, LABEL, continuous=list(options.continuous),
                                  categorical=list(options.categorical), confidence=options.confidence,
                                  seed=options.seed)
+    table[C.UNIT], table[C.METRIC] = "patient", table["kind"]
+    return order_columns(table, [C.UNIT, C.METRIC])
+
+
+def perfusion_by_class(perfusion: pd.DataFrame, *, parameters: tuple[str, ...] = PERFUSION_PARAMETERS,
+                       options: AnalysisOptions | None = None) -> pd.DataFrame:
+    """Table 1 of perfusion parameters by label, with every patient's fit status counted.
+
+    Parameters
+    ----------
+    perfusion : DataFrame
+        ``cohort.perfusion.perfusion_table``'s: ``patient_id, label, status`` and the
+        parameter columns.
+    parameters : the continuous columns compared (:data:`PERFUSION_PARAMETERS` by default).
+
+    Returns
+    -------
+    ``stats.compare_groups``'s table with ``unit`` ("patient") and ``metric`` added: the
+    ``status`` rows (count_percent of ``ok`` / ``poor fit`` / ``failed``) over all patients,
+    then the parameters over the patients whose fit is ``ok`` (the same tests as Table 1:
+    Shapiro–Wilk → Student t or Mann–Whitney U).
+    """
+    options = options or AnalysisOptions()
+    require_columns(perfusion, (PATIENT, LABEL, STATUS, *parameters), table="perfusion")
+    data = perfusion.copy()
+    labels = binary_label(data[LABEL], pos_label=options.pos_label, field="perfusion.label")
+    data[LABEL] = pd.Categorical(labels.map(LABEL_NAMES), categories=list(LABEL_NAMES.values()))
+    data[STATUS] = pd.Categorical(data[STATUS], categories=["ok", "poor fit", "failed"])
+    statuses = stats.compare_groups(data[[LABEL, STATUS]], LABEL, categorical=[STATUS],
+                                    confidence=options.confidence, seed=options.seed)
+    fitted = data[data[STATUS] == "ok"]
+    values = stats.compare_groups(fitted[[LABEL, *parameters]], LABEL, continuous=list(parameters),
+                                  confidence=options.confidence, seed=options.seed)
+    table = pd.concat([statuses, values], ignore_index=True)
     table[C.UNIT], table[C.METRIC] = "patient", table["kind"]
     return order_columns(table, [C.UNIT, C.METRIC])
 

@@ -1,5 +1,6 @@
 """Layer ``cohort``: manifest, DICOM reading, de-identification, annotations, ROI pair store,
-splits and the synthetic cohort. May import errors and vocab only.
+time–intensity curves and perfusion fits (``cohort.perfusion``), splits and the synthetic
+cohort. May import errors and vocab only.
 
 Entry points: :func:`load_cohort` (manifest → the validated :class:`Cohort`, read once),
 :func:`ingest` (raw cohort → :class:`PairStore`), :func:`make_splits` /

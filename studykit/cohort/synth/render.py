@@ -27,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from studykit.cohort.perfusion.models import gamma_variate
+
 from .anatomy import PROBE_HALF_ANGLE, PROBE_RADIUS_CM, Anatomy
 
 __all__ = [
@@ -34,7 +36,6 @@ __all__ = [
     "Panel",
     "ScanMap",
     "ScannerProfile",
-    "gamma_variate",
     "harmonised",
     "lesion_box",
     "render_video",
@@ -100,26 +101,18 @@ class Curve(NamedTuple):
     washout: float
 
 
-def gamma_variate(t: np.ndarray, arrival: float, ttp: float) -> np.ndarray:
-    """First-pass gamma variate normalised to peak 1 at ``arrival + ttp`` (Madsen 1992).
-
-    g(t) = u^α·exp(α(1 − u)), u = (t − arrival)/ttp for t > arrival, else 0; α = 3.
-    """
-    u = np.clip((np.asarray(t, float) - arrival) / ttp, 0.0, None)
-    with np.errstate(divide="ignore"):
-        return np.where(u > 0, np.exp(GAMMA_ALPHA * (np.log(np.where(u > 0, u, 1.0)) + 1.0 - u)), 0.0)
-
-
 def tic(t: np.ndarray, curve: Curve) -> np.ndarray:
-    """Bolus time–intensity curve: gamma-variate wash-in, then partial wash-out to a plateau.
+    """Bolus time–intensity curve: gamma-variate wash-in (α = 3; the one definition,
+    :func:`studykit.cohort.perfusion.gamma_variate`), then partial wash-out to a plateau.
 
     C(t) = peak·[(1 − w̃)·P(t) + w̃·g(t)], where P(t) equals g(t) until the peak and 1 after it,
     and w̃ = w / (1 − g(peak + 30 s)) so that C loses the fraction w = ``washout`` of its peak
     within 30 s of it.
     """
-    g = gamma_variate(t, curve.arrival, curve.ttp)
+    g = gamma_variate(t, curve.arrival, curve.ttp, 1.0, GAMMA_ALPHA)
     plateau = np.where(np.asarray(t, float) < curve.arrival + curve.ttp, g, 1.0)
-    late = gamma_variate(curve.arrival + curve.ttp + WASHOUT_WINDOW_S, curve.arrival, curve.ttp)
+    late = gamma_variate(curve.arrival + curve.ttp + WASHOUT_WINDOW_S, curve.arrival, curve.ttp, 1.0,
+                         GAMMA_ALPHA)
     w = min(curve.washout / max(1.0 - float(late), 1e-6), 1.0)
     return curve.peak * ((1.0 - w) * plateau + w * g)
 
