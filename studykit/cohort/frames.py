@@ -42,7 +42,7 @@ import pandas as pd
 import pydicom
 from pydicom.multival import MultiValue
 
-from studykit.cohort import dicom, video
+from studykit.cohort.ingest import read_header
 from studykit.cohort.tables import (
     ANNOTATION_COLUMNS,
     PHASES,
@@ -243,8 +243,7 @@ def _video_frames(path: Path, name: str, injection: float | None, windows: dict[
     """(phase, frame) proposals of one video, and (phase, reason) for what is skipped."""
     if injection is None:
         return [], [("", f"no injection time ({INJECTION_COLUMN} is empty in the manifest)")]
-    header = (video.read_container_header(path, name=name) if video.is_container(path)
-              else dicom.read_header(path, name=name))
+    header = read_header(path, name)
     times = video_times(path, header)
     if times is None:
         return [], [("", "no frame timing (no Frame Time Vector, Frame Time or Cine Rate; no frame rate)")]

@@ -46,8 +46,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from studykit.cohort import dicom, video
+from studykit.cohort import dicom
 from studykit.cohort.frames import INJECTION_COLUMN, injection_time, video_times
+from studykit.cohort.ingest import read_header
 from studykit.cohort.tables import (
     Annotation,
     Box,
@@ -187,8 +188,7 @@ def _patient_video(cohort: Path, manifest: Manifest, pid: str) -> _Video:
                         hint="keep the annotations of one video per patient for perfusion analysis.")
     rows.sort(key=lambda a: a.frame)
     path = rows[0].path
-    header = (video.read_container_header(path, name=names[0]) if video.is_container(path)
-              else dicom.read_header(path, name=names[0]))
+    header = read_header(path, names[0], manifest, pid)  # a plain video gets its manifest panels split
     for ann in rows:
         if ann.frame >= header.frames:
             raise DataError(f"frame {ann.frame} is out of range: {names[0]!r} has {header.frames} frame(s).",
