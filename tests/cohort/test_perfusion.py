@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from conftest import write_video
+from scipy.ndimage import gaussian_filter
 from scipy.special import gammainc
 from scipy.stats import norm
 
@@ -287,8 +289,6 @@ def test_motion_compensation_recovers_known_shifts(tmp_path) -> None:
     """A textured B-mode panel and a bright CEUS square moving by known whole-pixel shifts, only
     frame 0 annotated: phase correlation finds every shift, the ROI follows the square and reads
     its exact linear intensity; without it the fixed box does not."""
-    from conftest import write_video
-    from scipy.ndimage import gaussian_filter
 
     shifts = [(0, 0), (2, 1), (4, -2), (1, 3), (-2, 2), (-3, -1)]  # (down, right) px per frame
     levels = np.array([60, 120, 200, 180, 150, 130], np.uint8)
