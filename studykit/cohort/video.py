@@ -4,14 +4,16 @@
 whole cine loop as *one* elementary stream (MPEG-2 video, H.264/AVC Annex B or H.265/HEVC
 Annex B), split over the fragments of the encapsulated Pixel Data after an empty Basic
 Offset Table; Number of Frames counts the frames of that stream. :func:`iter_video_dicom`
-concatenates the fragments lazily (:func:`pydicom.encaps.generate_fragments` on the open
-file) into a file-like object that PyAV's raw demuxer (``mpegvideo``, ``h264``, ``hevc``)
-reads, and decodes frames in presentation order, frame *k* of the decoder being DICOM
-frame *k* (0-based). A raw elementary stream has no index, so there is no reliable seek:
-decoding runs from the first frame and stops right after the last requested one (the
-bytes after it are never read). When the last frame of the file is requested the stream
-is decoded to its end and its frame count must equal Number of Frames; a stream that ends
-before a requested frame is a :class:`~studykit.errors.DataError` naming both counts.
+concatenates the fragments lazily (the item headers parsed on the open file, each
+fragment's bytes read only as the demuxer asks for them, so no fragment is held whole)
+into a file-like object that PyAV's raw demuxer (``mpegvideo``, ``h264``, ``hevc``) reads,
+and decodes frames in presentation order, frame *k* of the decoder being DICOM frame *k*
+(0-based). A raw elementary stream has no index, so there is no reliable seek: decoding
+runs from the first frame and stops right after the last requested one (the bytes after
+it, but for the demuxer's read-ahead, are never read). When the last frame of the file is
+requested the stream is decoded to its end and its frame count must equal Number of
+Frames; a stream that ends before a requested frame is a
+:class:`~studykit.errors.DataError` naming both counts.
 
 **Plain video files** (``.mp4``, ``.mov``, ``.avi``, ``.mkv``): :func:`read_container_header`
 takes the size, frame count (from the container, else by demuxing the packets without
@@ -45,7 +47,6 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_fragments
 
 from studykit.cohort.gray import video_luma_table
 from studykit.cohort.tables import CONTAINER_SUFFIXES
@@ -104,26 +105,51 @@ def _image(rows: int, columns: int) -> Dataset:
 
 
 class _FragmentStream(io.RawIOBase):
-    """The concatenated fragments of encapsulated Pixel Data, read lazily from an open file."""
+    """The concatenated fragments of encapsulated Pixel Data, read lazily from an open file.
+
+    Item headers are parsed here and each fragment's bytes are read from ``fp`` only as the
+    demuxer asks for them, so memory holds PyAV's read buffer, not a whole fragment (a video
+    stream is often one fragment the size of the file). The Basic Offset Table is skipped;
+    the stream ends at the Sequence Delimitation Item or at the end of the file.
+    """
 
     def __init__(self, fp, offset: int) -> None:
         fp.seek(offset)
-        self._fragments = generate_fragments(fp)
-        next(self._fragments, None)  # the Basic Offset Table (empty for video)
-        self._pending = memoryview(b"")
+        self._fp = fp
+        self._left = 0  # bytes of the current fragment not yet read
+        if self._next_item():  # the Basic Offset Table (empty for video)
+            fp.seek(self._left, io.SEEK_CUR)
+            self._left = 0
 
     def readable(self) -> bool:
         return True
 
+    def _next_item(self) -> bool:
+        """Read the next item header; False at the delimiter or the end of the data."""
+        raw = self._fp.read(8)
+        if len(raw) < 8:
+            return False
+        group, element, length = struct.unpack("<HHL", raw)
+        tag = group << 16 | element
+        if tag == 0xFFFEE0DD:
+            return False
+        if tag != 0xFFFEE000:
+            raise ValueError(f"unexpected tag ({group:04X},{element:04X}) among the pixel data fragments")
+        if length == 0xFFFFFFFF:
+            raise ValueError("a pixel data fragment has an undefined length")
+        self._left = length
+        return True
+
     def readinto(self, buffer) -> int:
-        while not self._pending:
-            fragment = next(self._fragments, None)
-            if fragment is None:
+        while not self._left:
+            if not self._next_item():
                 return 0
-            self._pending = memoryview(fragment)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        view = memoryview(buffer).cast("B")
+        n = self._fp.readinto(view[:min(len(view), self._left)])
+        if not n:  # the file ends inside the fragment: a truncated stream
+            self._left = 0
+            return 0
+        self._left -= n
         return n
 
 

@@ -8,6 +8,7 @@ decoder produced (counted); the planted PHI of the MP4 metadata.
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import av
@@ -258,3 +259,37 @@ def test_a_frame_asked_twice_comes_twice(cohorts):
     path = cohorts["mpeg2"][0] / "videos" / "RC0001.dcm"
     got = [i for i, _, _ in dicom.iter_frames(path, [1, 1, 3], header=dicom.read_header(path))]
     assert got == [1, 1, 3]
+
+
+def test_fragments_are_read_lazily_and_concatenated(cohorts, tmp_path):
+    """The stream is read from the file as the demuxer asks, never a whole fragment at once."""
+    source = cohorts["h264"][0] / "videos" / "RC0004.dcm"
+    ds = pydicom.dcmread(source)
+    stream = list(pydicom.encaps.generate_fragments(ds.PixelData))[1]
+    header = dicom.read_header(source)
+    with open(source, "rb", buffering=0) as fp:  # unbuffered: tell() is what was read
+        lazy = video._FragmentStream(fp, header.pixel_offset)
+        chunk = bytearray(4096)
+        assert lazy.readinto(chunk) == 4096 and bytes(chunk) == stream[:4096]
+        assert fp.tell() == header.pixel_offset + 8 + 8 + 4096  # BOT item, stream item, 4 KiB
+        assert len(stream) > 4 * 4096
+    # several fragments of uneven (but even-length, as DICOM pads them) sizes, and a Basic
+    # Offset Table, read back as the one stream
+    half = len(stream) // 4 * 2
+    cuts = [0, 2, 4098, half, half + 2, len(stream)]
+    pieces = [stream[a:b] for a, b in itertools.pairwise(cuts)]
+    ds.PixelData = pydicom.encaps.encapsulate(pieces, has_bot=True)
+    ds.save_as(tmp_path / "split.dcm")
+    split = dicom.read_header(tmp_path / "split.dcm")
+    with open(tmp_path / "split.dcm", "rb") as fp:
+        assert video._FragmentStream(fp, split.pixel_offset).read() == stream
+    assert np.array_equal(_decode_all(tmp_path / "split.dcm"), _decode_all(source))
+
+
+def test_a_file_cut_inside_its_fragment_is_a_clear_error(cohorts, tmp_path):
+    data = (cohorts["h264"][0] / "videos" / "RC0005.dcm").read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(data[: len(data) * 2 // 3])
+    header = dicom.read_header(tmp_path / "cut.dcm")
+    with pytest.raises(DataError, match=r"decodable frame\(s\) but the header says 8") as info:
+        list(dicom.iter_frames(tmp_path / "cut.dcm", [0, 7], header=header, name="videos/cut.dcm"))
+    assert info.value.file == "videos/cut.dcm"
