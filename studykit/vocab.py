@@ -113,6 +113,10 @@ READ_COLUMNS = (READER, GROUP, PATIENT, CALL, SCORE)
 REQUIRED_READ_COLUMNS = READ_COLUMNS[:-1]
 #: Optional manifest column: a non-empty reason excludes the patient (the flow diagram's boxes).
 EXCLUDED_REASON = "excluded_reason"
+#: Optional manifest column: the video time of the contrast injection, s from the first frame.
+INJECTION_COLUMN = "injection_s"
+#: Optional annotations column: a reference box in the renal cortex (CEUS panel, frame pixels).
+CORTEX_COLUMN = "cortex_box"
 
 # --- names a protocol chooses among ------------------------------------------------------
 #: Image modalities of a B-mode/CEUS pair, in store channel order.

@@ -253,8 +253,8 @@ def frames_command(cohort_dir: Path, cortical: str, medullary: str, per_phase: i
     counts = template["phase"].value_counts()
     stdout.print(f"[bold]{proposal.template_path}[/]: {len(template)} frames of "
                  f"{template['file'].nunique()} videos ({counts.get('cortical', 0)} cortical, "
-                 f"{counts.get('medullary', 0)} medullary); fill bmode_box and ceus_box, then save it as "
-                 "annotations.csv.")
+                 f"{counts.get('medullary', 0)} medullary); fill bmode_box and ceus_box (and cortex_box for "
+                 "perfusion, optional), then save it as annotations.csv.")
     if len(skipped):
         table = Table(title=f"Skipped ({proposal.skipped_path.name})")
         for name in skipped.columns:

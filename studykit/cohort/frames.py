@@ -25,8 +25,8 @@ video, and a phase window holding no frame of the video are *skipped*: each gets
 skipped table, written beside the template as ``<template stem>_skipped.csv``.
 
 The template has the columns of ``annotations.csv`` (id column, file, frame, phase,
-bmode_box, ceus_box) with both boxes empty for the annotator to fill; an existing
-``annotations.csv`` is never overwritten.
+bmode_box, ceus_box, and the optional cortex_box of the perfusion analysis) with the boxes
+empty for the annotator to fill; an existing ``annotations.csv`` is never overwritten.
 """
 
 from __future__ import annotations
@@ -53,12 +53,12 @@ from studykit.cohort.tables import (
 )
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError, InputError
+from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 
 __all__ = ["DEFAULT_WINDOWS", "INJECTION_COLUMN", "SKIPPED_COLUMNS", "FrameProposal", "injection_time",
            "parse_window", "phase_at", "pick_frames", "propose_frames", "video_times"]
 
 #: Manifest column: video time (s from the first frame) of the contrast injection.
-INJECTION_COLUMN = "injection_s"
 #: Columns of the skipped table.
 SKIPPED_COLUMNS = ("patient_id", "file", "phase", "reason")
 #: The phase windows in s since injection used when none are given (``--cortical``/``--medullary``).
@@ -197,10 +197,10 @@ def propose_frames(cohort_dir: str | Path, windows: dict[str, tuple[float, float
         for path in found:
             name = path.relative_to(cohort).as_posix()
             chosen, problems = _video_frames(path, name, injection, windows, per_phase)
-            rows += [{id_column: pid, "file": name, "frame": f, "phase": p, "bmode_box": "", "ceus_box": ""}
-                     for p, f in chosen]
+            rows += [{id_column: pid, "file": name, "frame": f, "phase": p, "bmode_box": "", "ceus_box": "",
+                      CORTEX_COLUMN: ""} for p, f in chosen]
             skipped += [(pid, name, phase, reason) for phase, reason in problems]
-    template = pd.DataFrame(rows, columns=[id_column, *ANNOTATION_COLUMNS])
+    template = pd.DataFrame(rows, columns=[id_column, *ANNOTATION_COLUMNS, CORTEX_COLUMN])
     skipped_table = pd.DataFrame(skipped, columns=[id_column, *SKIPPED_COLUMNS[1:]])
     skipped_path = target.with_name(f"{target.stem}_skipped.csv")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,8 @@ def run(*args: str):
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    return synthesize(tmp_path_factory.mktemp("cli-annot") / "cohort", tiny=True, seed=0).out_dir
+    # preset v2: the annotation table without the cortex_box column, which no importer writes
+    return synthesize(tmp_path_factory.mktemp("cli-annot") / "cohort", tiny=True, seed=0, preset="v2").out_dir
 
 
 @pytest.fixture

@@ -30,8 +30,9 @@ SIZE = {"dcm": (160, 72, 8), "mp4": (160, 72, 8)}  # columns, rows, frames of th
 @pytest.fixture(scope="module")
 def cohorts(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("annot")
-    synthesize(root / "dcm", tiny=True, seed=0)
-    synthesize(root / "mp4", tiny=True, seed=0, syntax="mp4")
+    # preset v2: the annotation table without the cortex_box column, which no importer writes
+    synthesize(root / "dcm", tiny=True, seed=0, preset="v2")
+    synthesize(root / "mp4", tiny=True, seed=0, syntax="mp4", preset="v2")
     manifest = pd.read_csv(root / "mp4" / "manifest.csv", dtype=str, keep_default_na=False)
     manifest["panels"] = ["halves" if r == "" else "" for r in manifest["excluded_reason"]]
     manifest.to_csv(root / "mp4" / "manifest.csv", index=False)

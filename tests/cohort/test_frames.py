@@ -89,8 +89,9 @@ def test_window_syntax() -> None:
 def test_frames_lie_in_windows_nearest_to_even_targets(cohort) -> None:
     proposal = propose_frames(cohort, WINDOWS, 3)
     template = proposal.template
-    assert list(template.columns) == ["patient_id", "file", "frame", "phase", "bmode_box", "ceus_box"]
-    assert (template["bmode_box"] == "").all() and (template["ceus_box"] == "").all()
+    assert list(template.columns) == ["patient_id", "file", "frame", "phase", "bmode_box", "ceus_box",
+                                      "cortex_box"]
+    assert (template[["bmode_box", "ceus_box", "cortex_box"]] == "").all().all()
     assert proposal.template_path == cohort / "annotations_template.csv"
     on_disk = pd.read_csv(proposal.template_path, dtype=str, keep_default_na=False)
     assert on_disk.equals(template.astype(str))
@@ -198,9 +199,12 @@ def test_errors(cohort, synthetic) -> None:
     with pytest.raises(DataError) as caught:
         propose_frames(cohort.parent / "missing", WINDOWS, 2)
     assert "cohort folder not found" in caught.value.message
-    with pytest.raises(DataError) as caught:  # the generator's own manifest has no injection_s
-        propose_frames(synthetic, WINDOWS, 2, out=cohort / "t.csv")
+    manifest = pd.read_csv(cohort / "manifest.csv", dtype=str, keep_default_na=False)
+    manifest.drop(columns="injection_s").to_csv(cohort / "manifest.csv", index=False)
+    with pytest.raises(DataError) as caught:  # a manifest without the column (cohort format 2)
+        propose_frames(cohort, WINDOWS, 2, out=cohort / "t.csv")
     assert caught.value.field == "injection_s"
+    manifest.to_csv(cohort / "manifest.csv", index=False)
     _set_injection(cohort, {"RC0004": "soon"})
     with pytest.raises(DataError) as caught:
         propose_frames(cohort, WINDOWS, 2)

@@ -47,12 +47,12 @@ TIMING = ("FrameTime", "CineRate", "FrameIncrementPointer", "RecommendedDisplayF
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
-    """The tiny cohort (12 patients, 8 frames of 64 × 80), ``injection_s`` = 4 s (videos start 4 s before)."""
+    """The tiny cohort (12 patients, 8 frames of 64 × 80) as the generator writes it: ``injection_s``
+    = 4 s in the manifest (its videos start 4 s before), a ``cortex_box`` on every annotated frame."""
     out = tmp_path_factory.mktemp("perfusion") / "cohort"
     synthesize(out, tiny=True, seed=0)
     manifest = pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False)
-    manifest["injection_s"] = f"{-VIDEO_START_S:g}"
-    manifest.to_csv(out / "manifest.csv", index=False)
+    assert set(manifest.loc[manifest["excluded_reason"] == "", "injection_s"]) == {f"{-VIDEO_START_S:g}"}
     return out
 
 
@@ -177,6 +177,29 @@ def test_extracted_lesion_tic_follows_the_generators_curve(synthetic) -> None:
         curves = render.compartment_curves(row.to_dict(), row["cortex_arrival_s"])
         r.append(np.corrcoef(render.tic(curve["time_s"].to_numpy(), curves["lesion"]), curve["lesion"])[0, 1])
     assert np.median(r) >= 0.85
+
+
+def test_the_generators_cortex_box_reads_the_cortex_curve(synthetic, tmp_path) -> None:
+    """The annotated ``cortex_box`` lies in the renal cortex: its TIC follows ``render.tic`` of the
+    cortex curve (Pearson r over the 11 patients: median ≥ 0.7; measured 0.77, the small ROI's
+    fresh speckle the rest) and beats the automatic box of the same videos (the column removed,
+    lower quartile 0.44: it lands on medulla or lesion on these 64 × 80 panels) by ≥ 0.1 at
+    the lower quartile."""
+    truth = pd.read_csv(synthetic / "truth.csv").set_index("patient_id")
+    scanners = pd.read_csv(synthetic / "manifest.csv").set_index("patient_id")["scanner"]
+    automatic = Path(shutil.copytree(synthetic, tmp_path / "auto"))
+    table = pd.read_csv(automatic / "annotations.csv", dtype=str, keep_default_na=False)
+    assert (table["cortex_box"] != "").all()
+    table.drop(columns="cortex_box").to_csv(automatic / "annotations.csv", index=False)
+    r = {"annotated": [], "automatic": []}
+    for pid, row in truth.iterrows():
+        cortex = render.compartment_curves(row.to_dict(), row["cortex_arrival_s"])["cortex"]
+        expected = render.tic(VIDEO_START_S + np.arange(8) * 13.143, cortex)
+        for kind, folder in (("annotated", synthetic), ("automatic", automatic)):
+            curve = extract_tic(folder, pid, **_settings(scanners[pid]))
+            r[kind].append(np.corrcoef(expected, curve["cortex"])[0, 1])
+    assert np.median(r["annotated"]) >= 0.7
+    assert np.quantile(r["annotated"], 0.25) > np.quantile(r["automatic"], 0.25) + 0.1
 
 
 def test_roi_boxes_interpolate_between_annotated_frames_and_the_cortex_sits_beside(synthetic) -> None:

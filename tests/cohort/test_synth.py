@@ -19,7 +19,7 @@ from studykit.errors import InputError, StudyError
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 CONTRACT_MANIFEST = ["patient_id", "label", "subtype", "center", "scanner", "age", "sex", "bmi", "size_cm",
-                     "symptoms", "surgery", "excluded_reason"]
+                     "symptoms", "surgery", "excluded_reason", "injection_s"]
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +187,37 @@ def test_annotation_boxes_lie_in_their_panels_and_frames_in_their_phases(tiny):
     per_patient = annotations.groupby("patient_id")["phase"].agg(set)
     assert set(per_patient.index) == set(truth.index)
     assert all(phases == {"cortical", "medullary"} for phases in per_patient)
+
+
+def test_timing_annotations_injection_time_and_a_cortex_box_clear_of_the_lesion(tiny):
+    """Format 3 writes ``injection_s`` (4 s: the videos start 4 s before the injection; empty for
+    the excluded, who have no video) and a ``cortex_box`` per annotated frame, inside the CEUS
+    panel, clear of that frame's lesion box and moving with it (its offset from the lesion box
+    changes by the box jitter only). That it reads the cortex: tests/cohort/test_perfusion.py."""
+    manifest = pd.read_csv(tiny.manifest, dtype=str, keep_default_na=False)
+    assert list(manifest.columns[-2:]) == ["excluded_reason", "injection_s"]
+    assert (manifest["injection_s"] == np.where(manifest["excluded_reason"] == "", "4", "")).all()
+    annotations = pd.read_csv(tiny.annotations, dtype=str, keep_default_na=False)
+    height, width = tiny.panel_shape
+    bar = tiny.frame_shape[0] - height
+    for pid, rows in annotations.groupby("patient_id"):
+        boxes = [(_box(c), _box(lesion)) for c, lesion in zip(rows["cortex_box"], rows["ceus_box"])]
+        for (x0, y0, x1, y1), (lx0, ly0, lx1, ly1) in boxes:
+            assert width <= x0 < x1 <= 2 * width and bar <= y0 < y1 <= bar + height and x1 - x0 >= 3
+            assert x1 <= lx0 or x0 >= lx1 or y1 <= ly0 or y0 >= ly1, pid
+        offsets = [(c[0] - t[0], c[1] - t[1]) for c, t in boxes]
+        spread = max(abs(a[k] - b[k]) for a in offsets for b in offsets for k in (0, 1))
+        assert spread <= 8, pid  # two jittered edges, ±3 SD of 1.5 px each at most
+
+
+def test_preset_v2_writes_format_2_columns(tmp_path):
+    out = synth.synthesize(tmp_path / "v2", tiny=True, preset="v2")
+    assert "injection_s" not in pd.read_csv(out.manifest).columns
+    assert list(pd.read_csv(out.annotations).columns) == ["patient_id", "file", "frame", "phase", "bmode_box",
+                                                          "ceus_box"]
+    assert synth.SynthParams.named("v2").timing_annotations is False
+    with pytest.raises(InputError, match=r"'timing_annotations': must be true or false; got 1"):
+        synth.synthesize(tmp_path / "bad", tiny=True, timing_annotations=1)
 
 
 def test_ceus_lesion_brightness_follows_the_bolus_curve(default_tables):

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.cohort import dicom
-from studykit.cohort.frames import INJECTION_COLUMN, injection_time, video_times
+from studykit.cohort.frames import injection_time, video_times
 from studykit.cohort.ingest import read_header
 from studykit.cohort.tables import (
     Annotation,
@@ -60,12 +60,12 @@ from studykit.cohort.tables import (
     read_table,
 )
 from studykit.errors import DataError, InputError
+from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 
 __all__ = ["CORTEX_COLUMN", "DEFAULT_DYNAMIC_RANGE_DB", "DEFAULT_REFERENCE", "DEFAULT_ROI_SHRINK",
            "TIC_COLUMNS", "extract_tic", "linearize"]
 
 #: Optional annotations column: the reference cortex ROI (x0,y0,x1,y1, full-frame pixels).
-CORTEX_COLUMN = "cortex_box"
 #: Dynamic range assumed when none is given, dB (a common CEUS display setting).
 DEFAULT_DYNAMIC_RANGE_DB = 40.0
 #: Fraction of the dynamic range below the reference (0 dB) level.

@@ -75,7 +75,11 @@ simulated patients) the majority votes are junior sens 0.894 / spec 0.600, senio
 0.658, ICC(2,1) of the scores 0.83 / 0.84 (reference study: 0.893 / 0.587, 0.959 / 0.629,
 ICC 0.81 / 0.83); at n = 181 they vary with the seed (seed 0: 0.88 / 0.54 and 0.95 / 0.68).
 
-**Presets.** ``SynthParams.named("v1")`` (``preset="v1"``) gives the first generator's
+**Presets.** The default (cohort format 3, ``preset="v3"``) is format 2's generator
+(``preset="v2"``) plus the timing annotations a perfusion analysis needs (``SynthParams.
+timing_annotations``): the manifest's ``injection_s`` and an annotations ``cortex_box`` per
+annotated frame (:func:`~studykit.cohort.synth.patient.cortex_box`). ``SynthParams.named("v1")``
+(``preset="v1"``) gives the first generator's
 settings (cohort format 1: its latent model, rim rendering, speckle, vendor presets and
 reader calibration), whose tables and lossless pixels it reproduces byte for byte.
 

@@ -25,7 +25,6 @@ from studykit.vocab import Progress, remove_dead_temps, temp_name
 from . import dicom, render
 from .model import SynthParams, auc, bayes_auc_mc
 from .options import (
-    ANNOTATION_COLUMNS,
     DEFAULT_PATIENTS,
     MARKER,
     STREAM_IDENTITY,
@@ -33,7 +32,7 @@ from .options import (
     make_config,
     make_params,
 )
-from .patient import render_one, transfer_syntax
+from .patient import annotation_columns, render_one, transfer_syntax
 from .readers import ReaderGroupSummary, summarize_reads
 from .tables import CohortTables, draw_tables, stream
 
@@ -312,7 +311,7 @@ def _write_cohort(staging: Path, out: Path, tables: CohortTables, config: Config
         syntaxes[syntax] += 1
         if progress is not None:
             progress(index + 1, len(included), "synthesize cohort")
-    frame = pd.DataFrame(annotations, columns=list(ANNOTATION_COLUMNS))
+    frame = pd.DataFrame(annotations, columns=annotation_columns(config.params))
     for name, table in (("manifest", tables.manifest), ("annotations", frame), ("reads", tables.reads),
                         ("truth", tables.truth)):
         _write_csv(table, staging / f"{name}.csv")

@@ -164,8 +164,10 @@ LATENT_MODELS = tuple(SUBTYPE_MEANS)
 class SynthParams:
     """Parameters of the synthetic cohort's generative model (all have defaults).
 
-    ``SynthParams()`` is the current generator (latent model ``"v2"``);
-    ``SynthParams.named("v1")`` gives the settings of the first generator (cohort format 1).
+    ``SynthParams()`` is the current generator (cohort format 3: latent model ``"v2"`` and the
+    timing annotations); ``SynthParams.named("v2")`` gives the settings of cohort format 2 (no
+    ``injection_s`` or ``cortex_box`` column) and ``SynthParams.named("v1")`` those of the first
+    generator (cohort format 1).
 
     Attributes
     ----------
@@ -224,6 +226,12 @@ class SynthParams:
         Amplitude of the kidney's respiratory motion across frames, cm.
     annotator_jitter_px : float
         SD of the annotator's box-edge jitter, pixels.
+    timing_annotations : bool
+        Write what a quantitative perfusion analysis needs from the annotator: the manifest's
+        ``injection_s`` (the video time of the injection, s: 4, as the videos start 4 s before
+        it) and an annotations ``cortex_box`` per annotated frame (a box inside the renal
+        cortex beside the lesion, moving with it). False (presets ``"v2"``, ``"v1"``) leaves
+        both columns out, as cohort formats 2 and 1 did.
     """
 
     latent_model: str = "v2"
@@ -249,10 +257,12 @@ class SynthParams:
     rle_fraction: float = 0.2
     respiratory_motion_cm: float = 0.6
     annotator_jitter_px: float = 1.5
+    timing_annotations: bool = True
 
     @classmethod
     def named(cls, name: str, **overrides: Any) -> SynthParams:
-        """The named settings (``"v2"``: current defaults; ``"v1"``: the first generator)."""
+        """The named settings (``"v3"``: current defaults; ``"v2"``, ``"v1"``: the generators of
+        cohort formats 2 and 1)."""
         if name not in PRESETS:
             raise KeyError(f"unknown synthetic-cohort preset {name!r}; known: {', '.join(PRESETS)}")
         return dataclasses.replace(cls(**PRESETS[name]), **overrides)
@@ -265,8 +275,10 @@ class SynthParams:
 
 #: Named settings: field values that differ from the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
-    "v2": {},
-    "v1": {"latent_model": "v1", "timing_noise": 0.0, "speckle_decorrelation": 0.31, "rim_width_cm": 0.22,
+    "v3": {},
+    "v2": {"timing_annotations": False},
+    "v1": {"latent_model": "v1", "timing_annotations": False, "timing_noise": 0.0,
+           "speckle_decorrelation": 0.31, "rim_width_cm": 0.22,
            "ceus_vendor_spread": 1.0, "selection_delay_s": 0.0,
            "senior_noise": 0.7, "junior_shared_noise": 2.5, "senior_shared_noise": 0.5,
            "junior_threshold": -1.9, "senior_threshold": -1.15, "score_noise": 2.0},

@@ -31,7 +31,7 @@ MIN_SIDE, MAX_SIDE = 48, 1_024
 VIDEO_START_S, VIDEO_END_S = -4.0, 88.0  # relative to the injection
 MEDULLARY_WINDOW_S = 30.0  # annotated part of the medullary phase
 OVERSAMPLE = 1.5  # polar canvas samples per display pixel
-SYNTH_FORMAT = 2  # bump when the generator's output changes for the same arguments
+SYNTH_FORMAT = 3  # bump when the generator's output changes for the same arguments
 MARKER = "synth.json"
 STREAM_RENDER, STREAM_IDENTITY, STREAM_ANNOTATOR = 10, 11, 12
 ANNOTATION_COLUMNS = ("patient_id", "file", "frame", "phase", "bmode_box", "ceus_box")
@@ -117,6 +117,19 @@ def _choice_arg(field: str, value: Any, allowed: tuple[str, ...], what: str, hin
     return str(value)
 
 
+def _check_value(name: str, value: Any) -> Any:
+    """One SynthParams field's value, validated by its kind (choice, flag or number)."""
+    if name == "latent_model":
+        return _choice_arg(name, value, LATENT_MODELS, "latent model",
+                           "; `preset` sets every parameter of a generator version at once.")
+    if isinstance(getattr(SynthParams(), name), bool):
+        if not isinstance(value, (bool, np.bool_)):
+            raise InputError(f"must be true or false; got {value!r}.", field=name,
+                             hint=f"see SynthParams for what '{name}' means.")
+        return bool(value)
+    return _check_param(name, value)
+
+
 def make_params(model_params: dict[str, Any]) -> SynthParams:
     """SynthParams from keyword arguments, with did-you-mean for unknown names."""
     known = [f.name for f in dataclasses.fields(SynthParams)] + ["preset"]
@@ -126,12 +139,11 @@ def make_params(model_params: dict[str, Any]) -> SynthParams:
             hint = f"did you mean '{close[0]}'?" if close else f"known parameters: {', '.join(known)}."
             raise InputError(f"unknown model parameter {name!r}.", field=name, hint=hint)
     model_params = dict(model_params)
-    preset = _choice_arg("preset", model_params.pop("preset", "v2"), tuple(PRESETS),
+    preset = _choice_arg("preset", model_params.pop("preset", "v3"), tuple(PRESETS),
                          "synthetic-cohort preset",
-                         " (v2: the current generator, v1: the settings of the first one, cohort format 1).")
-    values = {k: (_choice_arg(k, v, LATENT_MODELS, "latent model",
-                              "; `preset` sets every parameter of a generator version at once.")
-                  if k == "latent_model" else _check_param(k, v)) for k, v in model_params.items()}
+                         " (v3: the current generator, cohort format 3; v2 and v1: the settings of cohort "
+                         "formats 2 and 1).")
+    values = {k: _check_value(k, v) for k, v in model_params.items()}
     params = SynthParams.named(preset, **values)
     if params.jpeg_fraction + params.rle_fraction > 1.0:
         raise InputError(f"jpeg_fraction + rle_fraction must be ≤ 1; got {params.jpeg_fraction:g} + "

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from studykit.errors import InputError
+from studykit.vocab import CORTEX_COLUMN
 
 from . import anatomy as anatomy_mod
 from . import dicom, render
@@ -32,8 +33,8 @@ from .options import (
 )
 from .tables import draw_tables, stream
 
-__all__ = ["RenderedPatient", "Video", "frame_times", "phases", "render_one", "render_patient",
-           "transfer_syntax"]
+__all__ = ["RenderedPatient", "Video", "annotation_columns", "cortex_box", "frame_times", "phases",
+           "render_one", "render_patient", "transfer_syntax"]
 
 
 class RenderedPatient(NamedTuple):
@@ -74,7 +75,7 @@ def render_patient(patient_id: str, *, patients: int | None = None, seed: int = 
     truth = tables.truth.set_index("patient_id", drop=False).loc[patient_id].to_dict()
     video = render_one(row, truth, config, int(patient_id[2:]))
     g = video.geometry
-    annotations = pd.DataFrame(video.annotations, columns=list(ANNOTATION_COLUMNS))
+    annotations = pd.DataFrame(video.annotations, columns=annotation_columns(config.params))
     return RenderedPatient(patient_id, video.pixels, frame_times(config.frames)[0], annotations,
                            (0, g.bar, g.panel_width, g.bar + g.panel_height))
 
@@ -150,19 +151,76 @@ def _jittered_box(box: np.ndarray, jitter: float, panel: render.Panel,
     return np.r_[low, high]
 
 
+def cortex_box(anatomy, panel: render.Panel, jitter_px: float, *, inside: float = 0.8) -> np.ndarray | None:
+    """The annotator's reference box in the renal cortex beside the lesion, at rest (no shift).
+
+    Of the square boxes wholly inside the cortex (its scan-converted perfusion mask ≥
+    ``inside`` on every pixel) that stay clear of the lesion box the annotator draws (the tight
+    box enlarged 8 %, plus 3 SD of the box-edge jitter ``jitter_px``, plus a pixel), the one
+    whose centre is nearest the lesion's; its side is 40 % of the lesion box's (3–12 px),
+    shrunk down to 3 px until one fits. Returns (x0, y0, x1, y1) in panel pixels (x1, y1
+    exclusive), ints, or None where no 3-px box fits (the cortex not in view).
+    """
+    scan = render.scan_coordinates(panel, anatomy.grid)
+    cortex = render.panel_map(anatomy.perfusion["cortex"], anatomy.grid, scan) >= inside
+    tight = render.lesion_box(anatomy, panel, (0, 0))
+    centre = (tight[:2] + tight[2:]) / 2.0
+    margin = 0.04 * (tight[2:] - tight[:2]) + 3.0 * jitter_px
+    lesion = np.r_[tight[:2] - margin, tight[2:] + margin]
+    table = np.pad(cortex.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    for side in range(int(np.clip(round(0.4 * (tight[2] - tight[0])), 3, 12)), 2, -1):
+        full = (table[side:, side:] - table[:-side, side:] - table[side:, :-side] + table[:-side, :-side]
+                == side * side)
+        y0, x0 = np.nonzero(full)
+        clear = ((x0 + side <= lesion[0] - 1) | (x0 >= lesion[2] + 1)
+                 | (y0 + side <= lesion[1] - 1) | (y0 >= lesion[3] + 1))
+        if clear.any():
+            x0, y0 = x0[clear], y0[clear]
+            distance = np.hypot(x0 + side / 2.0 - centre[0], y0 + side / 2.0 - centre[1])
+            k = int(np.argmin(distance))
+            return np.array([x0[k], y0[k], x0[k] + side, y0[k] + side])
+    return None
+
+
+def _moved_box(box: np.ndarray, tight: np.ndarray, rest: np.ndarray, panel: render.Panel) -> np.ndarray:
+    """``box`` moved as the lesion's tight box moved from ``rest`` to ``tight``, kept in the panel."""
+    shift = np.round((tight[:2] + tight[2:] - rest[:2] - rest[2:]) / 2.0).astype(int)
+    size = box[2:] - box[:2]
+    low = np.clip(box[:2] + shift, 0, np.array([panel.width, panel.height]) - size)
+    return np.r_[low, low + size]
+
+
 def _annotations(pid: str, truth: dict, anatomy, spec: render.VideoSpec, shifts: np.ndarray,
                  config: Config, number: int) -> list[dict[str, Any]]:
-    """Annotation rows of one patient: selected frames, phases and both panels' boxes."""
+    """Annotation rows of one patient: selected frames, phases and both panels' boxes (and, with
+    ``timing_annotations``, the CEUS panel's cortex box moving with the lesion; empty when none fits)."""
     rng = stream(config.seed, STREAM_ANNOTATOR, number)
     phase = phases(spec.times, float(truth["cortex_arrival_s"]), float(truth["medullary_start_s"]),
                    config.params.selection_delay_s)
+    jitter = config.params.annotator_jitter_px
+    cortex = cortex_box(anatomy, spec.panel, jitter) if config.params.timing_annotations else None
+    rest = render.lesion_box(anatomy, spec.panel, (0, 0))
     rows = []
     for f in np.flatnonzero(phase != ""):
         tight = render.lesion_box(anatomy, spec.panel, tuple(shifts[f]))
         boxes = []
         for x_offset in (0, spec.panel.width):
             b = _jittered_box(tight, config.params.annotator_jitter_px, spec.panel, rng)
-            boxes.append(f"{b[0] + x_offset},{b[1] + spec.bar},{b[2] + x_offset},{b[3] + spec.bar}")
-        rows.append({"patient_id": pid, "file": f"videos/{pid}.dcm", "frame": int(f), "phase": phase[f],
-                     "bmode_box": boxes[0], "ceus_box": boxes[1]})
+            boxes.append(_box_text(b, x_offset, spec.bar))
+        row = {"patient_id": pid, "file": f"videos/{pid}.dcm", "frame": int(f), "phase": phase[f],
+               "bmode_box": boxes[0], "ceus_box": boxes[1]}
+        if config.params.timing_annotations:
+            moved = None if cortex is None else _moved_box(cortex, tight, rest, spec.panel)
+            row[CORTEX_COLUMN] = "" if moved is None else _box_text(moved, spec.panel.width, spec.bar)
+        rows.append(row)
     return rows
+
+
+def _box_text(box: np.ndarray, x_offset: int, bar: int) -> str:
+    """``x0,y0,x1,y1`` in frame pixels of a panel box (panel left edge ``x_offset``, top bar ``bar``)."""
+    return f"{box[0] + x_offset},{box[1] + bar},{box[2] + x_offset},{box[3] + bar}"
+
+
+def annotation_columns(params: SynthParams) -> list[str]:
+    """Columns of the written ``annotations.csv`` (``cortex_box`` with ``timing_annotations``)."""
+    return [*ANNOTATION_COLUMNS, *((CORTEX_COLUMN,) if params.timing_annotations else ())]

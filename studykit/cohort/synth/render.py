@@ -38,6 +38,7 @@ __all__ = [
     "ScannerProfile",
     "harmonised",
     "lesion_box",
+    "panel_map",
     "render_video",
     "rim_curve",
     "scan_coordinates",
@@ -311,6 +312,15 @@ def _render_frame(anatomy: Anatomy, maps: tuple[np.ndarray, np.ndarray, np.ndarr
     ceus_db = gaussian_filter(ceus_db, 0.5 * scanner.smoothing)
     gamma = scanner.gamma if scanner.ceus_gamma is None else scanner.ceus_gamma
     return bmode, _to_display(ceus_db, scanner.ceus_range_db, 0.75, gamma)
+
+
+def panel_map(canvas: np.ndarray, grid, scan: ScanMap) -> np.ndarray:
+    """A canvas map (e.g. a perfusion mask) as it lands on the panel at rest (no tissue shift):
+    float32 of shape (H, W), bilinear like the images, 0 outside the fan."""
+    window = _window(canvas, grid, (0, 0), 0)
+    out = np.zeros(scan.shape[0] * scan.shape[1], np.float32)
+    out[scan.pixels] = (window.ravel()[scan.sources] * scan.weights).sum(axis=0)
+    return out.reshape(scan.shape)
 
 
 def _scan(image: np.ndarray, scan: ScanMap) -> np.ndarray:

@@ -13,13 +13,17 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from studykit.vocab import INJECTION_COLUMN
+
 from . import model
+from .options import VIDEO_START_S
 from .readers import simulate_reads
 
 __all__ = ["MANIFEST_COLUMNS", "CohortTables", "allocate", "draw_tables", "stream"]
 
 MANIFEST_COLUMNS = ("patient_id", "label", "subtype", "center", "scanner", "age", "sex", "bmi",
                     "size_cm", "symptoms", "surgery", "excluded_reason")
+
 SCANNERS = ("ge_logiq_e9", "mindray_resona7", "philips_iu22")
 #: Scanner mix per centre (probabilities in SCANNERS order).
 CENTER_SCANNERS = {"center_a": (0.55, 0.0, 0.45), "center_b": (0.3, 0.7, 0.0)}
@@ -124,7 +128,10 @@ def _manifest(n: int, params: model.SynthParams, seed: int) -> pd.DataFrame:
     frame.loc[~included, "excluded_reason"] = reasons
     big = frame["excluded_reason"] == "stage >= T2b"
     frame.loc[big, "size_cm"] = rng.uniform(10.5, 14.0, int(big.sum())).round(1)
-    return frame[list(MANIFEST_COLUMNS)]
+    if not params.timing_annotations:
+        return frame[list(MANIFEST_COLUMNS)]
+    frame[INJECTION_COLUMN] = np.where(included, f"{-VIDEO_START_S:g}", "")  # excluded: no video
+    return frame[[*MANIFEST_COLUMNS, INJECTION_COLUMN]]
 
 
 def _timing(n: int, seed: int) -> dict[str, np.ndarray]:
