@@ -33,7 +33,9 @@ from studykit.analysis.cohort import (
     histology_table,
     included_patients,
     perfusion_by_class,
+    relative_tic,
     table1_cohort,
+    tic_summary,
 )
 from studykit.analysis.comparisons import compare_arms
 from studykit.analysis.curves import (
@@ -77,6 +79,7 @@ __all__ = [
     "planning_table",
     "posterior_column",
     "reader_points",
+    "relative_tic",
     "reliability_bins",
     "roc_aucs",
     "roc_band",
@@ -84,6 +87,7 @@ __all__ = [
     "roc_curves",
     "run_analyses",
     "table1_cohort",
+    "tic_summary",
     "youden_on_validation",
 ]
 

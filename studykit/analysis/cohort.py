@@ -12,6 +12,14 @@ Table 2: counts of included patients and of their images per (label, subtype), w
 totals and a grand total. Images come from the pair-store index when given (every selected
 frame pair), else from the distinct ``image_id`` of predictions (the test images).
 
+Mean time–intensity curves (the TIC figure's data): each patient's lesion and cortex curves
+(``cohort.perfusion.perfusion_fits``' ``curves``) divided by the patient's highest observed
+cortex intensity (:func:`relative_tic`: enhancement relative to the reference parenchyma's
+peak, as quantitative CEUS reports a lesion against the renal cortex), interpolated linearly
+onto a common time grid within the patient's own observed span (never extrapolated), then
+per group, region and grid time the number of patients, mean, SD and Student-t interval of
+the mean (:func:`tic_summary`).
+
 Flow counts: records, exclusions by reason, inclusions, reference-standard classes and, when
 given, the index test's calls per class (:class:`~studykit.vocab.FlowCounts`, drawn by
 ``studykit.report.flow_figure``; Cohen JF et al. (2016), STARD 2015, BMJ Open 6:e012799,
@@ -22,10 +30,14 @@ References
 Shapiro SS, Wilk MB (1965). Biometrika 52:591–611. doi:10.1093/biomet/52.3-4.591
 Mann HB, Whitney DR (1947). Ann Math Stat 18:50–60. doi:10.1214/aoms/1177730491
 Fisher RA (1922). J R Stat Soc 85:87–94. doi:10.2307/2340521
+Dietrich CF et al. (2012). An EFSUMB introduction into dynamic contrast-enhanced ultrasound
+(DCE-US) for quantification of tumour perfusion. Ultraschall Med 33:344–351.
+doi:10.1055/s-0032-1313026
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -34,26 +46,31 @@ import pandas as pd
 from studykit import stats
 from studykit.analysis._common import binary_label, order_columns
 from studykit.analysis._study import AnalysisOptions
-from studykit.errors import InputError
+from studykit.errors import InputError, UndefinedStatisticWarning
 from studykit.stats import columns as C
 from studykit.vocab import (
     EXCLUDED_REASON,
+    GROUP,
     IMAGE,
     LABEL,
     PATIENT,
     FlowCounts,
     exclusion_reasons,
     require_columns,
+    require_table_columns,
 )
 
-__all__ = ["PERFUSION_PARAMETERS", "flow_counts", "histology_table", "included_patients",
-           "perfusion_by_class", "table1_cohort"]
+__all__ = ["PERFUSION_PARAMETERS", "TIC_REFERENCE", "TIC_REGIONS", "flow_counts", "histology_table",
+           "included_patients", "perfusion_by_class", "relative_tic", "table1_cohort", "tic_summary"]
 
 SUBTYPE, ALL = "subtype", "all"
 #: Default columns of ``cohort.perfusion.perfusion_table`` compared by :func:`perfusion_by_class`.
 PERFUSION_PARAMETERS = ("rel_pe_db", "lesion_time_to_peak_s", "lesion_rise_time_s", "lesion_mtt_s",
                         "lesion_washout_30s", "rel_wiauc", "rel_wir")
 STATUS = "status"
+#: The curves' regions, in drawing order, and the reference region the TICs are scaled by.
+TIC_REGIONS, TIC_REFERENCE = ("lesion", "cortex"), "cortex"
+_TIC_SUMMARY = (GROUP, "region", "time_s", C.N, C.MEAN, C.SD, C.CI_LOW, C.CI_HIGH, C.CI_LEVEL)
 LABEL_NAMES = {0: "benign", 1: "malignant"}
 
 
@@ -130,6 +147,101 @@ def perfusion_by_class(perfusion: pd.DataFrame, *, parameters: tuple[str, ...] =
     table = pd.concat([statuses, values], ignore_index=True)
     table[C.UNIT], table[C.METRIC] = "patient", table["kind"]
     return order_columns(table, [C.UNIT, C.METRIC])
+
+
+def relative_tic(curves: pd.DataFrame, *, id_column: str = PATIENT) -> pd.DataFrame:
+    """``curves`` with ``intensity`` (and ``fitted``, when present) divided by each patient's
+    highest observed cortex intensity, so the cortex peaks at 1.
+
+    ``curves``: ``cohort.perfusion.perfusion_fits``' (``patient_id, region, time_s, intensity``
+    at least; linear intensities). The scale is relative to the reference region's peak, as
+    quantitative CEUS reports a lesion's enhancement against the parenchyma (Dietrich et al.
+    2012); no baseline is subtracted. A patient without a positive finite cortex intensity
+    has NaN values (warns, :class:`~studykit.errors.UndefinedStatisticWarning`).
+    """
+    require_table_columns(curves, "curves", [id_column, "region", "time_s", "intensity"])
+    data = curves.copy()
+    reference = data["intensity"].astype(float).where(data["region"] == TIC_REFERENCE)
+    peak = reference.groupby(data[id_column], sort=False).transform("max")
+    undefined = data.loc[~(peak > 0), id_column].unique()
+    if len(undefined):
+        warnings.warn(f"relative TIC undefined for {len(undefined)} patient(s) without a positive cortex "
+                      f"intensity ({', '.join(map(str, undefined[:5]))}): their values are NaN.",
+                      UndefinedStatisticWarning, stacklevel=2)
+    for column in ("intensity", "fitted"):
+        if column in data.columns:
+            data[column] = data[column].astype(float) / peak.where(peak > 0)
+    return data
+
+
+def tic_summary(curves: pd.DataFrame, *, group: str = LABEL, grid_s: float = 2.0, confidence: float = 0.95,
+                id_column: str = PATIENT) -> pd.DataFrame:
+    """Mean relative time–intensity curve per group and region, with its confidence band.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``cohort.perfusion.perfusion_fits``' ``curves``: ``patient_id``, the ``group`` column,
+        ``region`` (``lesion`` / ``cortex``), ``time_s`` (s since injection) and ``intensity``
+        (linear); rows with a missing time or intensity are ignored.
+    group : the column whose values are the groups (``label``, ``subtype`` …).
+    grid_s : spacing of the common time grid, s (its points are the multiples of ``grid_s``).
+    confidence : level of the interval of the mean.
+
+    Returns
+    -------
+    DataFrame
+        ``group, region, time_s, n, mean, sd, ci_low, ci_high, ci_level``: groups sorted,
+        lesion before cortex, times ascending; ``n`` the patients observed around that time;
+        ``sd`` and the limits NaN where ``n < 2``.
+
+    Notes
+    -----
+    Each patient's curves are scaled by :func:`relative_tic` (cortex peak = 1), samples at one
+    time averaged, and interpolated linearly onto the grid points inside the patient's own
+    observed span ``[t_min, t_max]`` of that region only: no extrapolation, so ``n`` falls
+    where curves end. Per grid time: mean, SD (ddof = 1) and ``mean ± t(1 − α/2; n − 1)·sd/√n``
+    (:func:`studykit.stats.mean_interval`), a pointwise band, not a simultaneous one.
+    """
+    require_table_columns(curves, "curves", [id_column, group, "region", "time_s", "intensity"])
+    if not (isinstance(grid_s, (int, float)) and np.isfinite(grid_s) and grid_s > 0):
+        raise InputError(f"must be a positive number of seconds; got {grid_s!r}.", field="grid_s",
+                         hint="pass grid_s=2.0, for example.")
+    data = relative_tic(curves[[id_column, group, "region", "time_s", "intensity"]], id_column=id_column)
+    data["time_s"] = data["time_s"].astype(float)
+    data = data[np.isfinite(data["time_s"]) & np.isfinite(data["intensity"])]
+    if data.empty:
+        return pd.DataFrame(columns=list(_TIC_SUMMARY))
+    samples = _on_grid(data, grid_s, group, id_column)
+    keys = [GROUP, "region", "time_s"]
+    table = samples.groupby(keys, observed=True)["value"].agg(n="count", mean="mean", sd="std").reset_index()
+    low, high = stats.mean_interval(table[C.MEAN], table[C.SD], table[C.N], confidence=confidence)
+    table[C.CI_LOW], table[C.CI_HIGH], table[C.CI_LEVEL] = low, high, confidence
+    table[C.SD] = table[C.SD].where(table[C.N] >= 2)
+    table = table.sort_values(keys, kind="stable", ignore_index=True)
+    table["region"] = table["region"].astype(str)
+    return table[list(_TIC_SUMMARY)]
+
+
+def _grid(times: np.ndarray, step: float) -> np.ndarray:
+    """The multiples of ``step`` from the earliest to the latest time (1e-9 steps of slack)."""
+    first, last = np.ceil(times.min() / step - 1e-9), np.floor(times.max() / step + 1e-9)
+    return np.round(np.arange(first, last + 1) * step, 9)
+
+
+def _on_grid(data: pd.DataFrame, step: float, group: str, id_column: str) -> pd.DataFrame:
+    """Each patient's curve of each region interpolated at the grid points inside its span."""
+    grid, slack, parts = _grid(data["time_s"].to_numpy(), step), 1e-9 * step, []
+    for (_, name, region), part in data.groupby([id_column, group, "region"], sort=False, dropna=False):
+        curve = part.groupby("time_s")["intensity"].mean()  # sorted; repeated times averaged
+        t, y = curve.index.to_numpy(float), curve.to_numpy(float)
+        inside = grid[(grid >= t[0] - slack) & (grid <= t[-1] + slack)]
+        parts.append(pd.DataFrame({GROUP: name, "region": region, "time_s": inside,
+                                   "value": np.interp(inside, t, y)}))
+    samples = pd.concat(parts, ignore_index=True)
+    regions = [*TIC_REGIONS, *sorted(set(samples["region"]) - set(TIC_REGIONS))]
+    samples["region"] = pd.Categorical(samples["region"], categories=regions)
+    return samples
 
 
 def histology_table(manifest: pd.DataFrame, predictions: pd.DataFrame | None = None,

@@ -311,6 +311,55 @@ def annotations_import_command(format: str, file: Path, cohort_dir: Path, out: P
         stdout.print(f"the previous table is kept as [bold]{result.backup}[/].")
 
 
+def _dynamic_range(value: str) -> float | dict[str, float]:
+    """``"40"`` → 40.0; ``"ge_logiq_e9=38,mindray_resona7=42"`` → a value per manifest scanner."""
+    try:
+        if "=" not in value:
+            return float(value)
+        pairs = (item.split("=", 1) for item in _split_list(value) or [])
+        return {scanner.strip(): float(db) for scanner, db in pairs}
+    except ValueError:
+        raise click.BadParameter(f"expected dB like 40 or SCANNER=DB,… like ge_logiq_e9=38; got {value!r}",
+                                 param_hint="--dynamic-range") from None
+
+
+@cli.command("perfusion")
+@click.argument("cohort_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for the tables and figure.")
+@click.option("--model", type=click.Choice(["lognormal", "gamma"]), default="lognormal", show_default=True,
+              help="Bolus model fitted to each TIC.")
+@click.option("--dynamic-range", "dynamic_range", default="40", show_default=True,
+              help="CEUS dynamic range in dB, one value or SCANNER=DB,… per manifest scanner.")
+@click.option("--first-pass", "first_pass", type=float, default=None,
+              help="Fit only this many s after each curve's highest sample (default: the whole curve).")
+@click.option("--motion", is_flag=True, help="Compensate respiration by B-mode registration (scikit-image).")
+@click.option("--group", default="label", show_default=True,
+              help="Manifest column the mean TICs are grouped by (label, subtype, …).")
+@click.option("--examples", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Patients with an ok fit drawn in the figure's panel B (0: none).")
+def perfusion_command(cohort_dir: Path, out: Path, model: str, dynamic_range: str, first_pass: float | None,
+                      motion: bool, group: str, examples: int) -> None:
+    """Fit every included patient's lesion and cortex TICs (manifest column injection_s needed) and
+    write perfusion.csv, perfusion_by_class.csv, tic_curves.csv, tic_summary.csv and tic.png/.pdf."""
+    from studykit.study import perfusion_outputs
+
+    flags = {"group": "--group", "dynamic_range_db": "--dynamic-range", "first_pass_s": "--first-pass"}
+    with _as_cli_messages(None, flags):
+        result = perfusion_outputs(cohort_dir, out, group=group, examples=examples, model=model,
+                                   dynamic_range_db=_dynamic_range(dynamic_range), first_pass_s=first_pass,
+                                   motion=motion)
+    counts = result.table["status"].value_counts()
+    statuses = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "poor fit", "failed"))
+    stdout.print(f"{len(result.table)} patients ({statuses}); {result.curves['patient_id'].nunique()} with "
+                 f"a TIC, {model} fits.")
+    if result.examples:
+        stdout.print(f"panel B: {', '.join(result.examples)}.")
+    if not any(path.suffix == ".png" for path in result.written):
+        stdout.print("[yellow]no figure[/]: no patient has a TIC; see the reason column of perfusion.csv.")
+    stdout.print(f"written: [bold]{Path(out)}[/] ({', '.join(path.name for path in result.written)})")
+
+
 def _split_list(value: str | None) -> list[str] | None:
     """``"a,b"`` → ["a", "b"]; None stays None."""
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]

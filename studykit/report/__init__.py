@@ -8,7 +8,7 @@ nowhere else.
 
 - :func:`write_table` — ``tables/<name>.csv`` (unrounded) and ``.tex`` (booktabs).
 - :func:`roc_figure`, :func:`calibration_figure`, :func:`decision_curve_figure`,
-  :func:`gradcam_figure` / :func:`load_gradcam`, :func:`flow_figure`, saved with
+  :func:`gradcam_figure` / :func:`load_gradcam`, :func:`flow_figure`, :func:`tic_figure`, saved with
   :func:`save_figure` (PNG + PDF, deterministic bytes).
 - :mod:`studykit.report.markdown` — the sections of ``report.md``.
 - :mod:`studykit.report.checklists` — the STARD 2015 and CLAIM 2024 items and their markdown
@@ -17,7 +17,14 @@ nowhere else.
 
 from studykit.report.checklists import CHECKLISTS, CLAIM_2024, STARD_2015, Checklist, Entry, render_checklist
 from studykit.report.decision import decision_curve_figure
-from studykit.report.figures import GRADCAM_KEYS, calibration_figure, gradcam_figure, load_gradcam, roc_figure
+from studykit.report.figures import (
+    GRADCAM_KEYS,
+    calibration_figure,
+    gradcam_figure,
+    load_gradcam,
+    roc_figure,
+    tic_figure,
+)
 from studykit.report.flow import FlowCounts, flow_figure
 from studykit.report.markdown import (
     cohort_section,
@@ -62,5 +69,6 @@ __all__ = [
     "render_report",
     "roc_figure",
     "save_figure",
+    "tic_figure",
     "write_table",
 ]

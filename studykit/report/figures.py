@@ -1,7 +1,9 @@
-"""Figures: ROC curves with CI bands and reader points, calibration, and the Grad-CAM panel.
+"""Figures: ROC curves with CI bands and reader points, calibration, the Grad-CAM panel and the
+mean time–intensity curves.
 
 Every function draws tables computed elsewhere (:mod:`studykit.analysis.curves`: ROC curves,
-bootstrap bands, legend AUCs, reader operating points, reliability bins) and returns a
+bootstrap bands, legend AUCs, reader operating points, reliability bins;
+:func:`studykit.analysis.tic_summary` and :func:`studykit.analysis.relative_tic`) and returns a
 matplotlib :class:`~matplotlib.figure.Figure`; save it with
 :func:`studykit.report.style.save_figure` (PNG + PDF, deterministic bytes). Nothing here
 computes a statistic. The flow diagram lives in :mod:`studykit.report.flow`.
@@ -25,6 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from studykit.errors import DataError, InputError, StudyError
 from studykit.report.style import (
@@ -35,9 +38,9 @@ from studykit.report.style import (
     SINGLE_COLUMN,
     figure_style,
 )
-from studykit.vocab import ARM, GROUP, ci_label, require_table_columns
+from studykit.vocab import ARM, GROUP, PATIENT, ci_label, require_table_columns
 
-__all__ = ["GRADCAM_KEYS", "calibration_figure", "gradcam_figure", "load_gradcam", "roc_figure"]
+__all__ = ["GRADCAM_KEYS", "calibration_figure", "gradcam_figure", "load_gradcam", "roc_figure", "tic_figure"]
 
 #: Keys of the Grad-CAM ``.npz`` written by the train layer.
 GRADCAM_KEYS = ("bmode", "ceus", "cam_bmode", "cam_ceus", "image_ids", "labels")
@@ -340,3 +343,93 @@ def _row_title(data, i: int, class_names) -> str:
     if "probs" in data:
         title += f"\np = {float(data['probs'][i]):.2f}"
     return title
+
+
+#: Line style of each region of a TIC (the lesion solid, the reference cortex dashed).
+_REGION_STYLE = {"lesion": "-", "cortex": (0, (4, 2))}
+_TIC_MARKERS = ("o", "s", "^", "D", "v", "P")
+_TIC_YLABEL = "Intensity relative to the cortex peak"
+
+
+def tic_figure(summary: pd.DataFrame, *, examples: pd.DataFrame | None = None,
+               group_labels: Mapping[str, str] | None = None) -> Figure:
+    """Mean time–intensity curve of each group with its band (A) and selected patients' fits (B).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`studykit.analysis.tic_summary`: ``group, region, time_s, mean, ci_low, ci_high``
+        (``n`` and ``ci_level`` used for the legend when present). One colour per group in
+        order of appearance; the lesion solid, the cortex dashed, each mean with its band
+        shaded where the limits are defined. The legend names each group once (with the
+        lesion's largest ``n``) and the two line styles.
+    examples : DataFrame, optional
+        Observed and fitted curves of a few patients on the same scale, i.e. passed through
+        :func:`studykit.analysis.relative_tic` (this function scales nothing): ``patient_id,
+        time_s, region, intensity, fitted`` and optionally ``group`` (then the patient takes
+        its group's colour of panel A and is named with it). Drawn in panel B: observed points
+        (one marker per patient; lesion filled, cortex hollow) and the fitted curves where
+        defined. Without it the figure has panel A only.
+    group_labels : mapping, optional
+        Group value → name shown in the legend.
+    """
+    require_table_columns(summary, "summary", [GROUP, "region", "time_s", "mean", "ci_low", "ci_high"])
+    if summary.empty:
+        raise InputError("summary has no rows: no patient has a time–intensity curve.", field="summary",
+                         hint="check the perfusion table's status and reason columns.")
+    if examples is not None:
+        require_table_columns(examples, "examples", [PATIENT, "time_s", "region", "intensity", "fitted"])
+    names = dict(group_labels or {})
+    colors = {g: OKABE_ITO[i % len(OKABE_ITO)] for i, g in enumerate(pd.unique(summary[GROUP]))}
+    with figure_style():
+        if examples is None:
+            fig, ax = plt.subplots(figsize=(SINGLE_COLUMN, SINGLE_COLUMN * 0.8))
+            axes = [ax]
+        else:
+            fig, axes = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN, DOUBLE_COLUMN * 0.4))
+        _draw_tic_means(axes[0], summary, names, colors)
+        if examples is not None:
+            _draw_tic_examples(axes[1], examples, names, colors)
+            for ax, letter in zip(axes, "AB"):
+                ax.set_title(letter, loc="left", fontweight="bold")
+        for ax in axes:
+            ax.set(xlabel="Time since injection (s)", ylabel=_TIC_YLABEL)
+            ax.grid(color="0.92", lw=0.5)
+            handles, labels = ax.get_legend_handles_labels()
+            styles = [Line2D([], [], color="0.3", ls=ls) for ls in _REGION_STYLE.values()]
+            ax.legend([*handles, *styles], [*labels, *_REGION_STYLE], loc="upper right", handlelength=2.2)
+    return fig
+
+
+def _draw_tic_means(ax, summary: pd.DataFrame, names: Mapping[str, str], colors: Mapping) -> None:
+    level = summary["ci_level"].iloc[0] if "ci_level" in summary.columns else None
+    for group, part in summary.groupby(GROUP, sort=False):
+        color, name = colors[group], names.get(str(group), str(group))
+        for region, rows in part.groupby("region", sort=False):
+            rows = rows.sort_values("time_s")
+            n = f" (n = {int(rows['n'].max())})" if "n" in rows.columns else ""
+            label = f"{name}{n}" if region == "lesion" else f"_{name}, {region}"
+            ax.plot(rows["time_s"], rows["mean"], color=color, ls=_REGION_STYLE.get(region, ":"), label=label)
+            band = rows["ci_low"].notna() & rows["ci_high"].notna()
+            ax.fill_between(rows["time_s"], rows["ci_low"], rows["ci_high"], where=band.to_numpy(),
+                            color=color, alpha=0.16 if region == "lesion" else 0.08, lw=0)
+    if level is not None:
+        ax.set_title(f"mean, {ci_label(level)} bands", loc="right", fontsize=6.5)
+
+
+def _draw_tic_examples(ax, examples: pd.DataFrame, names: Mapping[str, str], colors: Mapping) -> None:
+    ax.set_title("points observed (cortex hollow), lines fitted", loc="right", fontsize=6.5)
+    for i, (pid, part) in enumerate(examples.groupby(PATIENT, sort=False)):
+        group = part[GROUP].iloc[0] if GROUP in part.columns else None
+        color = colors.get(group, OKABE_ITO[i % len(OKABE_ITO)])
+        marker = _TIC_MARKERS[i % len(_TIC_MARKERS)]
+        label = f"{pid} ({names.get(str(group), str(group))})" if group is not None else str(pid)
+        for region, rows in part.groupby("region", sort=False):
+            rows = rows.sort_values("time_s")
+            ax.scatter(rows["time_s"], rows["intensity"], s=10, marker=marker, lw=0.8, edgecolor=color,
+                       facecolor=color if region == "lesion" else "white", zorder=3,
+                       label=label if region == "lesion" else None)
+            fitted = rows[rows["fitted"].notna()]
+            if len(fitted):
+                ax.plot(fitted["time_s"], fitted["fitted"], color=color, lw=1,
+                        ls=_REGION_STYLE.get(region, ":"))

@@ -26,6 +26,7 @@ from studykit.stats.diagnostic import (
     mcnemar,
     wilson_interval,
 )
+from studykit.stats.means import mean_interval
 from studykit.stats.mrmc import MRMCResult, dbm_analysis, model_vs_readers, or_analysis
 from studykit.stats.mrmc_power import mrmc_power, mrmc_sample_size
 from studykit.stats.partial import (
@@ -59,6 +60,7 @@ __all__ = [
     "icc",
     "majority_vote",
     "mcnemar",
+    "mean_interval",
     "model_vs_readers",
     "mrmc_power",
     "mrmc_sample_size",

@@ -39,6 +39,7 @@ from studykit.stats import _columns as C
 from studykit.stats._fisher import fisher_test
 from studykit.stats._proportion import wilson_interval
 from studykit.stats._result import warn_undefined
+from studykit.stats.means import mean_interval
 
 #: The ``kind`` of a variable's rows: how it is summarised.
 MEAN_SD, MEDIAN_IQR, COUNT_PERCENT = "mean_sd", "median_iqr", "count_percent"
@@ -73,8 +74,8 @@ def describe(x: np.ndarray, kind: str, level: float) -> dict[str, Any]:
            C.MAX: float(x.max())}
     if kind == MEDIAN_IQR:
         return {C.ESTIMATE: median, **out}
-    half = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) * sd / np.sqrt(n) if n > 1 else np.nan
-    return {C.ESTIMATE: mean, C.CI_LOW: mean - half, C.CI_HIGH: mean + half, **out}
+    low, high = (float(v) for v in mean_interval(mean, sd, n, confidence=level))
+    return {C.ESTIMATE: mean, C.CI_LOW: low, C.CI_HIGH: high, **out}
 
 
 def continuous_test(name: str, samples: list[np.ndarray], kind: str, groups: list[Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ analyses and write every output. May import protocol, cohort, train, readers, an
     summary = run(protocol, arms=["muf_net"], folds=[0])      # one cluster job
     summary = report("results/renal_ceus_demo")               # merge what is done
     planned = plan("results/renal_ceus_demo", effect=0.05)    # readers × cases for the next study
+    outputs = perfusion_outputs("cohort/", "perfusion/")      # TIC fits, tables and figure of a cohort
 
 Importing the package, or its results layout (:mod:`studykit.study.layout`), loads neither
 torch nor the other layers: the runner and the validator are imported on first use.
@@ -25,6 +26,7 @@ _LAZY = {
     "Unit": "runner",
     "plan": "planning",
     "plan_units": "runner",
+    "perfusion_outputs": "perfusion",
     "protocol_from_lock": "provenance",
     "report": "runner",
     "run": "runner",
@@ -39,6 +41,7 @@ __all__ = [
     "RunSummary",
     "Unit",
     "UnitResult",
+    "perfusion_outputs",
     "plan",
     "plan_units",
     "protocol_from_lock",

@@ -19,6 +19,7 @@ import pandas as pd
 import pydicom
 import pytest
 from conftest import write_video
+from perfusion_cohort import perfusion_cohort
 from scipy.ndimage import gaussian_filter
 from scipy.special import gammainc
 from scipy.stats import norm
@@ -31,9 +32,10 @@ from studykit.cohort.perfusion import (
     gamma_variate,
     linearize,
     lognormal,
+    perfusion_fits,
     perfusion_table,
 )
-from studykit.cohort.synth import render, synthesize
+from studykit.cohort.synth import render
 from studykit.cohort.synth.options import VIDEO_START_S
 from studykit.cohort.tables import parse_box
 from studykit.errors import DataError, StudyError
@@ -49,11 +51,7 @@ TIMING = ("FrameTime", "CineRate", "FrameIncrementPointer", "RecommendedDisplayF
 def synthetic(tmp_path_factory) -> Path:
     """The tiny cohort (12 patients, 8 frames of 64 × 80) as the generator writes it: ``injection_s``
     = 4 s in the manifest (its videos start 4 s before), a ``cortex_box`` on every annotated frame."""
-    out = tmp_path_factory.mktemp("perfusion") / "cohort"
-    synthesize(out, tiny=True, seed=0)
-    manifest = pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False)
-    assert set(manifest.loc[manifest["excluded_reason"] == "", "injection_s"]) == {f"{-VIDEO_START_S:g}"}
-    return out
+    return perfusion_cohort(tmp_path_factory.mktemp("perfusion") / "cohort")
 
 
 @pytest.fixture
@@ -294,6 +292,31 @@ def test_perfusion_table_keeps_every_patient_with_a_status(cohort) -> None:
     assert (poor[["lesion_r2", "cortex_r2"]].min(axis=1) < 0.8).all()
     np.testing.assert_allclose(fitted["rel_pe"], fitted["lesion_pe"] / fitted["cortex_pe"])
     np.testing.assert_allclose(fitted["rel_pe_db"], 10 * np.log10(fitted["rel_pe"]))
+
+
+def test_perfusion_fits_returns_the_table_and_each_fitted_patients_curves(cohort) -> None:
+    """The curves are the extracted TICs and their fits' curves; a patient without a TIC has none."""
+    table = pd.read_csv(cohort / "annotations.csv", dtype=str, keep_default_na=False)
+    table[table["patient_id"] != "RC0002"].to_csv(cohort / "annotations.csv", index=False)
+    fits = perfusion_fits(cohort, model="gamma", first_pass_s=30.0)
+    assert fits.table.set_index("patient_id").loc["RC0002", "status"] == "failed"  # in the table only
+    curves = fits.curves
+    assert list(curves.columns) == ["patient_id", "label", "subtype", "center", "scanner", "frame", "time_s",
+                                    "region", "intensity", "fitted"]
+    with_tic = fits.table.loc[~fits.table["reason"].str.startswith("no TIC"), "patient_id"].tolist()
+    assert "RC0002" not in with_tic and curves["patient_id"].unique().tolist() == with_tic
+    manifest = pd.read_csv(cohort / "manifest.csv", dtype=str, keep_default_na=False).set_index("patient_id")
+    one = curves[curves["patient_id"] == "RC0004"]
+    assert one["region"].tolist() == ["lesion"] * 8 + ["cortex"] * 8  # 8 frames each, lesion first
+    passthrough = ["label", "subtype", "center", "scanner"]
+    assert (one[passthrough] == manifest.loc["RC0004", passthrough]).all().all()
+    tic = extract_tic(cohort, "RC0004")
+    for region in ("lesion", "cortex"):
+        rows = one[one["region"] == region]
+        np.testing.assert_array_equal(rows["time_s"], tic["time_s"])
+        np.testing.assert_array_equal(rows["intensity"], tic[region])
+        fit = fit_bolus(tic["time_s"], tic[region], "gamma", first_pass_s=30.0)
+        np.testing.assert_allclose(rows["fitted"], fit.curve(tic["time_s"]))
 
 
 def test_first_pass_window_fits_the_peak_of_a_curve_with_a_plateau() -> None:

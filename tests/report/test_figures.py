@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import fake_study as fake
 import numpy as np
+import pandas as pd
 import pytest
+from matplotlib.collections import PathCollection, PolyCollection
 
 from studykit.analysis import reader_points, reliability_bins, roc_aucs, roc_bands, roc_curves
 from studykit.errors import InputError
@@ -17,6 +19,7 @@ from studykit.report import (
     load_gradcam,
     roc_figure,
     save_figure,
+    tic_figure,
 )
 
 
@@ -94,3 +97,71 @@ def test_decision_curve_missing_column_is_named(scores):
     table = fake.decision_curve(scores, fake.reads()).drop(columns="arm_kind")
     with pytest.raises(InputError, match="decision_curve lacks required column\\(s\\) 'arm_kind'"):
         decision_curve_figure(table)
+
+
+def _tic_summary() -> pd.DataFrame:
+    """Two groups × two regions on a 3-point grid; benign's first lesion point has n = 1 (no band)."""
+    rows = []
+    for group, scale in (("benign", 1.0), ("malignant", 2.0)):
+        for region, shape in (("lesion", [0.0, 1.0, 0.5]), ("cortex", [0.0, 0.8, 0.4])):
+            for t, m in zip((0.0, 2.0, 4.0), shape):
+                n = 1 if (group, region, t) == ("benign", "lesion", 0.0) else 3
+                low, high = (np.nan, np.nan) if n == 1 else (scale * m - 0.1, scale * m + 0.1)
+                rows.append({"group": group, "region": region, "time_s": t, "n": n, "mean": scale * m,
+                             "sd": 0.1, "ci_low": low, "ci_high": high, "ci_level": 0.95})
+    return pd.DataFrame(rows)
+
+
+def _tic_examples() -> pd.DataFrame:
+    """Two patients' observed points; only RC0001 has fitted curves."""
+    rows = []
+    for pid, group, fitted in (("RC0001", "benign", True), ("RC0002", "malignant", False)):
+        for region in ("lesion", "cortex"):
+            for t, v in ((0.0, 0.1), (2.0, 1.0), (4.0, 0.6)):
+                rows.append({"patient_id": pid, "group": group, "time_s": t, "region": region, "intensity": v,
+                             "fitted": v * 0.9 if fitted else np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_tic_figure_draws_a_line_and_band_per_group_and_region(tmp_path):
+    summary = _tic_summary()
+    fig = tic_figure(summary, group_labels={"malignant": "Malignant"})
+    (ax,) = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["benign (n = 3)", "_benign, cortex", "Malignant (n = 3)", "_Malignant, cortex"]
+    assert lines["benign (n = 3)"].get_linestyle() == "-" and lines["_benign, cortex"].get_linestyle() == "--"
+    assert lines["benign (n = 3)"].get_color() != lines["Malignant (n = 3)"].get_color()
+    assert lines["_Malignant, cortex"].get_color() == lines["Malignant (n = 3)"].get_color()
+    np.testing.assert_array_equal(lines["Malignant (n = 3)"].get_ydata(), [0.0, 2.0, 1.0])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["benign (n = 3)", "Malignant (n = 3)", "lesion", "cortex"]
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 4
+    assert ax.get_ylabel() == "Intensity relative to the cortex peak"
+    assert ax.get_title(loc="right") == "mean, 95% CI bands"
+    first = save_figure(fig, tmp_path / "a" / "tic")
+    second = save_figure(tic_figure(summary), tmp_path / "b" / "tic")
+    assert [p.suffix for p in first] == [".png", ".pdf"] and first[0].stat().st_size > 10_000
+    again = save_figure(tic_figure(summary, group_labels={"malignant": "Malignant"}), tmp_path / "c" / "tic")
+    assert first[0].read_bytes() == again[0].read_bytes() != second[0].read_bytes()
+
+
+def test_tic_figure_panel_b_shows_observed_points_and_fitted_curves():
+    fig = tic_figure(_tic_summary(), examples=_tic_examples())
+    a, b = fig.axes
+    assert a.get_title(loc="left") == "A" and b.get_title(loc="left") == "B"
+    points = [c for c in b.collections if isinstance(c, PathCollection)]
+    assert len(points) == 4  # 2 patients × 2 regions
+    assert len(b.get_lines()) == 2  # RC0002 has no fit: its points only
+    legend = [t.get_text() for t in b.get_legend().get_texts()]
+    assert legend == ["RC0001 (benign)", "RC0002 (malignant)", "lesion", "cortex"]
+    np.testing.assert_allclose(b.get_lines()[0].get_ydata(), [0.09, 0.9, 0.54])
+    assert b.get_lines()[0].get_color() == a.get_lines()[0].get_color()  # its group's colour
+
+
+def test_tic_figure_names_a_missing_column_and_refuses_an_empty_summary():
+    with pytest.raises(InputError, match="summary lacks required column\\(s\\) 'ci_low'"):
+        tic_figure(_tic_summary().drop(columns="ci_low"))
+    with pytest.raises(InputError, match="examples lacks required column\\(s\\) 'fitted'"):
+        tic_figure(_tic_summary(), examples=_tic_examples().drop(columns="fitted"))
+    with pytest.raises(InputError, match="no patient has a time–intensity curve"):
+        tic_figure(_tic_summary().iloc[:0])

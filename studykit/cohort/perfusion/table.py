@@ -1,9 +1,11 @@
-"""One row of perfusion parameters per included patient (the input of a ``perfusion`` arm)."""
+"""One row of perfusion parameters per included patient (the input of a ``perfusion`` arm), and
+every fitted patient's observed and fitted curves (the data of the TIC figures)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +13,29 @@ import pandas as pd
 
 from studykit.cohort.perfusion.models import R2_FLOOR, BolusFit, fit_bolus
 from studykit.cohort.perfusion.tic import DEFAULT_DYNAMIC_RANGE_DB, DEFAULT_REFERENCE, extract_tic
-from studykit.cohort.tables import cohort_folder, read_manifest
+from studykit.cohort.tables import PASSTHROUGH, cohort_folder, read_manifest
 from studykit.errors import DataError, InputError
 
-__all__ = ["RATIOS", "perfusion_table"]
+__all__ = ["CURVE_COLUMNS", "RATIOS", "PerfusionFits", "perfusion_fits", "perfusion_table"]
 
 #: Derived parameters reported lesion / cortex.
 RATIOS = ("pe", "wiauc", "wir", "auc", "mtt_s", "time_to_peak_s")
 _PARAMETERS = ("pe", "peak_time_s", "time_to_peak_s", "rise_time_s", "mtt_s", "wir", "wiauc", "wor", "auc",
                "washout_30s", "arrival_s")
+
+
+#: Columns of :attr:`PerfusionFits.curves` after the id and label (and the manifest's
+#: ``subtype``, ``center``, ``scanner`` where it has them).
+CURVE_COLUMNS = ("frame", "time_s", "region", "intensity", "fitted")
+_REGIONS = ("lesion", "cortex")
+
+
+@dataclass(frozen=True)
+class PerfusionFits:
+    """:func:`perfusion_fits`' result: the per-patient ``table`` and the long ``curves``."""
+
+    table: pd.DataFrame
+    curves: pd.DataFrame
 
 
 def perfusion_table(cohort_dir: str | Path, *, model: str = "lognormal",
@@ -37,12 +53,38 @@ def perfusion_table(cohort_dir: str | Path, *, model: str = "lognormal",
     :mod:`studykit.cohort.perfusion.models`), the ratios lesion / cortex ``rel_<name>`` of
     :data:`RATIOS` and ``rel_pe_db`` = 10·log10(rel_pe). A patient whose TIC cannot be
     extracted (a :class:`DataError`) gets status ``failed`` and the error as the reason.
+    It is :func:`perfusion_fits`' ``table``.
+    """
+    return perfusion_fits(cohort_dir, model=model, dynamic_range_db=dynamic_range_db, gamma=gamma,
+                          reference=reference, motion=motion, min_r2=min_r2, first_pass_s=first_pass_s,
+                          id_column=id_column, label_column=label_column).table
+
+
+def perfusion_fits(cohort_dir: str | Path, *, model: str = "lognormal",
+                   dynamic_range_db: float | Mapping[str, float] = DEFAULT_DYNAMIC_RANGE_DB,
+                   gamma: float | Mapping[str, float] = 1.0, reference: float = DEFAULT_REFERENCE,
+                   motion: bool = False, min_r2: float = R2_FLOOR, first_pass_s: float | None = None,
+                   id_column: str = "patient_id", label_column: str = "label") -> PerfusionFits:
+    """:func:`perfusion_table` and the curves behind it (same arguments).
+
+    Returns
+    -------
+    PerfusionFits
+        ``table``: :func:`perfusion_table`'s. ``curves``: one row per patient × frame × region
+        of every patient whose TIC was extracted (a patient without one is only in ``table``,
+        as ``failed``): ``patient_id``, ``label``, the manifest's ``subtype``, ``center`` and
+        ``scanner`` (those it has), ``frame``, ``time_s`` (s since injection), ``region``
+        (``lesion`` or ``cortex``), ``intensity`` (linear, :func:`linearize`) and ``fitted``
+        (the region's fitted curve at ``time_s``, baseline included; NaN where the fit has no
+        parameters). Patients in manifest order, lesion before cortex, frames in video order.
     """
     cohort = cohort_folder(cohort_dir)
     manifest = read_manifest(cohort / "manifest.csv", id_column=id_column, label_column=label_column)
-    rows = []
+    extra = [c for c in PASSTHROUGH if c in manifest.table.columns]
+    rows, curves = [], []
     for pid in manifest.included:
-        scanner = manifest.passthrough(pid)["scanner"]
+        passthrough = manifest.passthrough(pid)
+        scanner = passthrough["scanner"]
         settings = {"dynamic_range_db": _setting(dynamic_range_db, scanner, "dynamic_range_db"),
                     "gamma": _setting(gamma, scanner, "gamma"), "reference": reference}
         base = {id_column: pid, label_column: manifest.table[label_column].iat[manifest.rows[pid] - 1]}
@@ -52,9 +94,23 @@ def perfusion_table(cohort_dir: str | Path, *, model: str = "lognormal",
             rows.append({**base, "status": "failed", "reason": f"no TIC: {error.message}"})
             continue
         fits = {name: fit_bolus(curve["time_s"], curve[name], model, min_r2=min_r2, first_pass_s=first_pass_s)
-                for name in ("lesion", "cortex")}
+                for name in _REGIONS}
         rows.append({**base, **_row(fits)})
-    return pd.DataFrame(rows)
+        curves.append(_curves(curve, fits, {**base, **{c: passthrough[c] for c in extra}}))
+    columns = [id_column, label_column, *extra, *CURVE_COLUMNS]
+    long = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=columns)
+    return PerfusionFits(pd.DataFrame(rows), long[columns])
+
+
+def _curves(curve: pd.DataFrame, fits: dict[str, BolusFit], base: dict) -> pd.DataFrame:
+    """One patient's rows of :attr:`PerfusionFits.curves`: lesion, then cortex."""
+    time = curve["time_s"].to_numpy(float)
+    parts = []
+    for name in _REGIONS:
+        fitted = fits[name].curve(time) if fits[name].params else np.full(time.size, math.nan)
+        parts.append(pd.DataFrame({**base, "frame": curve["frame"].to_numpy(), "time_s": time, "region": name,
+                                   "intensity": curve[name].to_numpy(float), "fitted": fitted}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _setting(value, scanner: str, name: str) -> float:
