@@ -289,10 +289,12 @@ def annotations_group() -> None:
                    "x0,y0,x1,y1;x0,y0,x1,y1 (B-mode first).")
 @click.option("--force", is_flag=True, help="Replace an existing table (kept first as <name>.bak<N>).")
 @click.option("--id-column", default="patient_id", show_default=True)
+@click.option("--cortex-label", default="cortex", show_default=True,
+              help="Label of the reference boxes in the renal cortex (CEUS panel): cortex_box; '': none.")
 def annotations_import_command(format: str, file: Path, cohort_dir: Path, out: Path | None,
                                labels: str | None,
                                cortical: str, medullary: str, video: str | None, all_frames: bool,
-                               panels: str | None, force: bool, id_column: str) -> None:
+                               panels: str | None, force: bool, id_column: str, cortex_label: str) -> None:
     """Import FILE (a CVAT, COCO or Label Studio export in FORMAT) into a validated annotations.csv:
     boxes assigned to the B-mode or CEUS panel, frames 0-based, phases from labels or from the
     time since injection."""
@@ -300,13 +302,15 @@ def annotations_import_command(format: str, file: Path, cohort_dir: Path, out: P
 
     result = import_annotations(format, file, cohort_dir, out=out, labels=parse_labels(labels),
                                 windows=_windows(cortical, medullary), video=video, all_frames=all_frames,
-                                panels=panels, force=force, id_column=id_column)
+                                panels=panels, force=force, id_column=id_column, cortex_label=cortex_label)
     table = result.table
     counts = table["phase"].value_counts()
+    cortex = (f"; {int((table['cortex_box'] != '').sum())} with a cortex box" if "cortex_box" in table.columns
+              else "")
     stdout.print(f"[bold]{result.path}[/]: {len(table)} frames of {table['file'].nunique()} videos from "
                  f"{table[id_column].nunique()} patients ({counts.get('cortical', 0)} cortical, "
                  f"{counts.get('medullary', 0)} medullary; phase from labels {result.from_labels}, from time "
-                 f"since injection {result.from_time}).")
+                 f"since injection {result.from_time}{cortex}).")
     if result.backup is not None:
         stdout.print(f"the previous table is kept as [bold]{result.backup}[/].")
 

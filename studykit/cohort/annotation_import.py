@@ -65,7 +65,9 @@ Label Studio's upload prefix (``1a2b3c4d-``) and URL query (``?d=videos/…``) a
 *Boxes and panels.* Coordinates are rounded to the nearest pixel. The panels come from the
 video header: a DICOM's two ultrasound regions, or a plain video's dual-display split
 (manifest ``panels`` or ``panels=``, :func:`studykit.cohort.ingest.read_header`). Each
-frame needs exactly one box in each panel.
+frame needs exactly one lesion box in each panel; a box labelled ``cortex_label`` (``cortex``)
+is the reference ROI of the perfusion analysis instead, in the CEUS panel, at most one per
+annotated frame, and fills the ``cortex_box`` column.
 
 *Phase.* From a box's ``phase`` attribute or its label, read through ``labels`` (phase →
 the label name the annotators used; default the phase names themselves); failing that,
@@ -100,9 +102,13 @@ from studykit.cohort.ingest import default_split, read_header
 from studykit.cohort.tables import ANNOTATION_COLUMNS, PHASES, Box, Manifest
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError, InputError
-from studykit.vocab import ANNOTATION_FORMATS, atomic_write, did_you_mean
+from studykit.vocab import ANNOTATION_FORMATS, CORTEX_COLUMN, atomic_write, did_you_mean
 
-__all__ = ["FORMATS", "ImportResult", "RawBox", "import_annotations", "parse_labels", "read_export"]
+__all__ = ["DEFAULT_CORTEX_LABEL", "FORMATS", "ImportResult", "RawBox", "import_annotations", "parse_labels",
+           "read_export"]
+
+#: Label of the annotators' reference box in the renal cortex (``cortex_box``), by default.
+DEFAULT_CORTEX_LABEL = "cortex"
 
 
 @dataclass(frozen=True)
@@ -680,10 +686,13 @@ class _Frame:
     video: _Video
     frame: int
     boxes: dict[int, tuple[Box, RawBox]]  # panel index → box
+    cortex: tuple[Box, RawBox] | None = None  # the reference box in the renal cortex (CEUS panel)
 
 
-def _assign(raws: list[RawBox], mapper: _Mapper, export: Path) -> dict[tuple[Path, int], _Frame]:
-    """(video, frame) → its boxes by panel; errors for frames, boxes and panels."""
+def _assign(raws: list[RawBox], mapper: _Mapper, export: Path,
+            cortex_label: str = DEFAULT_CORTEX_LABEL) -> dict[tuple[Path, int], _Frame]:
+    """(video, frame) → its boxes by panel (a ``cortex_label`` box apart); errors for frames,
+    boxes and panels."""
     out: dict[tuple[Path, int], _Frame] = {}
     for raw in raws:
         video = mapper.resolve(raw)
@@ -721,6 +730,9 @@ def _assign(raws: list[RawBox], mapper: _Mapper, export: Path) -> dict[tuple[Pat
                 hint="redraw the box inside one panel.",
             )
         entry = out.setdefault((video.path, raw.frame), _Frame(video, raw.frame, {}))
+        if cortex_label and raw.label == cortex_label:
+            _add_cortex(entry, box, raw, side, hint_at, export)
+            continue
         if side in entry.boxes:
             first = entry.boxes[side][1].where
             raise InputError(
@@ -730,6 +742,13 @@ def _assign(raws: list[RawBox], mapper: _Mapper, export: Path) -> dict[tuple[Pat
             )
         entry.boxes[side] = (box, raw)
     for entry in out.values():
+        if not entry.boxes:
+            raise InputError(
+                f"{entry.cortex[1].where} ({entry.video.name}, frame {entry.frame}): a {cortex_label!r} box "
+                "on a frame with no lesion boxes.",
+                file=str(export),
+                hint="draw the cortex box on an annotated frame (it is a reference beside the lesion).",
+            )
         if len(entry.boxes) == 1:
             ((side, (_, raw)),) = entry.boxes.items()
             missing = ("B-mode", "CEUS")[1 - side]
@@ -741,6 +760,23 @@ def _assign(raws: list[RawBox], mapper: _Mapper, export: Path) -> dict[tuple[Pat
                 "or delete the lone box.",
             )
     return out
+
+
+def _add_cortex(entry: _Frame, box: Box, raw: RawBox, side: int, hint_at: str, export: Path) -> None:
+    """Keep a frame's cortex box: in the CEUS panel, one per frame."""
+    if side != 1:
+        raise InputError(
+            f"{hint_at}: the cortex box {box.text()} is in the B-mode panel.",
+            file=str(export),
+            hint="draw the cortex reference box on the CEUS panel (its enhancement is what is measured).",
+        )
+    if entry.cortex is not None:
+        raise InputError(
+            f"{hint_at}: a second cortex box (the first is {entry.cortex[1].where}).",
+            file=str(export),
+            hint="keep one cortex box per frame.",
+        )
+    entry.cortex = (box, raw)
 
 
 class _Phases:
@@ -834,6 +870,7 @@ def import_annotations(
     panels: str | None = None,
     force: bool = False,
     id_column: str = "patient_id",
+    cortex_label: str = DEFAULT_CORTEX_LABEL,
 ) -> ImportResult:
     """Import one annotation export into ``annotations.csv`` (see the module notes).
 
@@ -849,6 +886,9 @@ def import_annotations(
     all_frames : CVAT video: import interpolated boxes too, not only keyframes.
     panels : dual-display split of plain videos without a manifest ``panels`` cell.
     force : overwrite an existing ``out`` after copying it to ``<out>.bak<N>``.
+    cortex_label : the label of the reference boxes in the renal cortex (CEUS panel, at most one
+        per annotated frame): written to the ``cortex_box`` column, which the table gets when
+        the export holds any (empty on frames without one); ``""`` treats no label so.
 
     Returns
     -------
@@ -872,7 +912,7 @@ def import_annotations(
         )
     manifest = tables.read_manifest(cohort / "manifest.csv", id_column=id_column)
     mapper = _Mapper(cohort, manifest, export_path, video, default_split(panels))
-    by_frame = _assign(raws, mapper, export_path)
+    by_frame = _assign(raws, mapper, export_path, cortex_label)
     phases = _Phases(labels or parse_labels(None), windows or frames.DEFAULT_WINDOWS, manifest, export_path)
     order = {pid: i for i, pid in enumerate(manifest.table[id_column])}
     rows = []
@@ -885,9 +925,12 @@ def import_annotations(
                 "phase": phases.of(entry),
                 "bmode_box": entry.boxes[0][0].text(),
                 "ceus_box": entry.boxes[1][0].text(),
+                CORTEX_COLUMN: "" if entry.cortex is None else entry.cortex[0].text(),
             }
         )
-    table = pd.DataFrame(rows, columns=[id_column, *ANNOTATION_COLUMNS])
+    with_cortex = any(entry.cortex is not None for entry in by_frame.values())
+    columns = [id_column, *ANNOTATION_COLUMNS, *((CORTEX_COLUMN,) if with_cortex else ())]
+    table = pd.DataFrame(rows, columns=columns)
     backup: list[Path] = []
 
     def write(tmp: Path) -> None:

@@ -105,7 +105,8 @@ def cvat_video(path: Path, table: pd.DataFrame, frames: int) -> Path:
 
 
 def cvat_images(path: Path, table: pd.DataFrame, size, labels=("cortical", "medullary")) -> Path:
-    """CVAT for images 1.1: an image per annotated frame named <stem>_frame_<n>.png; phase as the label."""
+    """CVAT for images 1.1: an image per annotated frame named <stem>_frame_<n>.png; phase as the label,
+    and a box labelled ``cortex`` where the table has a ``cortex_box``."""
     word = dict(zip(("cortical", "medullary"), labels))
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -113,12 +114,15 @@ def cvat_images(path: Path, table: pd.DataFrame, size, labels=("cortical", "medu
         "  <version>1.1</version>",
         "  <meta><task><id>3</id><name>frames</name><mode>annotation</mode></task></meta>",
     ]
-    for i, (name, frame, phase, *boxes) in enumerate(_rows(table)):
+    cortex = table["cortex_box"].tolist() if "cortex_box" in table.columns else [""] * len(table)
+    for i, ((name, frame, phase, *boxes), reference) in enumerate(zip(_rows(table), cortex)):
         image = f"{Path(name).stem}_frame_{frame:06d}.png"
         lines.append(f'  <image id="{i}" name={quoteattr(image)} width="{size[0]}" height="{size[1]}">')
-        for b in boxes:
+        labelled = [(word[phase], b) for b in boxes]
+        labelled += [("cortex", parse_box(reference))] if reference else []
+        for label, b in labelled:
             lines.append(
-                f'    <box label="{word[phase]}" source="manual" occluded="0" xtl="{b.x0}" ytl="{b.y0}" '
+                f'    <box label="{label}" source="manual" occluded="0" xtl="{b.x0}" ytl="{b.y0}" '
                 f'xbr="{b.x1}" ybr="{b.y1}" z_order="0"></box>'
             )
         lines.append("  </image>")
@@ -289,6 +293,43 @@ def test_label_studio_image_tasks_and_mapped_labels(copy, tmp_path):
     export = label_studio_images(tmp_path / "ls.json", table, SIZE["dcm"])
     import_annotations("label-studio", export, folder, out=folder / "b.csv")
     assert (folder / "b.csv").read_bytes() == (folder / "annotations.csv").read_bytes()
+
+
+def test_cortex_boxes_fill_the_cortex_box_column(tmp_path):
+    """Boxes labelled ``cortex`` (the generator's own cortex boxes, one frame left without) come back
+    as ``cortex_box``, empty where none was drawn; a cortex box on the B-mode panel, a second one on
+    a frame, or one on a frame without lesion boxes is refused, naming the element; nothing is
+    written then."""
+    folder = synthesize(tmp_path / "cohort", tiny=True, seed=0).out_dir  # format 3: with cortex_box
+    table = _table(folder)
+    table.loc[1, "cortex_box"] = ""
+    export = cvat_images(tmp_path / "c.xml", table, SIZE["dcm"])
+    result = import_annotations("cvat-images", export, folder, out=folder / "c.csv")
+    pd.testing.assert_frame_equal(_table(folder).pipe(lambda t: t.assign(cortex_box=table["cortex_box"])),
+                                  pd.read_csv(folder / "c.csv", dtype=str, keep_default_na=False))
+    assert list(result.table.columns)[-1] == "cortex_box"
+    with pytest.raises(InputError, match="a second box in the CEUS panel"):  # no label means cortex
+        import_annotations("cvat-images", export, folder, out=folder / "d.csv", cortex_label="")
+    before = (folder / "c.csv").read_bytes()
+    bad = table.copy()
+    bad.loc[0, "cortex_box"] = "2,20,8,26"  # left (B-mode) panel
+    with pytest.raises(InputError, match=r"line 8 .*RC0001_frame_000002.*box 2,20,8,26 is in the B-mode"):
+        import_annotations("cvat-images", cvat_images(tmp_path / "b.xml", bad, SIZE["dcm"]), folder,
+                           out=folder / "c.csv", force=True)
+    text = export.read_text()
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if 'label="cortex"' in line)
+    lines.insert(first + 1, '    <box label="cortex" xtl="120" ytl="20" xbr="124" ybr="24"></box>')
+    (tmp_path / "twice.xml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="a second cortex box"):
+        import_annotations("cvat-images", tmp_path / "twice.xml", folder, out=folder / "c.csv", force=True)
+    lone = text.replace("</annotations>", '  <image id="99" name="RC0001_frame_000007.png" width="160" '
+                        'height="72">\n    <box label="cortex" xtl="120" ytl="20" xbr="124" ybr="24">'
+                        "</box>\n  </image>\n</annotations>")
+    (tmp_path / "lone.xml").write_text(lone)
+    with pytest.raises(InputError, match="a 'cortex' box on a frame with no lesion boxes"):
+        import_annotations("cvat-images", tmp_path / "lone.xml", folder, out=folder / "c.csv", force=True)
+    assert (folder / "c.csv").read_bytes() == before
 
 
 def test_cvat_video_imports_keyframes_unless_all_frames(copy, tmp_path):
