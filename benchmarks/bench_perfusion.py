@@ -1,17 +1,25 @@
 """Perfusion parameter recovery on the synthetic cohort (``studykit.cohort.perfusion``).
 
     python benchmarks/bench_perfusion.py [--patients 40] [--frames 16 48] [--out DIR]
+                                         [--figure docs/perfusion_tic.png]
 
 For each frame count, a cohort of ``--patients`` at the demo's panel size (96 × 112) is
-synthesised (``injection_s`` = 4 s added to its manifest: the videos start 4 s before the
-injection) and the lesion's known TIC features (``truth.csv``: ``time_to_peak_s``,
+synthesised (its manifest's ``injection_s`` = 4 s: the videos start 4 s before the injection)
+and the lesion's known TIC features (``truth.csv``: ``time_to_peak_s``,
 ``peak_enhancement_db``, ``washout``) are compared with the fitted ones, at two levels:
 
 - **curves**: the generator's own noise-free lesion and cortex TICs (``render.tic`` of the
   truth's curves) sampled at the video's frame times — the error of the bolus model alone
   (the generator's curve is a gamma variate with a wash-out plateau, which neither model has);
 - **videos**: the TICs extracted from the rendered videos (:func:`perfusion_table`, each
-  scanner's dynamic range and gamma) — adds speckle, the imaging chain, motion and the ROIs.
+  scanner's dynamic range and gamma) — adds speckle, the imaging chain, motion and the ROIs;
+  once with the annotations' ``cortex_box`` (the generator's box in the renal cortex) and
+  once with the automatic cortex rule (the column removed).
+
+``--figure`` also writes the TIC figure of ``studykit perfusion`` (mean lesion and cortex TIC
+per subtype relative to the cortex peak, with 95 % bands, and three patients' fits; gamma
+variate, first pass, annotated cortex) of a cohort of ``--figure-patients`` (181, the
+reference study's size and subtype mix) at the last frame count to that path.
 
 Errors are medians over the patients whose lesion and cortex fits are both ``ok`` (R² ≥ 0.8),
 and over those with any fit (``ok`` or ``poor fit``): relative error of TTP (arrival to
@@ -36,20 +44,24 @@ from _common import machine
 from studykit.analysis import perfusion_by_class
 from studykit.cohort.perfusion import fit_bolus, perfusion_table
 from studykit.cohort.synth import render, synthesize
-from studykit.cohort.synth.options import VIDEO_START_S
 from studykit.cohort.synth.patient import frame_times
+from studykit.study.perfusion import perfusion_outputs
 
 SPREAD = 0.3  # the generator's default CEUS vendor spread (SynthParams.ceus_vendor_spread)
 FIRST_PASS_S = 15.0  # the first-pass window after the highest sample
 
 
-def cohort(out: Path, patients: int, frames: int) -> Path:
+def cohort(out: Path, patients: int, frames: int) -> tuple[Path, Path]:
+    """The synthetic cohort (its manifest has ``injection_s``, its annotations a ``cortex_box``) and
+    a copy without the ``cortex_box`` column, where the automatic cortex rule places the ROI."""
     folder = out / f"cohort_{patients}_{frames}"
     synthesize(folder, patients=patients, frames=frames, size=(96, 112), seed=0)
-    manifest = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)
-    manifest["injection_s"] = f"{-VIDEO_START_S:g}"
-    manifest.to_csv(folder / "manifest.csv", index=False)
-    return folder
+    automatic = out / f"cohort_{patients}_{frames}_auto"
+    if not automatic.exists():
+        shutil.copytree(folder, automatic)
+        table = pd.read_csv(automatic / "annotations.csv", dtype=str, keep_default_na=False)
+        table.drop(columns="cortex_box").to_csv(automatic / "annotations.csv", index=False)
+    return folder, automatic
 
 
 def curve_level(truth: pd.DataFrame, frames: int, model: str, first_pass_s: float | None) -> pd.DataFrame:
@@ -86,6 +98,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--frames", type=int, nargs="+", default=[16, 48])
     parser.add_argument("--out", type=Path, default=Path("/tmp/studykit-bench-perfusion"))
+    parser.add_argument("--figure", type=Path, default=None, help="write the TIC figure (PNG) here")
+    parser.add_argument("--figure-patients", type=int, default=181,
+                        help="patients of the figure's cohort (181: every subtype with ≥ 10)")
     args = parser.parse_args()
     ranges = {s: render.harmonised(p, SPREAD).ceus_range_db for s, p in render.SCANNERS.items()}
     gammas = {s: render.harmonised(p, SPREAD).ceus_gamma for s, p in render.SCANNERS.items()}
@@ -94,18 +109,19 @@ def main() -> None:
           "| wash-out median abs. error | time (s) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for frames in args.frames:
-        folder = cohort(args.out, args.patients, frames)
+        folder, automatic = cohort(args.out, args.patients, frames)
         truth = pd.read_csv(folder / "truth.csv").set_index("patient_id")
+        sources = {"videos, annotated cortex": folder, "videos, automatic cortex": automatic}
         for model in ("gamma", "lognormal"):
             for first_pass in (None, FIRST_PASS_S):
                 window = "all" if first_pass is None else f"peak + {first_pass:g} s"
-                for level in ("curves", "videos"):
+                for level in ("curves", *sources):
                     start = time.perf_counter()
                     if level == "curves":
                         fitted = curve_level(truth, frames, model, first_pass)
                     else:
-                        fitted = perfusion_table(folder, model=model, dynamic_range_db=ranges, gamma=gammas,
-                                                 first_pass_s=first_pass)
+                        fitted = perfusion_table(sources[level], model=model, dynamic_range_db=ranges,
+                                                 gamma=gammas, first_pass_s=first_pass)
                     seconds = time.perf_counter() - start
                     for statuses in (("ok",), ("ok", "poor fit")):
                         e = errors(fitted, truth, statuses)
@@ -113,6 +129,15 @@ def main() -> None:
                               f"| {e['ttp']:.1%} | {e['pe']:.1%} | {e['washout']:.3f} | {seconds:.1f} |",
                               flush=True)
         by_class(folder, ranges, gammas, frames)
+    if args.figure is not None:
+        folder, _ = cohort(args.out, args.figure_patients, args.frames[-1])
+        outputs = perfusion_outputs(folder, args.out / "outputs", group="subtype", model="gamma",
+                                    dynamic_range_db=ranges, gamma=gammas, first_pass_s=FIRST_PASS_S)
+        args.figure.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.out / "outputs" / "tic.png", args.figure)
+        statuses = outputs.table["status"].value_counts().to_dict()
+        print(f"\nTIC figure ({args.figure_patients} patients, {args.frames[-1]} frames): {args.figure} "
+              f"(fits {statuses}; {len(outputs.written)} files written)")
     shutil.rmtree(args.out, ignore_errors=True)
 
 

@@ -149,25 +149,39 @@ def perfusion_by_class(perfusion: pd.DataFrame, *, parameters: tuple[str, ...] =
     return order_columns(table, [C.UNIT, C.METRIC])
 
 
-def relative_tic(curves: pd.DataFrame, *, id_column: str = PATIENT) -> pd.DataFrame:
+def relative_tic(curves: pd.DataFrame, *, id_column: str = PATIENT,
+                 min_reference: float = 0.1) -> pd.DataFrame:
     """``curves`` with ``intensity`` (and ``fitted``, when present) divided by each patient's
     highest observed cortex intensity, so the cortex peaks at 1.
 
     ``curves``: ``cohort.perfusion.perfusion_fits``' (``patient_id, region, time_s, intensity``
     at least; linear intensities). The scale is relative to the reference region's peak, as
     quantitative CEUS reports a lesion's enhancement against the parenchyma (Dietrich et al.
-    2012); no baseline is subtracted. A patient without a positive finite cortex intensity
-    has NaN values (warns, :class:`~studykit.errors.UndefinedStatisticWarning`).
+    2012); no baseline is subtracted. A patient without a positive finite cortex intensity, or
+    whose cortex peak is below ``min_reference`` times the lesion's (a reference ROI that never
+    enhances like cortex — e.g. placed automatically beside a lesion that fills the kidney —
+    10 dB by default, beyond any lesion's hyper-enhancement), has NaN values (warns, naming
+    them, :class:`~studykit.errors.UndefinedStatisticWarning`).
     """
     require_table_columns(curves, "curves", [id_column, "region", "time_s", "intensity"])
     data = curves.copy()
-    reference = data["intensity"].astype(float).where(data["region"] == TIC_REFERENCE)
+    values = data["intensity"].astype(float)
+    reference = values.where(data["region"] == TIC_REFERENCE)
     peak = reference.groupby(data[id_column], sort=False).transform("max")
+    others = values.where(data["region"] != TIC_REFERENCE)
+    lesion = others.groupby(data[id_column], sort=False).transform("max")
     undefined = data.loc[~(peak > 0), id_column].unique()
     if len(undefined):
         warnings.warn(f"relative TIC undefined for {len(undefined)} patient(s) without a positive cortex "
                       f"intensity ({', '.join(map(str, undefined[:5]))}): their values are NaN.",
                       UndefinedStatisticWarning, stacklevel=2)
+    faint = (peak > 0) & (peak < min_reference * lesion)
+    if faint.any():
+        names = data.loc[faint, id_column].unique()
+        warnings.warn(f"relative TIC left out for {len(names)} patient(s) whose cortex ROI peaks below "
+                      f"{min_reference:g} × the lesion's ({', '.join(map(str, names[:5]))}): check their "
+                      "cortex_box.", UndefinedStatisticWarning, stacklevel=2)
+        peak = peak.where(~faint)
     for column in ("intensity", "fitted"):
         if column in data.columns:
             data[column] = data[column].astype(float) / peak.where(peak > 0)

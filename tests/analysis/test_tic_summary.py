@@ -50,6 +50,20 @@ def test_relative_tic_divides_by_the_patients_cortex_peak() -> None:
     assert relative.loc[relative["patient_id"] == "D", "intensity"].isna().all()
 
 
+def test_a_cortex_roi_that_never_enhances_like_cortex_is_left_out() -> None:
+    """E's cortex peaks at 0.5 against a lesion peak of 8 (below 0.1 × 8): left out with a warning
+    naming it; at min_reference 0.05 it is kept (8 / 0.5 = 16)."""
+    extra = pd.DataFrame({"patient_id": "E", "label": "g1", "region": ["lesion", "cortex"], "time_s": 0.0,
+                          "intensity": [8.0, 0.5], "fitted": np.nan})
+    curves = pd.concat([_curves()[lambda t: t["patient_id"] != "D"], extra], ignore_index=True)
+    with pytest.warns(UndefinedStatisticWarning, match=r"left out for 1 patient\(s\).*lesion's \(E\)"):
+        relative = relative_tic(curves)
+    assert relative.loc[relative["patient_id"] == "E", "intensity"].isna().all()
+    assert relative.loc[relative["patient_id"] == "A", "intensity"].notna().sum() == 6
+    kept = relative_tic(curves, min_reference=0.05)
+    np.testing.assert_allclose(kept.loc[kept["patient_id"] == "E", "intensity"], [16.0, 1.0])
+
+
 def test_tic_summary_matches_the_hand_computation() -> None:
     with pytest.warns(UndefinedStatisticWarning):
         summary = tic_summary(_curves(), grid_s=2.0)
