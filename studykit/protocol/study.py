@@ -89,7 +89,9 @@ class SyntheticSpec(_Strict):
     size: tuple[int, int] | None = None
     tiny: bool = False
     syntax: Literal[SYNTH_SYNTAXES] | None = None  # every video in one format (synth --syntax); None: the mix
-    params: dict[str, float] = Field(default_factory=dict)
+    #: SynthParams fields (numbers; true/false for flags such as ``timing_annotations``) and
+    #: ``preset`` / ``latent_model`` names; checked by the generator (named field, allowed range).
+    params: dict[str, float | bool | str] = Field(default_factory=dict)
 
 
 class CohortSpec(_Strict):

@@ -210,6 +210,27 @@ def test_timing_annotations_injection_time_and_a_cortex_box_clear_of_the_lesion(
         assert spread <= 8, pid  # two jittered edges, ±3 SD of 1.5 px each at most
 
 
+def test_render_patient_masks_are_the_compartments_of_each_frame():
+    """``masks=True``: per frame, the lesion mask lies inside the annotator's CEUS box (moved with
+    the lesion), rim and core split it, and in the CEUS pixels at peak enhancement the
+    non-enhancing areas are darker than the enhancing core — the masks index the right pixels."""
+    r = synth.render_patient("RC0004", tiny=True, masks=True)
+    x0, y0, x1, y1 = r.panel
+    assert set(r.masks) == {"lesion", "rim", "core", "nonenhancing", "cortex"}
+    assert all(m.shape == (r.video.shape[0], y1 - y0, x1 - x0) for m in r.masks.values())
+    np.testing.assert_allclose(r.masks["rim"] + r.masks["core"], r.masks["lesion"], atol=1e-5)
+    for ann in r.annotations.itertuples():
+        bx0, by0, bx1, by1 = _box(ann.ceus_box)
+        ys, xs = np.nonzero(r.masks["lesion"][ann.frame] > 0.5)
+        assert bx0 - 2 <= xs.min() + x1 and xs.max() + x1 < bx1 + 2 and by0 - 2 <= ys.min() + y0 < by1
+    frame = int(r.annotations["frame"].iloc[1])
+    ceus = r.video[frame, y0:y1, x1:2 * x1 - x0].astype(float)
+    enhancing = (r.masks["core"][frame] > 0.5) & (r.masks["nonenhancing"][frame] < 0.5)
+    assert ceus[r.masks["nonenhancing"][frame] > 0.5].mean() < ceus[enhancing].mean() - 20
+    plain = synth.render_patient("RC0004", tiny=True)
+    assert plain.masks is None and np.array_equal(plain.video, r.video)
+
+
 def test_preset_v2_writes_format_2_columns(tmp_path):
     out = synth.synthesize(tmp_path / "v2", tiny=True, preset="v2")
     assert "injection_s" not in pd.read_csv(out.manifest).columns

@@ -240,6 +240,27 @@ def test_a_synthetic_cohort_in_one_video_format(tmp_path):
     assert videos and set(videos) == {".mp4"}
 
 
+def test_synthetic_params_take_a_preset_and_flags(tmp_path):
+    """cohort.synthetic.params passes names (preset) and flags (timing_annotations) as well as
+    numbers to the generator (README: ``params: {SynthParams fields, or preset: v1}``); a bad
+    value is the generator's error naming the field."""
+    from studykit.errors import InputError
+    from studykit.study import Layout
+    from studykit.study.merge import prepare_cohort
+
+    params = {"preset": "v2", "timing_annotations": True, "junior_noise": 1}
+    protocol = load_protocol(write_protocol(tmp_path, tiny_protocol(
+        cohort={"synthetic": {"tiny": True, "seed": 0, "params": params}})))
+    expected = {"preset": "v2", "timing_annotations": True, "junior_noise": 1.0}
+    assert protocol.cohort.synthetic.params == expected
+    raw = prepare_cohort(protocol, Layout(tmp_path / "results" / "tiny_study"))
+    assert "cortex_box" in (raw / "annotations.csv").read_text().splitlines()[0]  # the flag over the preset
+    bad = load_protocol(write_protocol(tmp_path / "bad", tiny_protocol(
+        cohort={"synthetic": {"tiny": True, "params": {"junior_noise": "loud"}}})))
+    with pytest.raises(InputError, match=r"'junior_noise': must be a finite number"):
+        prepare_cohort(bad, Layout(tmp_path / "bad" / "results" / "tiny_study"))
+
+
 def test_an_unknown_synthetic_video_format_names_the_choices(tmp_path):
     data = tiny_protocol(cohort={"synthetic": {"tiny": True, "syntax": "h265"}})
     expected = r"(?s)cohort\.synthetic\.syntax \(line \d+\): .*'h264', 'hevc' or 'mp4'"

@@ -33,8 +33,8 @@ from .options import (
 )
 from .tables import draw_tables, stream
 
-__all__ = ["RenderedPatient", "Video", "annotation_columns", "cortex_box", "frame_times", "phases",
-           "render_one", "render_patient", "transfer_syntax"]
+__all__ = ["RenderedPatient", "Video", "annotation_columns", "compartment_masks", "cortex_box", "frame_times",
+           "phases", "render_one", "render_patient", "transfer_syntax"]
 
 
 class RenderedPatient(NamedTuple):
@@ -44,6 +44,10 @@ class RenderedPatient(NamedTuple):
     ``times`` the frame times in s after injection, shape (frames,); ``annotations`` the
     patient's rows of ``annotations.csv``; ``panel`` the (x0, y0, x1, y1) rectangle of the
     left panel in frame pixels (x1, y1 exclusive; the right panel is shifted by its width).
+    ``masks`` (``render_patient(masks=True)``): the generator's exact compartments per frame,
+    name → float32 (frames, panel rows, panel columns) in [0, 1], on either panel's pixels —
+    ``lesion``, ``rim`` (its pseudocapsule), ``core`` (lesion minus rim), ``nonenhancing``
+    (the core's non-enhancing areas) and ``cortex`` (renal cortex outside the lesion).
     """
 
     patient_id: str
@@ -51,15 +55,17 @@ class RenderedPatient(NamedTuple):
     times: np.ndarray
     annotations: pd.DataFrame
     panel: tuple[int, int, int, int]
+    masks: dict[str, np.ndarray] | None = None
 
 
 def render_patient(patient_id: str, *, patients: int | None = None, seed: int = 0, frames: int | None = None,
-                   size: int | tuple[int, int] | None = None, tiny: bool = False,
+                   size: int | tuple[int, int] | None = None, tiny: bool = False, masks: bool = False,
                    **model_params: float) -> RenderedPatient:
     """Render one included patient's video in memory (same pixels as :func:`synthesize`).
 
-    Arguments as :func:`synthesize`. Raises :class:`~studykit.errors.InputError` for an
-    unknown or excluded patient.
+    Arguments as :func:`synthesize`; ``masks`` adds the exact compartment masks of every frame
+    (``RenderedPatient.masks``: what an oracle reader of the pixels would localise). Raises
+    :class:`~studykit.errors.InputError` for an unknown or excluded patient.
     """
     config = make_config(patients, seed, frames, size, tiny, model_params)
     tables = draw_tables(config.patients, config.seed, config.params)
@@ -77,7 +83,19 @@ def render_patient(patient_id: str, *, patients: int | None = None, seed: int = 
     g = video.geometry
     annotations = pd.DataFrame(video.annotations, columns=annotation_columns(config.params))
     return RenderedPatient(patient_id, video.pixels, frame_times(config.frames)[0], annotations,
-                           (0, g.bar, g.panel_width, g.bar + g.panel_height))
+                           (0, g.bar, g.panel_width, g.bar + g.panel_height),
+                           compartment_masks(video.anatomy, video.panel, video.shifts) if masks else None)
+
+
+def compartment_masks(anatomy, panel: render.Panel, shifts: np.ndarray) -> dict[str, np.ndarray]:
+    """The exact compartments of every frame on the panel (see :class:`RenderedPatient`)."""
+    perfusion, gain = anatomy.perfusion, anatomy.lesion_core_gain
+    core = np.where(gain > 0, perfusion["lesion"] / np.maximum(gain, 1e-6), 0.0).clip(0.0, 1.0)
+    canvases = {"lesion": (core + perfusion["rim"]).clip(0.0, 1.0), "rim": perfusion["rim"], "core": core,
+                "nonenhancing": core * (gain < 0.05), "cortex": perfusion["cortex"]}
+    scan = render.scan_coordinates(panel, anatomy.grid)
+    return {name: np.stack([render.panel_map(canvas.astype(np.float32), anatomy.grid, scan, tuple(shift))
+                            for shift in shifts]) for name, canvas in canvases.items()}
 
 
 def frame_times(frames: int) -> tuple[np.ndarray, int]:
@@ -110,11 +128,15 @@ def transfer_syntax(index: int, params: SynthParams) -> str:
 
 
 class Video(NamedTuple):
-    """One rendered patient: pixels, DICOM geometry and annotation rows."""
+    """One rendered patient: pixels, DICOM geometry and annotation rows (and what made them:
+    the anatomy, the panel geometry and the tissue shift of every frame)."""
 
     pixels: np.ndarray
     geometry: dicom.VideoGeometry
     annotations: list[dict[str, Any]]
+    anatomy: Any = None
+    panel: Any = None
+    shifts: np.ndarray | None = None
 
 
 def render_one(row: dict, truth: dict, config: Config, number: int) -> Video:
@@ -137,7 +159,7 @@ def render_one(row: dict, truth: dict, config: Config, number: int) -> Video:
     geometry = dicom.VideoGeometry(height, width, spec.bar, panel.pixel_cm, -panel.top_cm / panel.pixel_cm,
                                    interval_ms)
     boxes = _annotations(row["patient_id"], truth, anatomy, spec, shifts, config, number)
-    return Video(pixels, geometry, boxes)
+    return Video(pixels, geometry, boxes, anatomy, panel, shifts)
 
 
 def _jittered_box(box: np.ndarray, jitter: float, panel: render.Panel,

@@ -314,10 +314,11 @@ def _render_frame(anatomy: Anatomy, maps: tuple[np.ndarray, np.ndarray, np.ndarr
     return bmode, _to_display(ceus_db, scanner.ceus_range_db, 0.75, gamma)
 
 
-def panel_map(canvas: np.ndarray, grid, scan: ScanMap) -> np.ndarray:
-    """A canvas map (e.g. a perfusion mask) as it lands on the panel at rest (no tissue shift):
-    float32 of shape (H, W), bilinear like the images, 0 outside the fan."""
-    window = _window(canvas, grid, (0, 0), 0)
+def panel_map(canvas: np.ndarray, grid, scan: ScanMap, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """A canvas map (e.g. a perfusion mask) as it lands on the panel with the tissue shifted by
+    ``shift`` (range, angle samples; default at rest): float32 of shape (H, W), bilinear like the
+    images, 0 outside the fan."""
+    window = _window(canvas, grid, shift, 0)
     out = np.zeros(scan.shape[0] * scan.shape[1], np.float32)
     out[scan.pixels] = (window.ravel()[scan.sources] * scan.weights).sum(axis=0)
     return out.reshape(scan.shape)
