@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import hand_reads
+from analysis_support import hand_reads
 
 from studykit import stats
 from studykit.analysis import AnalysisOptions, icc_table, kappa_table

@@ -1,6 +1,6 @@
 """The decision-curve table: net benefit of the hand-made study's arms, computed by hand.
 
-Patient means of arm A (conftest): .8 .7 .4 .5 .9 | .2 .6 .3 .4 .1; arm B: .6 .55 .7 .3 .8 |
+Patient means of arm A (analysis_support): .8 .7 .4 .5 .9 | .2 .6 .3 .4 .1; arm B: .6 .55 .7 .3 .8 |
 .45 .2 .65 .1 .35; junior majority vote 1 1 1 0 1 | 0 1 0 0 0. Ten patients, prevalence 0.5.
 At p_t = 0.25 (odds 1/3): A treats all 5 malignant and p6, p7, p8 → 0.5 − 0.3/3 = 0.4; B treats
 all 5 and p5, p7, p9 → 0.4; the readers' 4 TP, 1 FP → 0.4 − 0.1/3; treat all 0.5 − 0.5/3.
@@ -15,7 +15,7 @@ import doctest
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MAJORITY, PATIENTS
+from analysis_support import MAJORITY, PATIENTS
 
 from studykit import stats
 from studykit.analysis import AnalysisOptions, decision_curve_table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MAJORITY, PATIENTS
+from analysis_support import MAJORITY, PATIENTS
 
 from studykit import stats
 from studykit.analysis import (

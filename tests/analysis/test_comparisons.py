@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import clustered_study
+from analysis_support import clustered_study
 from statsmodels.stats.multitest import multipletests
 
 from studykit import stats

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import clustered_study
+from analysis_support import clustered_study
 
 from studykit import stats
 from studykit.analysis import AnalysisOptions, aggregate_patients, performance_table

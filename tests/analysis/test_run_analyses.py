@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PATIENTS
+from analysis_support import PATIENTS
 
 from studykit.analysis import TABLES, AnalysisOptions, run_analyses
 from studykit.errors import InputError

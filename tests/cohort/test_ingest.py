@@ -1,6 +1,6 @@
 """Ingestion: raw cohort → ROI pair store (issue 3, §2).
 
-Known answers come from the fixtures' generating function (conftest.panel_value), or from
+Known answers come from the fixtures' generating function (cohort_support.panel_value), or from
 pydicom's own decode of its bundled files put through the documented gray formula.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
-from conftest import (
+from cohort_support import (
     ANNOTATED,
     BOX,
     PANEL,

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from conftest import BOX, cell
+from cohort_support import BOX, cell
 
 from studykit.cohort import Cohort, ingest, load_cohort, synth
 from studykit.cohort.tables import read_manifest

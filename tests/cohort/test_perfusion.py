@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
-from conftest import write_video
+from cohort_support import write_video
 from perfusion_cohort import perfusion_cohort
 from scipy.ndimage import gaussian_filter
 from scipy.special import gammainc

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
-from conftest import copy_cohort, invoke
+from study_support import copy_cohort, invoke
 from submitit.slurm.slurm import _make_sbatch_string
 
 from studykit.errors import InputError

@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import copy_cohort, held_lock, invoke, snapshot, tiny_protocol, write_protocol
+from study_support import copy_cohort, held_lock, invoke, snapshot, tiny_protocol, write_protocol
 
 STUDY = "tiny_study"
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import copy_cohort, held_lock, lock_holder, snapshot, tiny_protocol, write_protocol
+from study_support import copy_cohort, held_lock, lock_holder, snapshot, tiny_protocol, write_protocol
 
 from studykit.errors import StudyError
 from studykit.study import report, run

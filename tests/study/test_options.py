@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import tiny_protocol, write_protocol
+from study_support import tiny_protocol, write_protocol
 
 from studykit.analysis import AnalysisOptions, posterior_column
 from studykit.protocol import load_protocol

@@ -12,7 +12,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import held_lock
+from study_support import held_lock
 
 from studykit import stats
 from studykit.analysis import AnalysisOptions

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import MODELS, tiny_protocol, write_protocol
+from study_support import MODELS, tiny_protocol, write_protocol
 
 from studykit.errors import ProtocolError
 from studykit.protocol import StudyProtocol, load_protocol

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_cohort, invoke, tiny_protocol, write_protocol
+from study_support import copy_cohort, invoke, tiny_protocol, write_protocol
 
 from studykit.study import report, run, validate
 from studykit.study.lock import LOCK_NAME

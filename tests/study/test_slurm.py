@@ -31,7 +31,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from conftest import copy_cohort, invoke, tiny_protocol, write_protocol
+from study_support import copy_cohort, invoke, tiny_protocol, write_protocol
 
 pytestmark = pytest.mark.slurm
 STUDY = "tiny_study"

@@ -9,7 +9,7 @@ import re
 import shutil
 
 import pytest
-from conftest import held_lock, invoke
+from study_support import held_lock, invoke
 
 from studykit.study.layout import Layout
 from studykit.study.status import job_states, parse_sacct, status

@@ -18,8 +18,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from conftest import invoke, tiny_protocol, write_protocol
 from mlflow import MlflowClient
+from study_support import invoke, tiny_protocol, write_protocol
 
 from studykit.errors import TrackingWarning
 from studykit.protocol import load_protocol

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_arm
+from train_support import tiny_arm
 
 from studykit.errors import InputError, StudyError
 from studykit.nets import ClassBalancedFocalLoss, MUFNetLoss, SingleLossParts, class_balanced_weights

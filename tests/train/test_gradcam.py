@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import EASY_SIZE
+from train_support import EASY_SIZE
 
 from studykit.nets import create_model
 from studykit.train import gradcam

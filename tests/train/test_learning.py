@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import patients_of, tiny_arm
+from train_support import patients_of, tiny_arm
 
 from studykit.cohort import ingest, make_splits
 from studykit.cohort.synth import synthesize

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_arm
+from train_support import tiny_arm
 
 from studykit.errors import DataError, InputError
 from studykit.report import load_gradcam
