@@ -12,21 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from click.testing import CliRunner, Result
+from torch_threads import _two_threads  # noqa: F401  (autouse, re-exported by conftest)
 
 from studykit.study.lock import LOCK_NAME
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-@pytest.fixture(autouse=True)
-def _two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(before, 2))
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny_protocol(**changes) -> dict:

@@ -24,12 +24,6 @@ SPATIAL = {key: FULL[key] for key in
            ("rotation_deg", "scale", "translate", "hflip_p", "vflip_p", "elastic_px")}
 
 
-@pytest.fixture(autouse=True)
-def _two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(before, 2))
-    yield
-    torch.set_num_threads(before)
 
 
 def pairs(n: int = 6, size: tuple[int, int] = (32, 32), seed: int = 0) -> torch.Tensor:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch_threads import _two_threads  # noqa: F401  (autouse, re-exported by conftest)
 
 from studykit.cohort import Fold, PairStore, ingest, make_splits
 from studykit.cohort.store import INDEX_COLUMNS, STORE_FORMAT
@@ -21,12 +22,6 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 EASY_SIZE, EASY_BOX = 128, 40  # crop side and lesion square side, pixels
 
 
-@pytest.fixture(autouse=True)
-def _two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(before, 2))
-    yield
-    torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
