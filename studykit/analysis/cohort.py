@@ -131,7 +131,8 @@ def perfusion_by_class(perfusion: pd.DataFrame, *, parameters: tuple[str, ...] =
     ``stats.compare_groups``'s table with ``unit`` ("patient") and ``metric`` added: the
     ``status`` rows (count_percent of ``ok`` / ``poor fit`` / ``failed``) over all patients,
     then the parameters over the patients whose fit is ``ok`` (the same tests as Table 1:
-    Shapiro–Wilk → Student t or Mann–Whitney U).
+    Shapiro–Wilk → Student t or Mann–Whitney U). When a class has no ``ok`` fit, only the
+    status rows, with an :class:`~studykit.errors.UndefinedStatisticWarning` naming the class.
     """
     options = options or AnalysisOptions()
     require_columns(perfusion, (PATIENT, LABEL, STATUS, *parameters), table="perfusion")
@@ -142,9 +143,16 @@ def perfusion_by_class(perfusion: pd.DataFrame, *, parameters: tuple[str, ...] =
     statuses = stats.compare_groups(data[[LABEL, STATUS]], LABEL, categorical=[STATUS],
                                     confidence=options.confidence, seed=options.seed)
     fitted = data[data[STATUS] == "ok"]
-    values = stats.compare_groups(fitted[[LABEL, *parameters]], LABEL, continuous=list(parameters),
-                                  confidence=options.confidence, seed=options.seed)
-    table = pd.concat([statuses, values], ignore_index=True)
+    ok = fitted[LABEL].value_counts()
+    if (ok == 0).any():  # the statuses alone: a class without an ok fit has no parameters to compare
+        missing = ", ".join(str(g) for g in ok.index[ok == 0])
+        warnings.warn(f"perfusion parameters not compared: no patient of class {missing} has an ok fit "
+                      "(the status rows count every patient).", UndefinedStatisticWarning, stacklevel=2)
+        table = statuses
+    else:
+        values = stats.compare_groups(fitted[[LABEL, *parameters]], LABEL, continuous=list(parameters),
+                                      confidence=options.confidence, seed=options.seed)
+        table = pd.concat([statuses, values], ignore_index=True)
     table[C.UNIT], table[C.METRIC] = "patient", table["kind"]
     return order_columns(table, [C.UNIT, C.METRIC])
 

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as sps
 
 from studykit.analysis.cohort import perfusion_by_class
-from studykit.errors import StudyError
+from studykit.errors import StudyError, UndefinedStatisticWarning
 
 
 def _perfusion() -> pd.DataFrame:
@@ -50,3 +50,15 @@ def test_parameters_of_ok_fits_match_scipy_and_statuses_count_everyone() -> None
 def test_missing_column_is_an_error() -> None:
     with pytest.raises(StudyError):
         perfusion_by_class(_perfusion().drop(columns="status"))
+
+
+def test_a_class_without_an_ok_fit_keeps_the_status_rows_and_warns() -> None:
+    """Every benign fit poor: the statuses are still counted (the same rows as with the parameters),
+    the parameters are not compared, and the warning names the class."""
+    data = _perfusion()
+    data.loc[(data["label"] == "benign") & (data["status"] == "ok"), "status"] = "poor fit"
+    with pytest.warns(UndefinedStatisticWarning, match="no patient of class benign has an ok fit"):
+        table = perfusion_by_class(data, parameters=("rel_pe_db",))
+    assert set(table["variable"]) == {"status"}
+    benign = table[(table["group"] == "benign") & (table["variable"] == "status")].set_index("level")["count"]
+    assert benign["ok"] == 0 and benign["poor fit"] == (data["label"] == "benign").sum() - benign["failed"]
