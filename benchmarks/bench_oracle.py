@@ -46,6 +46,7 @@ from _common import machine
 
 from studykit.cohort.synth import SynthParams, draw_cohort, render_patient
 from studykit.cohort.synth.model import FEATURE_NAMES, TEMPORAL, auc, liabilities_from_features
+from studykit.cohort.synth.options import make_params
 from studykit.cohort.tables import parse_box
 
 CEUS_LATENTS = [FEATURE_NAMES[k] for k in range(4, 10) if k not in TEMPORAL]
@@ -169,8 +170,7 @@ def main() -> None:
     params = dict(args.param)
     start = time.perf_counter()
     tables = draw_cohort(patients=args.patients, seed=args.seed, **params)
-    synth_params = SynthParams.named(str(params.get("preset", "v3")),
-                                     **{k: v for k, v in params.items() if k != "preset"})
+    synth_params = make_params(params)
     truth = tables.truth.set_index("patient_id")
     rows = []
     for pid in truth.index:

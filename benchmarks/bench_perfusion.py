@@ -51,17 +51,22 @@ SPREAD = 0.3  # the generator's default CEUS vendor spread (SynthParams.ceus_ven
 FIRST_PASS_S = 15.0  # the first-pass window after the highest sample
 
 
-def cohort(out: Path, patients: int, frames: int) -> tuple[Path, Path]:
-    """The synthetic cohort (its manifest has ``injection_s``, its annotations a ``cortex_box``) and
-    a copy without the ``cortex_box`` column, where the automatic cortex rule places the ROI."""
+def cohort(out: Path, patients: int, frames: int) -> Path:
+    """The synthetic cohort (its manifest has ``injection_s``, its annotations a ``cortex_box``)."""
     folder = out / f"cohort_{patients}_{frames}"
     synthesize(folder, patients=patients, frames=frames, size=(96, 112), seed=0)
-    automatic = out / f"cohort_{patients}_{frames}_auto"
+    return folder
+
+
+def without_cortex_boxes(folder: Path) -> Path:
+    """A copy of the cohort without the ``cortex_box`` column, where the automatic cortex rule
+    places the ROI."""
+    automatic = folder.with_name(f"{folder.name}_auto")
     if not automatic.exists():
         shutil.copytree(folder, automatic)
         table = pd.read_csv(automatic / "annotations.csv", dtype=str, keep_default_na=False)
         table.drop(columns="cortex_box").to_csv(automatic / "annotations.csv", index=False)
-    return folder, automatic
+    return automatic
 
 
 def curve_level(truth: pd.DataFrame, frames: int, model: str, first_pass_s: float | None) -> pd.DataFrame:
@@ -109,7 +114,8 @@ def main() -> None:
           "| wash-out median abs. error | time (s) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for frames in args.frames:
-        folder, automatic = cohort(args.out, args.patients, frames)
+        folder = cohort(args.out, args.patients, frames)
+        automatic = without_cortex_boxes(folder)
         truth = pd.read_csv(folder / "truth.csv").set_index("patient_id")
         sources = {"videos, annotated cortex": folder, "videos, automatic cortex": automatic}
         for model in ("gamma", "lognormal"):
@@ -130,7 +136,7 @@ def main() -> None:
                               flush=True)
         by_class(folder, ranges, gammas, frames)
     if args.figure is not None:
-        folder, _ = cohort(args.out, args.figure_patients, args.frames[-1])
+        folder = cohort(args.out, args.figure_patients, args.frames[-1])
         outputs = perfusion_outputs(folder, args.out / "outputs", group="subtype", model="gamma",
                                     dynamic_range_db=ranges, gamma=gammas, first_pass_s=FIRST_PASS_S)
         args.figure.parent.mkdir(parents=True, exist_ok=True)

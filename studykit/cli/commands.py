@@ -14,7 +14,7 @@ from rich.table import Table
 from studykit.cli.app import cli, stderr, stdout
 from studykit.cli.jobs import executor_options, follow, make_executor, print_submission
 from studykit.errors import DataError, InputError
-from studykit.vocab import ANNOTATION_FORMATS, SYNTH_SYNTAXES, ci_label
+from studykit.vocab import ANNOTATION_FORMATS, CORTEX_COLUMN, SYNTH_SYNTAXES, ci_label
 
 
 @cli.command("auc")
@@ -305,8 +305,8 @@ def annotations_import_command(format: str, file: Path, cohort_dir: Path, out: P
                                 panels=panels, force=force, id_column=id_column, cortex_label=cortex_label)
     table = result.table
     counts = table["phase"].value_counts()
-    cortex = (f"; {int((table['cortex_box'] != '').sum())} with a cortex box" if "cortex_box" in table.columns
-              else "")
+    cortex = (f"; {int((table[CORTEX_COLUMN] != '').sum())} with a cortex box"
+              if CORTEX_COLUMN in table.columns else "")
     stdout.print(f"[bold]{result.path}[/]: {len(table)} frames of {table['file'].nunique()} videos from "
                  f"{table[id_column].nunique()} patients ({counts.get('cortical', 0)} cortical, "
                  f"{counts.get('medullary', 0)} medullary; phase from labels {result.from_labels}, from time "

@@ -58,7 +58,6 @@ from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 __all__ = ["DEFAULT_WINDOWS", "INJECTION_COLUMN", "SKIPPED_COLUMNS", "FrameProposal", "injection_time",
            "parse_window", "phase_at", "pick_frames", "propose_frames", "video_times"]
 
-#: Manifest column: video time (s from the first frame) of the contrast injection.
 #: Columns of the skipped table.
 SKIPPED_COLUMNS = ("patient_id", "file", "phase", "reason")
 #: The phase windows in s since injection used when none are given (``--cortical``/``--medullary``).

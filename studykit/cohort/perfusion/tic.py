@@ -65,7 +65,6 @@ from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 __all__ = ["CORTEX_COLUMN", "DEFAULT_DYNAMIC_RANGE_DB", "DEFAULT_REFERENCE", "DEFAULT_ROI_SHRINK",
            "TIC_COLUMNS", "extract_tic", "linearize"]
 
-#: Optional annotations column: the reference cortex ROI (x0,y0,x1,y1, full-frame pixels).
 #: Dynamic range assumed when none is given, dB (a common CEUS display setting).
 DEFAULT_DYNAMIC_RANGE_DB = 40.0
 #: Fraction of the dynamic range below the reference (0 dB) level.

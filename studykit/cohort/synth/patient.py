@@ -227,7 +227,7 @@ def _annotations(pid: str, truth: dict, anatomy, spec: render.VideoSpec, shifts:
         tight = render.lesion_box(anatomy, spec.panel, tuple(shifts[f]))
         boxes = []
         for x_offset in (0, spec.panel.width):
-            b = _jittered_box(tight, config.params.annotator_jitter_px, spec.panel, rng)
+            b = _jittered_box(tight, jitter, spec.panel, rng)
             boxes.append(_box_text(b, x_offset, spec.bar))
         row = {"patient_id": pid, "file": f"videos/{pid}.dcm", "frame": int(f), "phase": phase[f],
                "bmode_box": boxes[0], "ceus_box": boxes[1]}

@@ -318,15 +318,19 @@ def panel_map(canvas: np.ndarray, grid, scan: ScanMap, shift: tuple[int, int] = 
     """A canvas map (e.g. a perfusion mask) as it lands on the panel with the tissue shifted by
     ``shift`` (range, angle samples; default at rest): float32 of shape (H, W), bilinear like the
     images, 0 outside the fan."""
-    window = _window(canvas, grid, shift, 0)
     out = np.zeros(scan.shape[0] * scan.shape[1], np.float32)
-    out[scan.pixels] = (window.ravel()[scan.sources] * scan.weights).sum(axis=0)
+    out[scan.pixels] = _fan_values(_window(canvas, grid, shift, 0), scan)
     return out.reshape(scan.shape)
+
+
+def _fan_values(image: np.ndarray, scan: ScanMap) -> np.ndarray:
+    """Bilinear samples of a polar window image at the panel's fan pixels, shape (n,)."""
+    return (image.ravel()[scan.sources] * scan.weights).sum(axis=0)
 
 
 def _scan(image: np.ndarray, scan: ScanMap) -> np.ndarray:
     """Scan-convert a polar display image (values in [0, 1]) to the panel: uint8, black outside the fan."""
-    values = (image.ravel()[scan.sources] * scan.weights).sum(axis=0)
+    values = _fan_values(image, scan)
     out = np.zeros(scan.shape[0] * scan.shape[1], np.uint8)
     out[scan.pixels] = np.round(values * 255.0).astype(np.uint8)
     return out.reshape(scan.shape)

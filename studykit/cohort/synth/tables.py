@@ -23,7 +23,6 @@ __all__ = ["MANIFEST_COLUMNS", "CohortTables", "allocate", "draw_tables", "strea
 
 MANIFEST_COLUMNS = ("patient_id", "label", "subtype", "center", "scanner", "age", "sex", "bmi",
                     "size_cm", "symptoms", "surgery", "excluded_reason")
-
 SCANNERS = ("ge_logiq_e9", "mindray_resona7", "philips_iu22")
 #: Scanner mix per centre (probabilities in SCANNERS order).
 CENTER_SCANNERS = {"center_a": (0.55, 0.0, 0.45), "center_b": (0.3, 0.7, 0.0)}
