@@ -34,6 +34,7 @@ __all__ = [
     "AGGREGATION_EPS",
     "ANNOTATION_FORMATS",
     "ARM",
+    "ARM_EVIDENCE",
     "ARM_KINDS",
     "AUGMENT_CHOICES",
     "AUGMENT_LIMITS",
@@ -56,6 +57,7 @@ __all__ = [
     "LOSS_KINDS",
     "MODALITIES",
     "MRMC_COVARIANCES",
+    "NET_KINDS",
     "OPTIMIZER_KINDS",
     "PATIENT",
     "PATIENT_UNIT",
@@ -122,8 +124,15 @@ CORTEX_COLUMN = "cortex_box"
 #: Image modalities of a B-mode/CEUS pair, in store channel order.
 MODALITIES = ("bmode", "ceus")
 #: Arm kinds and the modalities each reads (``None``: one, the arm's own ``modality``). The
-#: nets registry (:func:`studykit.nets.model_kind`) registers exactly these kinds.
-ARM_KINDS: dict[str, tuple[str, ...] | None] = {"single": None, "mufnet": MODALITIES}
+#: nets registry (:func:`studykit.nets.model_kind`) registers the :data:`NET_KINDS`; a
+#: ``perfusion`` arm is a scikit-learn model on the CEUS video's time–intensity curves
+#: (:mod:`studykit.train.perfusion`).
+ARM_KINDS: dict[str, tuple[str, ...] | None] = {"single": None, "mufnet": MODALITIES, "perfusion": ("ceus",)}
+#: Arm kinds that train a network on the pair store (checkpoints, epochs, Grad-CAM).
+NET_KINDS = ("single", "mufnet")
+#: What each arm kind sees, as an evidence level of the Bayes ceiling (``analysis.ceiling``):
+#: single frames (a per-frame classifier averaged per patient) or the whole video.
+ARM_EVIDENCE = {"single": "frame", "mufnet": "frame", "perfusion": "video"}
 #: MUF-Net fusion kinds (:func:`studykit.nets.create_fusion`).
 FUSIONS = ("attention", "mean", "concat")
 #: Recipe choices of an arm spec (the train layer's registries, :mod:`studykit.train.recipe`).

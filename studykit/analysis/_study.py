@@ -12,7 +12,7 @@ from studykit.analysis._arms import check_reads, model_arms, patient_labels, rea
 from studykit.analysis._common import Arm, check_option, common_patients
 from studykit.analysis.aggregate import check_predictions
 from studykit.errors import InputError
-from studykit.vocab import AGGREGATIONS, ICC_FORMS, READER_RATINGS, TABLES, UNITS
+from studykit.vocab import AGGREGATIONS, ARM, ICC_FORMS, IMAGE, READER_RATINGS, TABLES, UNITS
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,12 @@ class Study:
     @property
     def readers(self) -> list[Arm]:
         return [a for a in self.arms if a.kind == "readers"]
+
+    def per_image(self, name: str) -> bool:
+        """True when model arm ``name`` predicts images (every row has an ``image_id``); False for
+        a patient-level arm (a perfusion arm), which the image-level analyses leave out."""
+        rows = self.predictions[self.predictions[ARM] == name]
+        return len(rows) > 0 and bool(rows[IMAGE].notna().all())
 
     def arm(self, name: str) -> Arm:
         names = [a.name for a in self.arms]

@@ -48,7 +48,8 @@ def check_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
 
     Checks: the columns of DESIGN.md; ``label`` 0/1; ``prob_malignant`` and ``threshold``
     finite in [0, 1]; one label per patient; each patient in one fold per arm; one threshold per
-    (arm, fold); no duplicate (arm, image_id).
+    (arm, fold); no duplicate (arm, image_id). An empty ``image_id`` marks a patient-level arm's
+    row (a perfusion arm): one per (arm, patient).
 
     Raises
     ------
@@ -73,7 +74,8 @@ def check_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     _check_unique(out, [PATIENT], LABEL, "a patient has two labels")
     _check_unique(out, [ARM, PATIENT], FOLD, "a patient is in two test folds of one arm")
     _check_unique(out, [ARM, FOLD], THRESHOLD, "one (arm, fold) has two thresholds")
-    dup = out.duplicated([ARM, IMAGE])
+    dup = out[IMAGE].notna() & out.duplicated([ARM, IMAGE])
+    dup |= out[IMAGE].isna() & out.duplicated([ARM, PATIENT, IMAGE])  # a patient-level arm: one row each
     if dup.any():
         raise InputError(f"has {int(dup.sum())} duplicate (arm, image_id) row(s), e.g. "
                          f"{listed(out.loc[dup, IMAGE].unique())}.", field="predictions.image_id")

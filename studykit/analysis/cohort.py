@@ -316,7 +316,8 @@ def _image_counts(data: pd.DataFrame, predictions: pd.DataFrame | None,
     for name, table in (("index", index), ("predictions", predictions)):
         if table is not None:
             require_columns(table, (IMAGE, PATIENT), table=name)
-            return table.drop_duplicates([PATIENT, IMAGE]).groupby(PATIENT).size(), name
+            images = table.dropna(subset=[IMAGE]).drop_duplicates([PATIENT, IMAGE])  # not a perfusion arm's
+            return images.groupby(PATIENT).size(), name
     return pd.Series(dtype=int), "none"
 
 

@@ -95,7 +95,8 @@ def compare_arms(predictions: pd.DataFrame, reads: pd.DataFrame | None = None,
         frames += [_patient_pair(study.arm(a), study.arm(b), study, options) for a, b in pairs]
     if IMAGE_UNIT in options.units:
         frames += [_image_pair(a, b, study, options) for a, b in pairs
-                   if study.arm(a).kind == study.arm(b).kind == "model"]
+                   if study.arm(a).kind == study.arm(b).kind == "model"
+                   and study.per_image(a) and study.per_image(b)]
     table = concat(frames)
     if table.empty:
         return table

@@ -87,7 +87,7 @@ def performance_table(predictions: pd.DataFrame, reads: pd.DataFrame | None = No
                   "n_patients": len(study.patients)}
         if PATIENT_UNIT in options.units:
             frames.append(tag(_patient_rows(arm, study, options), unit=PATIENT_UNIT, **common))
-        if IMAGE_UNIT in options.units and arm.kind == "model":
+        if IMAGE_UNIT in options.units and arm.kind == "model" and study.per_image(arm.name):
             frames.append(tag(_image_rows(arm.name, study, options), unit=IMAGE_UNIT, **common))
     return order_columns(concat(frames), [ARM, ARM_KIND, C.UNIT, C.METRIC])
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from studykit.protocol.loading import load_model, validate_model
 from studykit.vocab import (
     AGGREGATIONS,
+    ARM_EVIDENCE,
     ARM_KINDS,
     AUGMENT_CHOICES,
     AUGMENT_LIMITS,
@@ -28,6 +29,7 @@ from studykit.vocab import (
     FUSIONS,
     LOSS_KINDS,
     MODALITIES,
+    NET_KINDS,
     OPTIMIZER_KINDS,
     SCHEDULE_KINDS,
     SELECTION_METRICS,
@@ -38,6 +40,7 @@ __all__ = [
     "AugmentSpec",
     "LossSpec",
     "OptimizerSpec",
+    "PerfusionSpec",
     "SamplerSpec",
     "ScheduleSpec",
     "SelectionSpec",
@@ -155,8 +158,54 @@ class SelectionSpec(_Strict):
     split: Literal["inner_val", "test_fold"] = "inner_val"
 
 
+#: Feature groups of a ``perfusion`` arm (:class:`PerfusionSpec`).
+PERFUSION_FEATURES = ("parameters", "curve", "relative_curve")
+
+
+class PerfusionSpec(_Strict):
+    """A ``perfusion`` arm: time–intensity-curve features of the CEUS video → logistic regression.
+
+    Each patient's lesion and cortex TICs are extracted and fitted once per study
+    (:func:`studykit.cohort.perfusion.perfusion_fits` with ``model``, ``dynamic_range_db``,
+    ``gamma``, ``motion``, ``first_pass_s`` and ``min_r2``). ``features`` picks the groups the
+    model reads:
+
+    - ``parameters``: the fitted bolus parameters of the lesion and the cortex and their ratios
+      lesion / cortex (peak enhancement, times to peak and rise, mean transit time, wash-in rate
+      and AUC, wash-out rate, AUC, 30-s wash-out, arrival; ``rel_pe_db``) — quantitative CEUS
+      as VueBox/SonoLiver report it (EFSUMB 2018);
+    - ``curve``: the lesion's linear intensity in dB (10·log10) on a time grid since injection,
+      every ``grid_s`` s from 0 to ``grid_end_s`` s (linear interpolation between frames; no
+      extrapolation), model-free;
+    - ``relative_curve``: the same grid of lesion − cortex (dB), enhancement against the cortex.
+
+    A feature a patient lacks (no TIC, a failed fit, a grid time outside the video) takes the
+    median of the fold's training patients; standardised on them; L2-penalised logistic
+    regression (scikit-learn ``C``) fitted on the fold's training patients, ``C`` chosen among
+    ``c_values`` by the arm's ``selection.metric`` on the inner validation patients (ties: the
+    smaller ``C``, the stronger penalty).
+    """
+
+    features: tuple[Literal[PERFUSION_FEATURES], ...] = Field(default=("curve",), min_length=1)
+    model: Literal["lognormal", "gamma"] = "lognormal"
+    dynamic_range_db: PositiveFloat | dict[str, PositiveFloat] = 40.0
+    gamma: PositiveFloat | dict[str, PositiveFloat] = 1.0
+    motion: bool = False
+    first_pass_s: PositiveFloat | None = None
+    min_r2: Annotated[float, Field(le=1)] = 0.8
+    grid_s: PositiveFloat = 6.0
+    grid_end_s: PositiveFloat = 90.0
+    c_values: tuple[PositiveFloat, ...] = Field(default=(0.01, 0.1, 1.0, 10.0), min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PerfusionSpec:
+        if len(set(self.features)) < len(self.features):
+            raise ValueError(f"features lists a group twice: {list(self.features)}")
+        return self
+
+
 class ArmSpec(_Strict):
-    """One model arm: architecture and training recipe."""
+    """One model arm: architecture and training recipe (``kind: perfusion``: :class:`PerfusionSpec`)."""
 
     schema_version: Literal[1] = ARM_SCHEMA_VERSION
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -184,6 +233,23 @@ class ArmSpec(_Strict):
     num_workers: Annotated[int, Field(ge=0)] = 0
     gradcam_images: Annotated[int, Field(ge=0)] = 8
     seed: Annotated[int, Field(ge=0)] = 0
+    perfusion: PerfusionSpec = PerfusionSpec()
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> ArmSpec:
+        """A perfusion arm sets no network field; a network arm no ``perfusion``."""
+        if self.kind in NET_KINDS:
+            if self.perfusion != PerfusionSpec():
+                raise ValueError(f"a {self.kind!r} arm trains a network: remove 'perfusion' "
+                                 "(kind: perfusion reads it)")
+            return self
+        changed = [name for name in _NET_FIELDS if getattr(self, name) != ArmSpec.model_fields[name].default]
+        if changed:
+            raise ValueError(f"a {self.kind!r} arm trains no network: remove {', '.join(map(repr, changed))}")
+        if self.selection.metric == "last":
+            raise ValueError("a 'perfusion' arm has no epochs: selection.metric is 'auc' or 'accuracy' "
+                             "(it chooses C among perfusion.c_values)")
+        return self
 
     @model_validator(mode="after")
     def _modality_matches_kind(self) -> ArmSpec:
@@ -196,9 +262,27 @@ class ArmSpec(_Strict):
         return self
 
     @property
+    def trains_network(self) -> bool:
+        """True for the network kinds (``single``, ``mufnet``), False for ``perfusion``."""
+        return self.kind in NET_KINDS
+
+    @property
+    def sees(self) -> tuple[str, str]:
+        """(evidence level, modality) of what the arm's input shows — its Bayes ceiling's
+        (``frame`` or ``video``; ``bmode``, ``ceus`` or ``both``)."""
+        reads = ARM_KINDS[self.kind] or (self.modality,)
+        return ARM_EVIDENCE[self.kind], reads[0] if len(reads) == 1 else "both"
+
+    @property
     def optimistic(self) -> bool:
         """True when the checkpoint is selected on the test fold (reference-study mode)."""
         return self.selection.split == "test_fold"
+
+
+#: ArmSpec fields that only a network arm uses (a perfusion arm leaves them at their defaults).
+_NET_FIELDS = ("fusion", "backbone", "pretrained", "input_size", "drop_rate", "epochs", "batch_size", "loss",
+               "optimizer", "schedule", "sampler", "augment", "device", "amp", "channels_last", "compile",
+               "num_workers", "gradcam_images")
 
 
 def load_arm(path: str | Path, **overrides: object) -> ArmSpec:

@@ -17,8 +17,25 @@ from studykit.study._run_files import RunFiles, counts, in_lock, where
 SPECS = "arm_specs"
 
 
+def perfusion_text(spec: ArmSpec) -> str:
+    """A perfusion arm in words: its TIC features and the logistic regression."""
+    p = spec.perfusion
+    groups = {"parameters": f"the fitted {p.model} bolus parameters of lesion and cortex and their ratios",
+              "curve": f"the lesion's intensity in dB every {p.grid_s:g} s to {p.grid_end_s:g} s after "
+                       "injection",
+              "relative_curve": f"lesion − cortex in dB every {p.grid_s:g} s to {p.grid_end_s:g} s"}
+    return (f"{spec.name} ({spec.title or spec.kind}): perfusion arm, no network: the CEUS video's "
+            f"lesion and cortex time–intensity curves (linearised, dynamic range {p.dynamic_range_db} dB) "
+            "summarised as "
+            f"{'; '.join(groups[g] for g in p.features)}, missing values the training patients' medians, "
+            "standardised, L2-penalised logistic regression; output one probability of malignancy per "
+            "patient")
+
+
 def model_text(spec: ArmSpec, aggregation: str) -> str:
     """One arm in words: kind, backbone and weights, fusion, inputs, output and patient aggregation."""
+    if not spec.trains_network:
+        return perfusion_text(spec)
     inputs = spec.modality or "paired B-mode + CEUS"
     fusion = (f", {spec.fusion} fusion with a fused head and one auxiliary head per modality"
               if spec.kind == "mufnet" else "")
@@ -30,9 +47,13 @@ def model_text(spec: ArmSpec, aggregation: str) -> str:
 # ---------------------------------------------------------------- data
 def technology(run: RunFiles) -> Entry:
     """CLAIM 1: the category of technology (the title's wording is the authors')."""
-    backbones = ", ".join(sorted({s.backbone for s in run.protocol.arm_specs})) or "none"
-    return Entry(f"Deep learning: convolutional neural networks ({backbones}) classifying ultrasound crops; "
-                 f"{len(run.protocol.arm_specs)} model arms.", in_lock(SPECS),
+    nets = [s for s in run.protocol.arm_specs if s.trains_network]
+    backbones = ", ".join(sorted({s.backbone for s in nets})) or "none"
+    perfusion = len(run.protocol.arm_specs) - len(nets)
+    extra = (f"; logistic regression on CEUS time–intensity curves ({perfusion} perfusion arm(s))"
+             if perfusion else "")
+    return Entry(f"Deep learning: convolutional neural networks ({backbones}) classifying ultrasound crops"
+                 f"{extra}; {len(run.protocol.arm_specs)} model arms.", in_lock(SPECS),
                  "the identification in the title or abstract.")
 
 
@@ -52,7 +73,7 @@ def data_sources(run: RunFiles) -> Entry:
 def preprocessing(run: RunFiles) -> Entry:
     """CLAIM 9: cropping, margin, gray levels, resizing into the store, each arm's input size."""
     d = run.protocol.design
-    sizes = ", ".join(sorted({f"{s.input_size} px" for s in run.protocol.arm_specs}))
+    sizes = ", ".join(sorted({f"{s.input_size} px" for s in run.protocol.arm_specs if s.trains_network}))
     stored = "" if run.index is None else \
         f": {len(run.index)} B-mode/CEUS pairs of {run.index['patient_id'].nunique()} patients"
     return Entry(f"Each annotated frame's lesion box (annotations.csv), widened by {d.margin:g} of its "
@@ -146,7 +167,8 @@ def disjoint(run: RunFiles) -> Entry | None:
 # ---------------------------------------------------------------- models and training
 def model(run: RunFiles) -> Entry:
     """CLAIM 22: every arm's architecture, inputs and output."""
-    texts = [model_text(s, run.protocol.design.aggregation) + f", dropout {s.drop_rate:g} before the head(s)"
+    texts = [model_text(s, run.protocol.design.aggregation)
+             + (f", dropout {s.drop_rate:g} before the head(s)" if s.trains_network else "")
              for s in run.protocol.arm_specs]
     return Entry("; ".join(texts) + ".", in_lock(SPECS))
 
@@ -162,11 +184,16 @@ def software(run: RunFiles) -> Entry:
 def initialization(run: RunFiles) -> Entry:
     """CLAIM 24: backbone weights and seed of every arm."""
     texts = [f"{s.name}: backbone weights {s.pretrained}, new layers random (seed {s.seed})"
+             if s.trains_network
+             else f"{s.name}: no initial weights (logistic regression by L-BFGS from zero, deterministic)"
              for s in run.protocol.arm_specs]
     return Entry("; ".join(texts) + ".", in_lock(SPECS))
 
 
 def _recipe(s: ArmSpec) -> str:
+    if not s.trains_network:
+        c = ", ".join(f"{v:g}" for v in s.perfusion.c_values)
+        return f"{s.name}: scikit-learn LogisticRegression (L2, lbfgs) for C in {c}"
     o, loss, a = s.optimizer, s.loss, s.augment
     momentum = f"momentum {o.momentum:g}, " if o.kind == "sgd" else ""
     return (f"{s.name}: {o.kind} lr {o.lr:g} ({momentum}weight decay {o.weight_decay:g}), "
@@ -190,16 +217,23 @@ def selection(run: RunFiles) -> Entry:
     for s in run.protocol.arm_specs:
         split = ("the test fold (optimistic: the reported fold selects)" if s.optimistic else
                  "each fold's inner-validation patients")
-        texts.append(f"{s.name}: the last epoch" if s.selection.metric == "last" else
-                     f"{s.name}: the epoch with the best {s.selection.metric} on {split}")
+        if not s.trains_network:
+            texts.append(f"{s.name}: the C with the best {s.selection.metric} on {split} "
+                         "(ties: the smaller C)")
+        else:
+            texts.append(f"{s.name}: the last epoch" if s.selection.metric == "last" else
+                         f"{s.name}: the epoch with the best {s.selection.metric} on {split}")
     return Entry("; ".join(texts) + ".",
                  where(in_lock(f"{SPECS}[].selection"), "arms/<arm>/fold-<k>/done.json"))
 
 
 def ensembling(run: RunFiles) -> Entry:
     """CLAIM 27: none; one model per patient, its images aggregated."""
+    video = (" (a perfusion arm's: one probability from the patient's video)"
+             if any(not s.trains_network for s in run.protocol.arm_specs) else "")
     return Entry("None: each fold's model predicts only its own test patients; a patient's probability is "
-                 f"the {run.protocol.design.aggregation} of its images' probabilities from that one model.",
+                 f"the {run.protocol.design.aggregation} of its images' probabilities from that one "
+                 f"model{video}.",
                  where(in_lock("protocol.design.aggregation"), "predictions.csv"))
 
 

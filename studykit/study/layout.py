@@ -8,6 +8,7 @@
         cohort/raw/             the synthetic cohort (synthetic protocols only)
         cohort/store/           ROI pair store (content-addressed)
         cohort/splits.json      frozen patient-grouped folds
+        cohort/perfusion/<key>/ TIC fits shared by the perfusion arms (perfusion.csv, tic_curves.csv)
         arms/<arm>/fold-<k>/    one (arm, fold) unit (``studykit.vocab.unit_dir``)
         predictions.csv         merged test predictions of every finished unit
         reads.csv               validated reads + majority votes
@@ -89,6 +90,10 @@ class Layout:
     @property
     def splits(self) -> Path:
         return self.root / "cohort" / "splits.json"
+
+    def perfusion_fits(self, key: str) -> Path:
+        """The folder of the cached TIC fits of cache key ``key`` (perfusion.csv, tic_curves.csv)."""
+        return self.root / "cohort" / "perfusion" / key
 
     @property
     def predictions(self) -> Path:

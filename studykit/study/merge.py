@@ -92,7 +92,9 @@ def check_unit_records(protocol: StudyProtocol, layout: Layout, arm: str, fold: 
     threshold = _unit_threshold(protocol, layout, arm, fold)
     preds = layout.unit_file(arm, fold, "predictions")
     if done is not None and threshold is not None and preds.is_file():
-        read_unit_predictions(preds, arm, fold, expected=_expected_images(None, splits, fold))
+        per_image = next(a.trains_network for a in protocol.arm_specs if a.name == arm)
+        read_unit_predictions(preds, arm, fold, expected=_expected_images(None, splits, fold),
+                              per_image=per_image)
 
 
 def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore | None = None
@@ -110,8 +112,9 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore 
             preds = layout.unit_file(arm.name, k, "predictions")
             if layout.unit_complete(arm.name, k, protocol.design.threshold):
                 threshold = _unit_threshold(protocol, layout, arm.name, k)
-                expected = _expected_images(store, splits, k)
-                frame = read_unit_predictions(preds, arm.name, k, expected=expected)
+                per_image = arm.trains_network  # a perfusion arm predicts patients (image_id empty)
+                expected = _expected_images(store if per_image else None, splits, k)
+                frame = read_unit_predictions(preds, arm.name, k, expected=expected, per_image=per_image)
                 frames.append(frame.assign(threshold=threshold))
             else:
                 missing.append((arm.name, k))
@@ -141,8 +144,8 @@ def _expected_images(store: PairStore | None, splits: Splits | None, fold: int) 
     return store.index.iloc[rows][[PATIENT, IMAGE]].astype(str).reset_index(drop=True)
 
 
-def read_unit_predictions(path: Path, arm: str, fold: int, *, expected: pd.DataFrame | None = None
-                          ) -> pd.DataFrame:
+def read_unit_predictions(path: Path, arm: str, fold: int, *, expected: pd.DataFrame | None = None,
+                          per_image: bool = True) -> pd.DataFrame:
     """A unit's ``predictions.csv``, checked to be whole before it is merged.
 
     Checks: it parses, has :data:`~studykit.vocab.REQUIRED_PREDICTION_COLUMNS` (less the
@@ -150,21 +153,22 @@ def read_unit_predictions(path: Path, arm: str, fold: int, *, expected: pd.DataF
     probabilities finite in [0, 1], and — given ``expected`` (``patient_id`` and
     ``image_id``, the latter None when the store is gone) — it holds exactly those patients
     and images, once each. A truncated or edited file raises :class:`DataError` naming it,
-    what is wrong and how to predict the unit again (its checkpoint is kept).
+    what is wrong and how to predict the unit again (its checkpoint is kept). ``per_image=False``
+    (a perfusion arm): one row per patient, ``image_id`` empty.
     """
     try:
         frame = pd.read_csv(path, dtype={PATIENT: str, IMAGE: str, ARM: str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _damaged(path, arm, fold, f"it cannot be read as CSV ({reason})") from None
-    problem = _prediction_problem(frame, arm, fold, expected)
+    problem = _prediction_problem(frame, arm, fold, expected, per_image)
     if problem:
         raise _damaged(path, arm, fold, problem)
     return frame
 
 
 def _prediction_problem(frame: pd.DataFrame, arm: str, fold: int,
-                        expected: pd.DataFrame | None) -> str | None:
+                        expected: pd.DataFrame | None, per_image: bool = True) -> str | None:
     """What makes ``frame`` not a whole predictions file of unit (``arm``, ``fold``), or None."""
     needed = [c for c in REQUIRED_PREDICTION_COLUMNS if c != THRESHOLD]  # the merge adds it
     absent = [c for c in needed if c not in frame.columns]
@@ -172,7 +176,9 @@ def _prediction_problem(frame: pd.DataFrame, arm: str, fold: int,
         return f"column(s) {', '.join(absent)} are missing"
     if frame.empty:
         return "it has no rows"
-    blank = [c for c in needed if frame[c].isna().any()]
+    if not per_image and frame[PATIENT].duplicated().any():
+        return "a patient is predicted twice"
+    blank = [c for c in needed if frame[c].isna().any() and (per_image or c != IMAGE)]
     if blank:
         row = int(np.flatnonzero(frame[blank].isna().any(axis=1).to_numpy())[0]) + 2
         return f"line {row} has no {', '.join(blank)} (the file ends mid-row or was edited)"

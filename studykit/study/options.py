@@ -28,10 +28,6 @@ from studykit.vocab import THRESHOLD_FIXED
 
 __all__ = ["COMPUTED", "DEFAULTED", "RENAMED", "analysis_options", "option_sources", "threshold_origin"]
 
-#: Model arm's modality → its ceiling: the per-frame posterior (model arms classify single frames).
-_POSTERIOR = {modality: posterior_column("frame", modality or "both") for modality in ("bmode", "ceus", None)}
-
-
 @dataclasses.dataclass(frozen=True)
 class _Run:
     """What the options depend on besides the protocol: units missing, arms with results."""
@@ -68,7 +64,9 @@ COMPUTED: dict[str, tuple[tuple[str, ...], Callable[[StudyProtocol, _Run], Any]]
     "allow_missing": (("readers.allow_missing",),
                       lambda p, run: run.allow_missing or p.readers.allow_missing),
     "threshold_origin": (("design.threshold", "design.threshold_value"), lambda p, run: threshold_origin(p)),
-    "ceiling_match": (("arms",), lambda p, run: {s.name: _POSTERIOR[s.modality] for s in p.arm_specs}),
+    # each model arm's ceiling: the posterior of what its input shows (ArmSpec.sees): the per-frame
+    # one for the network arms, which classify single frames; the video's for a perfusion arm
+    "ceiling_match": (("arms",), lambda p, run: {s.name: posterior_column(*s.sees) for s in p.arm_specs}),
     "decision_thresholds": (("analyses.decision_thresholds",),
                             lambda p, run: p.analyses.decision_thresholds.values()),
 }

@@ -161,7 +161,7 @@ def _reader_calls(reads_csv: pd.DataFrame | None, truth: pd.DataFrame) -> pd.Dat
 
 def _gradcam_data(protocol: StudyProtocol, layout: Layout) -> dict[str, np.ndarray] | None:
     """Grad-CAM maps of the first MUF-Net arm, pooled over its folds, in the report's key names."""
-    fused = [a for a in protocol.arm_specs if len(train.arm_modalities(a)) > 1]
+    fused = [a for a in protocol.arm_specs if a.trains_network and len(train.arm_modalities(a)) > 1]
     if not fused:
         return None
     parts = []
@@ -260,7 +260,9 @@ def headline(table3: pd.DataFrame | None) -> pd.DataFrame | None:
 def _design(protocol: StudyProtocol, missing: list[tuple[str, int]]) -> dict[str, Any]:
     d = protocol.design
     arms = ", ".join(
-        f"{s.name} ({s.backbone}, {s.input_size} px, {s.epochs} epochs)" for s in protocol.arm_specs
+        f"{s.name} ({s.backbone}, {s.input_size} px, {s.epochs} epochs)" if s.trains_network
+        else f"{s.name} (perfusion: {', '.join(s.perfusion.features)} → logistic regression)"
+        for s in protocol.arm_specs
     )
     design = {
         "folds": f"{d.folds}-fold patient-grouped CV, stratified by label"

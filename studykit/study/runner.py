@@ -34,6 +34,7 @@ from studykit.study.checks import check_inputs
 from studykit.study.layout import Layout, atomic_write_json
 from studykit.study.lock import results_lock
 from studykit.study.merge import prepare_cohort
+from studykit.study.perfusion_inputs import perfusion_inputs, prepare_perfusion
 from studykit.study.provenance import (
     input_hashes,
     protocol_from_lock,
@@ -44,6 +45,7 @@ from studykit.study.provenance import (
 from studykit.study.summary import RunSummary, UnitExecutor, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, dist_context, fit, predict, read_done
 from studykit.train.checkpoint import fingerprint
+from studykit.train.perfusion import features_key, fit_perfusion, predict_perfusion
 from studykit.vocab import THRESHOLD_YOUDEN, Progress, did_you_mean
 
 __all__ = [
@@ -151,6 +153,8 @@ def _train_unit(
     threshold_rule: str = "fixed", fallback: float = 0.5,
 ) -> UnitResult:
     """Fit (or skip, or resume) one unit, then predict its test fold when not done yet."""
+    if not unit.arm.trains_network:
+        return _fit_perfusion_unit(unit, store, splits, layout, progress, threshold_rule, fallback)
     start = time.perf_counter()
     fold = splits.fold(unit.fold)
     out = layout.unit(unit.arm.name, unit.fold)
@@ -174,6 +178,27 @@ def _train_unit(
     return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
 
 
+def _fit_perfusion_unit(unit: Unit, store: PairStore, splits: Splits, layout: Layout, progress: Progress,
+                        threshold_rule: str, fallback: float) -> UnitResult:
+    """:func:`_train_unit` for a perfusion arm: fit (or skip) its logistic regression on the
+    study's cached TIC features, predict the test patients, choose the threshold."""
+    start = time.perf_counter()
+    fold, out = splits.fold(unit.fold), layout.unit(unit.arm.name, unit.fold)
+    features, labels = perfusion_inputs(unit.arm, layout, store)
+    try:
+        result, status = fit_perfusion(unit.arm, features, labels, fold, out), "trained"
+    except UnitConflictError:
+        result, status = fit_perfusion(unit.arm, features, labels, fold, out, resume=False), "retrained"
+    status = "skipped" if result.skipped else status
+    progress(1, 1, f"{unit.arm.name} fold {unit.fold}")
+    if _needs_prediction(unit, layout):
+        predict_perfusion(unit.arm, features, labels, fold, out)
+    if threshold_rule == THRESHOLD_YOUDEN and _needs_threshold(unit, layout):
+        val = predict_perfusion(unit.arm, features, labels, fold, out, write=False, patients=fold.val)
+        _freeze_threshold(unit, val, fold, layout, fallback)
+    return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
+
+
 def _needs_threshold(unit: Unit, layout: Layout) -> bool:
     """True when the unit's ``threshold.json`` is absent or older than its ``done.json``."""
     done = layout.unit_file(unit.arm.name, unit.fold, "done")
@@ -186,6 +211,11 @@ def _choose_threshold(unit: Unit, store: PairStore, fold, checkpoint: Path, layo
     """Predict the fold's inner-validation patients and freeze the Youden threshold of their
     patient-level probabilities to ``threshold.json`` (the test fold is not looked at)."""
     val = predict(unit.arm, store, fold, checkpoint, device=device, patients=fold.val)
+    _freeze_threshold(unit, val, fold, layout, fallback)
+
+
+def _freeze_threshold(unit: Unit, val: pd.DataFrame, fold, layout: Layout, fallback: float) -> None:
+    """Youden's threshold of the inner-validation predictions ``val`` to ``threshold.json``."""
     value, origin = youden_on_validation(val, rule=unit.arm.aggregation, fallback=fallback)
     record = {"rule": THRESHOLD_YOUDEN, "value": value, "origin": origin,
               "n_val_patients": len(fold.val), "aggregation": unit.arm.aggregation}
@@ -198,18 +228,28 @@ def _needs_prediction(unit: Unit, layout: Layout) -> bool:
     preds = layout.unit_file(unit.arm.name, unit.fold, "predictions")
     if not preds.is_file() or preds.stat().st_mtime_ns < done.stat().st_mtime_ns:
         return True
-    return unit.arm.gradcam_images > 0 and not layout.unit_file(unit.arm.name, unit.fold, "gradcam").is_file()
+    wants_gradcam = unit.arm.trains_network and unit.arm.gradcam_images > 0
+    return wants_gradcam and not layout.unit_file(unit.arm.name, unit.fold, "gradcam").is_file()
 
 
 def unit_is_current(unit: Unit, store: PairStore, splits: Splits, layout: Layout, design: DesignSpec) -> bool:
     """True when training ``unit`` would do nothing: its ``done.json`` records these inputs (arm
     spec, store, fold) and its predictions, Grad-CAM maps and threshold are no older than it."""
     done = read_done(layout.unit_file(unit.arm.name, unit.fold, "done"))
-    if done is None or done.get("fingerprint") != fingerprint(unit.arm, store, splits.fold(unit.fold)):
+    if done is None or done.get("fingerprint") != _unit_fingerprint(unit, store, splits, layout):
         return False
     if _needs_prediction(unit, layout):
         return False
     return not (design.threshold == THRESHOLD_YOUDEN and _needs_threshold(unit, layout))
+
+
+def _unit_fingerprint(unit: Unit, store: PairStore, splits: Splits, layout: Layout) -> dict:
+    """The fingerprint a finished unit's ``done.json`` must record (a perfusion arm's covers its
+    feature table instead of the pair store)."""
+    fold = splits.fold(unit.fold)
+    if unit.arm.trains_network:
+        return fingerprint(unit.arm, store, fold)
+    return fingerprint(unit.arm, features_key(perfusion_inputs(unit.arm, layout, store)[0]), fold)
 
 
 def _checklist_keys() -> list[str]:
@@ -317,6 +357,9 @@ def run(
         splits = _splits(protocol, store, cohort.manifest, layout)
         hashes = input_hashes(protocol, cohort_dir, _reader_files(protocol, cohort_dir), store.key)
         write_lock_document(layout.lock, protocol, hashes, cohort_dir, store.path)
+        prepare_perfusion(list({u.arm.name: u.arm for u in units}.values()), layout, store, cohort_dir,
+                          protocol.columns.id, protocol.columns.label, progress)
+        t0 = _timed(stages, "perfusion", t0)
     if executor is None:
         done_units = _train_all(units, store, splits, layout, device, progress, protocol.design, wait_lock)
     else:  # --executor local | slurm: each unit in its own process, as run_unit trains it

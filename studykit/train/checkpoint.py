@@ -98,17 +98,20 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def fingerprint(arm: ArmSpec, store: PairStore, fold: Fold) -> dict[str, str | int]:
-    """What identifies a unit's inputs: arm-spec hash, store key, fold index and ids hash.
+def fingerprint(arm: ArmSpec, store: PairStore | str, fold: Fold) -> dict[str, str | int]:
+    """What identifies a unit's inputs: arm-spec hash, input key, fold index and ids hash.
 
-    The arm hash covers every field of the spec (its canonical JSON dump), so any change
-    in the recipe, device options included, is a different unit.
+    ``store``: the pair store a network arm trains on (its key, ``store_key``), or the SHA-256
+    of a perfusion arm's feature table (``features_sha256``,
+    :func:`studykit.train.perfusion.features_key`). The arm hash covers every field of the
+    spec (its canonical JSON dump), so any change in the recipe, device options included, is
+    a different unit.
     """
     arm_json = json.dumps(arm.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     ids = json.dumps({"train": list(fold.train), "val": list(fold.val), "test": list(fold.test)},
                      separators=(",", ":"))
-    return {"arm_sha256": _sha(arm_json), "store_key": store.key, "fold": int(fold.index),
-            "fold_ids_sha256": _sha(ids)}
+    inputs = {"features_sha256": store} if isinstance(store, str) else {"store_key": store.key}
+    return {"arm_sha256": _sha(arm_json), **inputs, "fold": int(fold.index), "fold_ids_sha256": _sha(ids)}
 
 
 def get_rng_states() -> dict[str, Any]:

@@ -69,9 +69,9 @@ def test_builder_options_are_what_create_model_passes():
 
 def test_registered_kinds_and_fusions_are_vocabs():
     from studykit.nets import list_fusions
-    from studykit.vocab import ARM_KINDS, FUSIONS
+    from studykit.vocab import ARM_EVIDENCE, ARM_KINDS, FUSIONS, NET_KINDS
 
-    assert set(list_models()) == set(ARM_KINDS)
-    for kind, reads in ARM_KINDS.items():
-        assert model_kind(kind).modalities == reads
+    assert set(list_models()) == set(NET_KINDS) < set(ARM_KINDS) == set(ARM_EVIDENCE)
+    for kind in NET_KINDS:
+        assert model_kind(kind).modalities == ARM_KINDS[kind]
     assert set(list_fusions()) == set(FUSIONS)

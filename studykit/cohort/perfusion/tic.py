@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ from studykit.errors import DataError, InputError
 from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 
 __all__ = ["CORTEX_COLUMN", "DEFAULT_DYNAMIC_RANGE_DB", "DEFAULT_REFERENCE", "DEFAULT_ROI_SHRINK",
-           "TIC_COLUMNS", "extract_tic", "linearize"]
+           "TIC_COLUMNS", "AnnotationTable", "extract_tic", "linearize", "read_annotation_table"]
 
 #: Dynamic range assumed when none is given, dB (a common CEUS display setting).
 DEFAULT_DYNAMIC_RANGE_DB = 40.0
@@ -107,7 +108,7 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
                 dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB, gamma: float = 1.0,
                 reference: float = DEFAULT_REFERENCE, cortex: str | Box = "auto",
                 motion: bool = False, roi_shrink: float = DEFAULT_ROI_SHRINK, id_column: str = "patient_id",
-                manifest: Manifest | None = None) -> pd.DataFrame:
+                manifest: Manifest | None = None, annotations: AnnotationTable | None = None) -> pd.DataFrame:
     """The lesion and cortex TICs of one patient's annotated video (see the module notes).
 
     Parameters
@@ -121,6 +122,7 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
     roi_shrink : the ROI is the ellipse inscribed in its box with the axes scaled by this
         (≥ √2: the whole box).
     manifest : the cohort's manifest already read (saves reading it per patient).
+    annotations : the cohort's annotations already read (:func:`read_annotation_table`, likewise).
 
     Returns
     -------
@@ -139,7 +141,7 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
     cohort = cohort_folder(cohort_dir)
     manifest = manifest or read_manifest(cohort / "manifest.csv", id_column=id_column)
     linearize(0.5, dynamic_range_db=dynamic_range_db, gamma=gamma, reference=reference)  # checks the settings
-    source = _patient_video(cohort, manifest, patient_id)
+    source = _patient_video(cohort, manifest, patient_id, annotations)
     times = _since_injection(manifest, patient_id, source)
     ceus, bmode = _ceus_panel(source)
     frames = np.arange(source.header.frames)
@@ -165,17 +167,34 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
                         columns=list(TIC_COLUMNS))
 
 
-def _patient_video(cohort: Path, manifest: Manifest, pid: str) -> _Video:
+class AnnotationTable(NamedTuple):
+    """A cohort's ``annotations.csv`` read once: its validated rows and its raw table."""
+
+    path: Path
+    rows: tuple[Annotation, ...]
+    data: pd.DataFrame
+
+
+def read_annotation_table(cohort: Path, manifest: Manifest) -> AnnotationTable:
+    """``cohort/annotations.csv`` as :class:`AnnotationTable` (a DataError when it is missing)."""
+    table = cohort / "annotations.csv"
+    if not table.is_file():
+        raise DataError("annotations file not found.", file=str(table),
+                        hint="annotate frames first (studykit frames writes a template to fill).")
+    return AnnotationTable(table, tuple(read_annotations(table, manifest, cohort)),
+                           read_table(table, what="annotations.csv"))
+
+
+def _patient_video(cohort: Path, manifest: Manifest, pid: str,
+                   annotations: AnnotationTable | None = None) -> _Video:
     """The patient's annotated video, its annotation rows (frame order) and cortex boxes."""
     if pid not in manifest.rows or pid in manifest.excluded:
         what = "excluded" if pid in manifest.excluded else "not in the manifest"
         raise DataError(f"patient {pid!r} is {what}.", file=str(manifest.path), field=manifest.id_column,
                         hint="pass an included patient's id.")
-    table = cohort / "annotations.csv"
-    if not table.is_file():
-        raise DataError("annotations file not found.", file=str(table),
-                        hint="annotate frames first (studykit frames writes a template to fill).")
-    rows = [a for a in read_annotations(table, manifest, cohort) if a.patient_id == pid]
+    annotations = annotations or read_annotation_table(cohort, manifest)
+    table = annotations.path
+    rows = [a for a in annotations.rows if a.patient_id == pid]
     if not rows:
         raise DataError(f"has no annotated frame of patient {pid!r}.", file=str(table),
                         field=manifest.id_column,
@@ -193,12 +212,12 @@ def _patient_video(cohort: Path, manifest: Manifest, pid: str) -> _Video:
             raise DataError(f"frame {ann.frame} is out of range: {names[0]!r} has {header.frames} frame(s).",
                             file=str(table), row=ann.row, field="frame",
                             hint="frame is the 0-based index into the video.")
-    return _Video(path, names[0], header, tuple(rows), _annotated_cortex(table, manifest, rows), table)
+    cortex = _annotated_cortex(table, annotations.data, rows)
+    return _Video(path, names[0], header, tuple(rows), cortex, table)
 
 
-def _annotated_cortex(table: Path, manifest: Manifest, rows: list[Annotation]) -> dict[int, Box]:
+def _annotated_cortex(table: Path, data: pd.DataFrame, rows: list[Annotation]) -> dict[int, Box]:
     """frame → the ``cortex_box`` of the patient's rows that fill it ({} without the column)."""
-    data = read_table(table, what="annotations.csv")
     if CORTEX_COLUMN not in data.columns:
         return {}
     boxes = {}
