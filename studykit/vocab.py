@@ -58,6 +58,7 @@ __all__ = [
     "MODALITIES",
     "MRMC_COVARIANCES",
     "NET_KINDS",
+    "PATIENT_KINDS",
     "OPTIMIZER_KINDS",
     "PATIENT",
     "PATIENT_UNIT",
@@ -127,12 +128,17 @@ MODALITIES = ("bmode", "ceus")
 #: nets registry (:func:`studykit.nets.model_kind`) registers the :data:`NET_KINDS`; a
 #: ``perfusion`` arm is a scikit-learn model on the CEUS video's time–intensity curves
 #: (:mod:`studykit.train.perfusion`).
-ARM_KINDS: dict[str, tuple[str, ...] | None] = {"single": None, "mufnet": MODALITIES, "perfusion": ("ceus",)}
+ARM_KINDS: dict[str, tuple[str, ...] | None] = {"single": None, "mufnet": MODALITIES, "sequence": MODALITIES,
+                                                 "perfusion": ("ceus",)}
 #: Arm kinds that train a network on the pair store (checkpoints, epochs, Grad-CAM).
-NET_KINDS = ("single", "mufnet")
+NET_KINDS = ("single", "mufnet", "sequence")
+#: Arm kinds that predict patients, not images: one ``predictions.csv`` row per patient with an
+#: empty ``image_id`` (the image-level analyses leave them out).
+PATIENT_KINDS = ("sequence", "perfusion")
 #: What each arm kind sees, as an evidence level of the Bayes ceiling (``analysis.ceiling``):
-#: single frames (a per-frame classifier averaged per patient) or the whole video.
-ARM_EVIDENCE = {"single": "frame", "mufnet": "frame", "perfusion": "video"}
+#: single frames (a per-frame classifier averaged per patient) or the whole video (a
+#: ``sequence`` arm sees a patient's annotated frames with their times since injection).
+ARM_EVIDENCE = {"single": "frame", "mufnet": "frame", "sequence": "video", "perfusion": "video"}
 #: MUF-Net fusion kinds (:func:`studykit.nets.create_fusion`).
 FUSIONS = ("attention", "mean", "concat")
 #: Recipe choices of an arm spec (the train layer's registries, :mod:`studykit.train.recipe`).

@@ -31,6 +31,7 @@ from studykit.vocab import (
     MODALITIES,
     NET_KINDS,
     OPTIMIZER_KINDS,
+    PATIENT_KINDS,
     SCHEDULE_KINDS,
     SELECTION_METRICS,
 )
@@ -263,8 +264,13 @@ class ArmSpec(_Strict):
 
     @property
     def trains_network(self) -> bool:
-        """True for the network kinds (``single``, ``mufnet``), False for ``perfusion``."""
+        """True for the network kinds (``single``, ``mufnet``, ``sequence``), False for ``perfusion``."""
         return self.kind in NET_KINDS
+
+    @property
+    def predicts_patients(self) -> bool:
+        """True for the kinds that write one prediction per patient (``sequence``, ``perfusion``)."""
+        return self.kind in PATIENT_KINDS
 
     @property
     def sees(self) -> tuple[str, str]:

@@ -92,7 +92,7 @@ def check_unit_records(protocol: StudyProtocol, layout: Layout, arm: str, fold: 
     threshold = _unit_threshold(protocol, layout, arm, fold)
     preds = layout.unit_file(arm, fold, "predictions")
     if done is not None and threshold is not None and preds.is_file():
-        per_image = next(a.trains_network for a in protocol.arm_specs if a.name == arm)
+        per_image = next(not a.predicts_patients for a in protocol.arm_specs if a.name == arm)
         read_unit_predictions(preds, arm, fold, expected=_expected_images(None, splits, fold),
                               per_image=per_image)
 
@@ -112,7 +112,7 @@ def merge_predictions(protocol: StudyProtocol, layout: Layout, store: PairStore 
             preds = layout.unit_file(arm.name, k, "predictions")
             if layout.unit_complete(arm.name, k, protocol.design.threshold):
                 threshold = _unit_threshold(protocol, layout, arm.name, k)
-                per_image = arm.trains_network  # a perfusion arm predicts patients (image_id empty)
+                per_image = not arm.predicts_patients  # sequence, perfusion: patients (image_id empty)
                 expected = _expected_images(store if per_image else None, splits, k)
                 frame = read_unit_predictions(preds, arm.name, k, expected=expected, per_image=per_image)
                 frames.append(frame.assign(threshold=threshold))

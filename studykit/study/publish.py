@@ -161,7 +161,8 @@ def _reader_calls(reads_csv: pd.DataFrame | None, truth: pd.DataFrame) -> pd.Dat
 
 def _gradcam_data(protocol: StudyProtocol, layout: Layout) -> dict[str, np.ndarray] | None:
     """Grad-CAM maps of the first MUF-Net arm, pooled over its folds, in the report's key names."""
-    fused = [a for a in protocol.arm_specs if a.trains_network and len(train.arm_modalities(a)) > 1]
+    fused = [a for a in protocol.arm_specs
+             if a.trains_network and not a.predicts_patients and len(train.arm_modalities(a)) > 1]
     if not fused:
         return None
     parts = []

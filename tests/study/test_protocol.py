@@ -17,7 +17,8 @@ PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 def test_demo_protocol_loads_with_resolved_arms():
     protocol = load_protocol(PROTOCOLS / "renal_ceus_demo.yaml")
     assert isinstance(protocol, StudyProtocol)
-    assert protocol.arm_names == ["bmode_net", "ceus_net", "muf_net", "junior", "senior"]
+    assert protocol.arm_names == ["bmode_net", "ceus_net", "muf_net", "perfusion", "junior", "senior"]
+    assert protocol.arm_specs[3].kind == "perfusion" and protocol.arm_specs[3].sees == ("video", "ceus")
     assert protocol.design.folds == 5 and protocol.analyses.reference == "muf_net"
     assert all(Path(arm.model).is_absolute() for arm in protocol.arms if hasattr(arm, "model"))
     assert protocol.arm_specs[2].kind == "mufnet" and protocol.arm_specs[2].backbone == "test_efficientnet"
