@@ -160,7 +160,7 @@ class SelectionSpec(_Strict):
 
 
 #: Feature groups of a ``perfusion`` arm (:class:`PerfusionSpec`).
-PERFUSION_FEATURES = ("parameters", "curve", "relative_curve")
+PERFUSION_FEATURES = ("parameters", "curve", "relative_curve", "heterogeneity")
 
 
 class PerfusionSpec(_Strict):
@@ -178,7 +178,10 @@ class PerfusionSpec(_Strict):
     - ``curve``: the lesion's linear intensity in dB (10·log10) on a time grid since injection,
       every ``grid_s`` s from 0 to ``grid_end_s`` s (linear interpolation between frames; no
       extrapolation), model-free;
-    - ``relative_curve``: the same grid of lesion − cortex (dB), enhancement against the cortex.
+    - ``relative_curve``: the same grid of lesion − cortex (dB), enhancement against the cortex;
+    - ``heterogeneity``: the lesion ROI's SD in dB and its share of dark (non-enhancing) pixels
+      (:func:`studykit.cohort.perfusion.extract_tic`), each averaged over the frames from
+      ``heterogeneity_from_s`` s after injection (once the contrast has arrived).
 
     A feature a patient lacks (no TIC, a failed fit, a grid time outside the video) takes the
     median of the fold's training patients; standardised on them; L2-penalised logistic
@@ -187,7 +190,9 @@ class PerfusionSpec(_Strict):
     smaller ``C``, the stronger penalty).
     """
 
-    features: tuple[Literal[PERFUSION_FEATURES], ...] = Field(default=("curve",), min_length=1)
+    features: tuple[Literal[PERFUSION_FEATURES], ...] = Field(
+        default=("curve", "relative_curve", "heterogeneity"), min_length=1
+    )
     model: Literal["lognormal", "gamma"] = "lognormal"
     dynamic_range_db: PositiveFloat | dict[str, PositiveFloat] = 40.0
     gamma: PositiveFloat | dict[str, PositiveFloat] = 1.0
@@ -196,6 +201,7 @@ class PerfusionSpec(_Strict):
     min_r2: Annotated[float, Field(le=1)] = 0.8
     grid_s: PositiveFloat = 6.0
     grid_end_s: PositiveFloat = 90.0
+    heterogeneity_from_s: Annotated[float, Field(ge=0)] = 15.0
     c_values: tuple[PositiveFloat, ...] = Field(default=(0.01, 0.1, 1.0, 10.0), min_length=1)
 
     @model_validator(mode="after")

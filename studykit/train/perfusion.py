@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
@@ -51,8 +52,8 @@ from .aggregate import patient_accuracy, patient_auc
 from .checkpoint import fingerprint, read_done, write_csv, write_json
 from .predict import DEFAULT_THRESHOLD
 
-__all__ = ["COEFFICIENTS", "MODEL", "PerfusionResult", "features_key", "fit_options", "fit_perfusion",
-           "perfusion_features", "predict_perfusion"]
+__all__ = ["COEFFICIENTS", "MODEL", "PerfusionResult", "cross_val_predict_perfusion", "features_key",
+           "fit_options", "fit_perfusion", "perfusion_features", "predict_perfusion"]
 
 MODEL = "model.json"
 COEFFICIENTS = "coefficients.csv"
@@ -77,8 +78,10 @@ def perfusion_features(fits: PerfusionFits, spec: PerfusionSpec, patients: Seque
 
     ``parameters``: ``lesion_<p>``, ``cortex_<p>`` for the fitted parameters and ``rel_<p>`` for
     the ratios (see :class:`PerfusionSpec`), NaN where a fit failed; ``curve``: ``lesion_db@<t>s``;
-    ``relative_curve``: ``relative_db@<t>s`` for t = 0, grid_s, … ≤ grid_end_s. A patient
-    without a TIC (``failed`` in ``fits.table``, or absent) has NaN everywhere.
+    ``relative_curve``: ``relative_db@<t>s`` for t = 0, grid_s, … ≤ grid_end_s;
+    ``heterogeneity``: ``lesion_sd_db_mean``, ``lesion_dark_mean`` over the frames from
+    ``heterogeneity_from_s``. A patient without a TIC (``failed`` in ``fits.table``, or absent)
+    has NaN everywhere.
     """
     ids = [str(p) for p in patients]
     parts = []
@@ -92,6 +95,8 @@ def perfusion_features(fits: PerfusionFits, spec: PerfusionSpec, patients: Seque
     for group, (prefix, signal) in curves.items():
         if group in spec.features:
             parts.append(_gridded(fits.curves, ids, grid, prefix, signal))
+    if "heterogeneity" in spec.features:
+        parts.append(_heterogeneity(fits.curves, ids, spec.heterogeneity_from_s))
     features = pd.concat(parts, axis=1)
     features.index.name = "patient_id"
     return features.replace([np.inf, -np.inf], np.nan)
@@ -125,6 +130,14 @@ def _gridded(curves: pd.DataFrame, ids: list[str], grid: np.ndarray, prefix: str
             inside = (grid >= time[ok].min()) & (grid <= time[ok].max())
             out.loc[pid, np.asarray(columns)[inside]] = np.interp(grid[inside], time[ok], values[ok])
     return out
+
+
+def _heterogeneity(curves: pd.DataFrame, ids: list[str], from_s: float) -> pd.DataFrame:
+    """Each patient's mean lesion ``sd_db`` and ``dark`` over its frames at ``time_s >= from_s``."""
+    lesion = curves[(curves["region"] == "lesion") & (curves["time_s"] >= from_s)]
+    lesion = lesion.assign(patient_id=lesion["patient_id"].astype(str))
+    means = lesion.groupby("patient_id")[["sd_db", "dark"]].mean()
+    return means.rename(columns={"sd_db": "lesion_sd_db_mean", "dark": "lesion_dark_mean"}).reindex(ids)
 
 
 def features_key(features: pd.DataFrame) -> str:
@@ -253,12 +266,42 @@ def predict_perfusion(arm: ArmSpec, features: pd.DataFrame, labels: pd.Series, f
     logit = x @ np.asarray(record["coef"]) + record["intercept"]
     frame = pd.DataFrame({"arm": arm.name, "fold": int(fold.index), "patient_id": ids, "image_id": np.nan,
                           "label": labels.loc[ids].to_numpy(int),
-                          "prob_malignant": 1.0 / (1.0 + np.exp(-logit)),
+                          "prob_malignant": expit(logit),
                           "w_bmode": np.nan, "w_ceus": np.nan, "threshold": DEFAULT_THRESHOLD})
     frame = frame.loc[:, list(PREDICTION_COLUMNS)]
     if write:
         write_csv(frame, out / PREDICTIONS)
     return frame
+
+
+def cross_val_predict_perfusion(arm: ArmSpec, fits: PerfusionFits, manifest: pd.DataFrame,
+                                work: str | Path, *, n_folds: int = 5, val_fraction: float = 0.2,
+                                seed: int = 0) -> pd.DataFrame:
+    """Out-of-fold predictions of a perfusion arm over a cohort, as the runner would make them.
+
+    The patients of ``manifest`` (columns ``patient_id``, ``label``, ``subtype``) that have a
+    TIC in ``fits`` are split by :func:`studykit.cohort.make_splits` (``n_folds`` folds
+    stratified by subtype, ``val_fraction`` inner validation, ``seed``); each fold is fitted on
+    its training patients (units under ``work/fold-<k>``, refitted) and predicts its test
+    patients. Returns the pooled prediction rows (one per patient) — for choosing feature groups
+    on development cohorts (scikit-learn's ``cross_val_predict``, with the study's folds).
+    """
+    from studykit.cohort import make_splits
+
+    included = manifest[manifest["patient_id"].astype(str).isin(fits.table["patient_id"])]
+    ids = included["patient_id"].astype(str).to_numpy()
+    labels = pd.Series((included["label"] == "malignant").to_numpy(int), index=ids)
+    table = pd.DataFrame({"patient_id": ids, "subtype": included["subtype"].to_numpy(),
+                          "label": labels.to_numpy()})
+    splits = make_splits(table, n_folds=n_folds, val_fraction=val_fraction, seed=seed,
+                         stratify_by=["subtype"])
+    matrix = perfusion_features(fits, arm.perfusion, list(ids))
+    predictions = []
+    for fold in splits.folds:
+        unit = Path(work) / f"fold-{fold.index}"
+        fit_perfusion(arm, matrix, labels, fold, unit, resume=False)
+        predictions.append(predict_perfusion(arm, matrix, labels, fold, unit, write=False))
+    return pd.concat(predictions, ignore_index=True)
 
 
 def _read_model(path: Path, columns: list[str]) -> dict[str, Any]:

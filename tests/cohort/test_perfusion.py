@@ -82,6 +82,18 @@ def test_linearize_inverts_the_generators_log_compression(scanner, spread) -> No
     np.testing.assert_allclose(back, 10.0 ** (level_db / 10.0), rtol=1e-12)
 
 
+def test_heterogeneity_of_a_two_level_roi_has_its_closed_form() -> None:
+    from studykit.cohort.perfusion.tic import _heterogeneity
+
+    # half the pixels at 0 dB, half at −20 dB: SD 10 dB; the median is −10 dB, so the −20 dB
+    # half lies more than 6 dB below it (dark), the 0 dB half does not
+    values = np.r_[np.ones(50), np.full(50, 0.01)]
+    sd_db, dark = _heterogeneity(values)
+    assert sd_db == pytest.approx(10.0) and dark == pytest.approx(0.5)
+    assert _heterogeneity(np.full(10, 0.3)) == pytest.approx((0.0, 0.0))  # uniform: no spread, nothing dark
+    assert _heterogeneity(np.r_[np.zeros(2), np.ones(8)])[1] == pytest.approx(0.2)  # the floor reads −60 dB
+
+
 def test_linearize_reads_integers_as_8_bit_and_clips() -> None:
     codes = np.arange(256, dtype=np.uint8)
     np.testing.assert_array_equal(linearize(codes, dynamic_range_db=40.0),
@@ -302,7 +314,7 @@ def test_perfusion_fits_returns_the_table_and_each_fitted_patients_curves(cohort
     assert fits.table.set_index("patient_id").loc["RC0002", "status"] == "failed"  # in the table only
     curves = fits.curves
     assert list(curves.columns) == ["patient_id", "label", "subtype", "center", "scanner", "frame", "time_s",
-                                    "region", "intensity", "fitted"]
+                                    "region", "intensity", "fitted", "sd_db", "dark"]
     with_tic = fits.table.loc[~fits.table["reason"].str.startswith("no TIC"), "patient_id"].tolist()
     assert "RC0002" not in with_tic and curves["patient_id"].unique().tolist() == with_tic
     manifest = pd.read_csv(cohort / "manifest.csv", dtype=str, keep_default_na=False).set_index("patient_id")
@@ -315,6 +327,11 @@ def test_perfusion_fits_returns_the_table_and_each_fitted_patients_curves(cohort
         rows = one[one["region"] == region]
         np.testing.assert_array_equal(rows["time_s"], tic["time_s"])
         np.testing.assert_array_equal(rows["intensity"], tic[region])
+        if region == "lesion":
+            np.testing.assert_array_equal(rows["sd_db"], tic["lesion_sd_db"])
+            np.testing.assert_array_equal(rows["dark"], tic["lesion_dark"])
+        else:
+            assert rows[["sd_db", "dark"]].isna().all().all()
         fit = fit_bolus(tic["time_s"], tic[region], "gamma", first_pass_s=30.0)
         np.testing.assert_allclose(rows["fitted"], fit.curve(tic["time_s"]))
 

@@ -63,8 +63,18 @@ from studykit.cohort.tables import (
 from studykit.errors import DataError, InputError
 from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 
-__all__ = ["CORTEX_COLUMN", "DEFAULT_DYNAMIC_RANGE_DB", "DEFAULT_REFERENCE", "DEFAULT_ROI_SHRINK",
-           "TIC_COLUMNS", "AnnotationTable", "extract_tic", "linearize", "read_annotation_table"]
+__all__ = [
+    "CORTEX_COLUMN",
+    "DARK_BELOW_MEDIAN_DB",
+    "DEFAULT_DYNAMIC_RANGE_DB",
+    "DEFAULT_REFERENCE",
+    "DEFAULT_ROI_SHRINK",
+    "TIC_COLUMNS",
+    "AnnotationTable",
+    "extract_tic",
+    "linearize",
+    "read_annotation_table",
+]
 
 #: Dynamic range assumed when none is given, dB (a common CEUS display setting).
 DEFAULT_DYNAMIC_RANGE_DB = 40.0
@@ -74,7 +84,10 @@ DEFAULT_REFERENCE = 0.75
 #: surrounding tissue in the corners of a box drawn around a round lesion).
 DEFAULT_ROI_SHRINK = 0.8
 #: Columns of :func:`extract_tic`'s table.
-TIC_COLUMNS = ("frame", "time_s", "lesion", "cortex", "lesion_box", "cortex_box", "shift_y", "shift_x")
+TIC_COLUMNS = ("frame", "time_s", "lesion", "cortex", "lesion_sd_db", "lesion_dark", "lesion_box",
+               "cortex_box", "shift_y", "shift_x")
+#: A lesion ROI pixel counts as dark (non-enhancing) this far below the ROI's median, dB.
+DARK_BELOW_MEDIAN_DB = 6.0
 
 
 def linearize(display, *, dynamic_range_db: float, gamma: float = 1.0,
@@ -127,8 +140,11 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
     Returns
     -------
     DataFrame with :data:`TIC_COLUMNS`, one row per frame: ``time_s`` since injection, ``lesion``
-    and ``cortex`` the mean linear intensity in each ROI, the ROIs as ``x0,y0,x1,y1`` text and
-    the registration shift (pixels; 0 without ``motion``).
+    and ``cortex`` the mean linear intensity in each ROI, the lesion ROI's heterogeneity —
+    ``lesion_sd_db``, the SD of its pixels in dB (10·log10 of the linear intensity), and
+    ``lesion_dark``, the share of its pixels more than :data:`DARK_BELOW_MEDIAN_DB` below the
+    ROI's median (non-enhancing areas) — the ROIs as ``x0,y0,x1,y1`` text and the registration
+    shift (pixels; 0 without ``motion``).
 
     Raises
     ------
@@ -156,11 +172,15 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
         shifts = np.zeros((frames.size, 2))
     cortex_boxes = _cortex_boxes(cortex, source, annotated, lesion, shifts, ceus, display, roi_shrink)
     lesion_mean, cortex_mean = np.empty(frames.size), np.empty(frames.size)
+    sd_db, dark = np.empty(frames.size), np.empty(frames.size)
     for f, gray in _decode_all(source):
         panel = linearize(gray, **display)
-        lesion_mean[f] = _mean(panel, lesion[f], roi_shrink)
+        values = _roi(panel, lesion[f], roi_shrink)
+        lesion_mean[f] = float(values.mean())
+        sd_db[f], dark[f] = _heterogeneity(values)
         cortex_mean[f] = _mean(panel, cortex_boxes[f], roi_shrink)
     return pd.DataFrame({"frame": frames, "time_s": times, "lesion": lesion_mean, "cortex": cortex_mean,
+                         "lesion_sd_db": sd_db, "lesion_dark": dark,
                          "lesion_box": [b.text() for b in lesion],
                          "cortex_box": [b.text() for b in cortex_boxes],
                          "shift_y": shifts[:, 0].astype(int), "shift_x": shifts[:, 1].astype(int)},
@@ -310,8 +330,8 @@ def _decode_all(source: _Video):
         yield index, convert(pixels)
 
 
-def _mean(image: np.ndarray, box: Box, shrink: float = 1.0) -> float:
-    """Mean of ``image`` over the ellipse inscribed in ``box`` with axes scaled by ``shrink``
+def _roi(image: np.ndarray, box: Box, shrink: float = 1.0) -> np.ndarray:
+    """The pixels of ``image`` in the ellipse inscribed in ``box`` with axes scaled by ``shrink``
     (the box's centre pixel at least); ``shrink`` ≥ √2 covers the whole box."""
     patch = image[box.y0:box.y1, box.x0:box.x1]
     y = (np.arange(box.height) + 0.5 - box.height / 2.0) / (shrink * box.height / 2.0)
@@ -319,7 +339,19 @@ def _mean(image: np.ndarray, box: Box, shrink: float = 1.0) -> float:
     inside = y[:, None] ** 2 + x[None, :] ** 2 <= 1.0
     if not inside.any():
         inside[box.height // 2, box.width // 2] = True
-    return float(patch[inside].mean())
+    return patch[inside]
+
+
+def _mean(image: np.ndarray, box: Box, shrink: float = 1.0) -> float:
+    """Mean of ``image`` over the ROI of ``box`` (:func:`_roi`)."""
+    return float(_roi(image, box, shrink).mean())
+
+
+def _heterogeneity(values: np.ndarray) -> tuple[float, float]:
+    """(SD in dB, share more than :data:`DARK_BELOW_MEDIAN_DB` below the median) of linear ROI values;
+    values ≤ 0 (the display's floor) are read as −60 dB."""
+    db = np.maximum(10.0 * np.log10(np.clip(values, 1e-300, None)), -60.0)
+    return float(db.std()), float(np.mean(db < np.median(db) - DARK_BELOW_MEDIAN_DB))
 
 
 def _registered_boxes(source: _Video, annotated: dict[int, np.ndarray], frames: np.ndarray, ceus: Box,
