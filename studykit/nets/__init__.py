@@ -1,4 +1,4 @@
-"""Layer ``nets``: torch modules — timm backbones, MUF-Net, fusion, losses.
+"""Layer ``nets``: torch modules — timm backbones, MUF-Net, the sequence net, fusion, losses.
 
 May import torch, timm and :mod:`studykit.errors` only (DESIGN.md layers). The reference
 architecture is MUF-Net (paper.md, Model): two EfficientNet-b3 backbones, attention fusion
@@ -10,6 +10,8 @@ Arm architectures come from a registry, as timm's models do::
     from studykit import nets
     model = nets.create_model("mufnet", backbone_name="efficientnet_b3", pretrained="none")
     out = model(bmode, ceus)          # MUFNetOutput(fused_logits, ..., w_bmode, w_ceus)
+    seq = nets.create_model("sequence", backbone_name="efficientnet_b3")
+    out = seq(bmode, ceus, times, mask)   # SequenceOutput(logits, frame_weights, w_bmode, w_ceus)
 """
 
 from .adapters import InputAdapter
@@ -28,11 +30,14 @@ from .losses import (
     MUFNetLoss,
     MUFNetLossOutput,
     MUFNetLossParts,
+    SequenceLossParts,
     SingleLossParts,
     class_balanced_weights,
 )
 from .mufnet import MUFNet, MUFNetOutput
+from .outputs import SequenceOutput
 from .registry import ModelKind, create_model, list_models, model_kind, register_model
+from .sequence import SequenceMUFNet, TimeEncoding
 from .single import SingleModalityNet
 
 __all__ = [
@@ -51,8 +56,12 @@ __all__ = [
     "MUFNetOutput",
     "MeanFusion",
     "ModelKind",
+    "SequenceLossParts",
+    "SequenceMUFNet",
+    "SequenceOutput",
     "SingleLossParts",
     "SingleModalityNet",
+    "TimeEncoding",
     "class_balanced_weights",
     "create_backbone",
     "create_encoder",

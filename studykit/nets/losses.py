@@ -28,10 +28,10 @@ from torch import nn
 from studykit.errors import InputError
 
 from ._checks import check_fraction
-from .outputs import MUFNetOutput
+from .outputs import MUFNetOutput, SequenceOutput
 
-__all__ = ["ClassBalancedFocalLoss", "MUFNetLoss", "MUFNetLossOutput", "MUFNetLossParts", "SingleLossParts",
-           "class_balanced_weights"]
+__all__ = ["ClassBalancedFocalLoss", "MUFNetLoss", "MUFNetLossOutput", "MUFNetLossParts", "SequenceLossParts",
+           "SingleLossParts", "class_balanced_weights"]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -182,6 +182,17 @@ class SingleLossParts(nn.Module):
         loss = self.criterion(logits, target)
         nan = torch.full_like(loss, float("nan"))
         return torch.stack((loss, loss, nan, nan))
+
+
+class SequenceLossParts(SingleLossParts):
+    """Loss parts ``[total, fused, bmode, ceus]`` of a sequence net: the class-balanced focal
+    loss of its patient logits (:class:`SequenceOutput`) as total and fused part, NaN auxiliary
+    parts (it has no auxiliary heads). ``class_counts`` are the training *patients* per class.
+    """
+
+    def forward(self, output: SequenceOutput, target: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Shape (4,): the loss of ``output.logits`` twice, then two NaNs."""
+        return super().forward(output.logits, target)
 
 
 class MUFNetLossParts(MUFNetLoss):

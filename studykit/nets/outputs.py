@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["MUFNetOutput"]
+__all__ = ["MUFNetOutput", "SequenceOutput"]
 
 
 class MUFNetOutput(NamedTuple):
@@ -25,5 +25,24 @@ class MUFNetOutput(NamedTuple):
     fused_logits: torch.Tensor
     bmode_logits: torch.Tensor
     ceus_logits: torch.Tensor
+    w_bmode: torch.Tensor
+    w_ceus: torch.Tensor
+
+
+class SequenceOutput(NamedTuple):
+    """What :meth:`studykit.nets.SequenceMUFNet.forward` returns.
+
+    Attributes
+    ----------
+    logits
+        N × K patient logits (the arm's prediction).
+    frame_weights
+        N × T attention over the frames: sum 1 over each patient's real frames, 0 on padding.
+    w_bmode, w_ceus
+        N × T per-frame fusion weights (NaN on padding; NaN everywhere for ``concat``).
+    """
+
+    logits: torch.Tensor
+    frame_weights: torch.Tensor
     w_bmode: torch.Tensor
     w_ceus: torch.Tensor

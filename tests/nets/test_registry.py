@@ -21,8 +21,9 @@ COUNTS = [30, 10]
 
 
 def test_kinds_and_their_inputs():
-    assert list_models() == ["mufnet", "single"]
+    assert list_models() == ["mufnet", "sequence", "single"]
     assert model_kind("mufnet").inputs(None) == ("bmode", "ceus")
+    assert model_kind("sequence").inputs(None) == ("bmode", "ceus")
     assert model_kind("mufnet").options == ("fusion",)
     assert model_kind("single").inputs("ceus") == ("ceus",)
     assert model_kind("single").options == ()
