@@ -83,7 +83,16 @@ def frame_statistics(rendered, margin_px: int) -> list[dict]:
                    c_nonenh_share=m["nonenhancing"].sum() / max(core.sum(), 1),
                    c_cortex=ceus[cortex].mean() if cortex.sum() >= 3 else ceus[ring].mean(),
                    b_ring=bmode[ring].mean() if ring.any() else np.nan)
+        inner = (rendered.masks["rim"][f] > 0.5) & (rendered.masks["lesion"][f] > 0.95)
+        soft = rendered.masks["nonenhancing"][f].sum(), rendered.masks["core"][f].sum()
+        row["c_nonenh_soft"] = soft[0] / max(soft[1], 1e-6)
+        row["c_rim_in"] = ceus[inner].mean() if inner.sum() >= 3 else np.nan
+        enhancing = core & ~m["nonenhancing"]
+        enhancing = enhancing if enhancing.sum() >= 5 else core
+        row.update(c_enh_mean=ceus[enhancing].mean(), c_enh_p50=np.median(ceus[enhancing]))
         row.update(c_rel=row["c_core_mean"] - row["c_cortex"], c_rim_rel=row["c_rim"] - row["c_core_mean"],
+                   c_enh_rel=row["c_enh_mean"] - row["c_cortex"], c_rim_enh=row["c_rim"] - row["c_enh_mean"],
+                   c_rim_in_enh=row["c_rim_in"] - row["c_enh_mean"],
                    b_rel=row["b_lesion_mean"] - row["b_ring"])
         rows.append(row)
     return rows
