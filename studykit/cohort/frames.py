@@ -1,7 +1,8 @@
 """Propose frames to annotate, by time since contrast injection, and write an annotation template.
 
 For every included patient's video (``videos/<patient_id>.*``, DICOM or ``.mp4/.mov/.avi/.mkv``)
-the frame times are taken from the header, in this order:
+the frame times are taken from the header (:func:`video_times`, defined beside the ingestion,
+which stores each frame's time since injection as ``time_s``), in this order:
 
 1. Frame Time Vector (0018,1065): increments in ms between frames, the first 0 (PS3.3
    C.7.6.5.1.2); the times are their cumulative sum. A vector of ``frames − 1`` values is
@@ -39,10 +40,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pydicom
-from pydicom.multival import MultiValue
 
-from studykit.cohort.ingest import read_header
+from studykit.cohort.ingest import injection_time, read_header, video_times
 from studykit.cohort.tables import (
     ANNOTATION_COLUMNS,
     PHASES,
@@ -51,7 +50,6 @@ from studykit.cohort.tables import (
     patient_videos,
     read_manifest,
 )
-from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError, InputError
 from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 
@@ -99,45 +97,6 @@ def _check_windows(windows: dict[str, tuple[float, float]], per_phase: int) -> N
     if isinstance(per_phase, bool) or not isinstance(per_phase, (int, np.integer)) or per_phase < 1:
         raise InputError(f"must be a positive integer; got {per_phase!r}.", field="--per-phase",
                          hint="ask for at least one frame per phase, e.g. --per-phase 3.")
-
-
-def video_times(path: Path, header: VideoHeader) -> np.ndarray | None:
-    """Frame times in s from the first frame, shape (frames,), or None without usable timing."""
-    n = header.frames
-    if not header.container:
-        vector = _frame_time_vector(path)
-        if vector is not None and len(vector) in (n, n - 1):
-            increments = vector[1:] if len(vector) == n else vector
-            if np.all(increments > 0):
-                return np.concatenate([[0.0], np.cumsum(increments)]) / 1000.0
-    frame_ms = _positive(header.attributes.get("FrameTime"))
-    if frame_ms is not None:
-        return np.arange(n) * frame_ms / 1000.0
-    rate = _positive(header.attributes.get("CineRate"))
-    if rate is not None:
-        return np.arange(n) / rate
-    return None
-
-
-def _frame_time_vector(path: Path) -> np.ndarray | None:
-    """Frame Time Vector (ms) of a DICOM file, or None (not kept by the de-identified header)."""
-    ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["FrameTimeVector"])
-    value = ds.get("FrameTimeVector")
-    if value is None or value == "":
-        return None
-    try:
-        values = np.asarray([float(v) for v in (value if isinstance(value, MultiValue) else [value])])
-    except (TypeError, ValueError):
-        return None
-    return values if np.all(np.isfinite(values)) else None
-
-
-def _positive(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
 
 
 def pick_frames(times: np.ndarray, start: float, end: float, n: int) -> list[int]:
@@ -217,24 +176,6 @@ def phase_at(seconds: float, windows: dict[str, tuple[float, float]]) -> str | N
         if start <= seconds <= end:
             return phase
     return None
-
-
-def injection_time(manifest, pid: str) -> float | None:
-    """Patient ``pid``'s ``injection_s`` (s from the first frame), None when empty; row-precise errors."""
-    row = manifest.rows[pid]
-    text = str(manifest.table[INJECTION_COLUMN].iat[row - 1])
-    if text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise DataError(f"injection time {text!r} is not a number of seconds.", file=str(manifest.path),
-                        row=row, field=INJECTION_COLUMN,
-                        hint="give the video time of the injection in s from the first frame, or leave it "
-                             "empty.")
-    return value
 
 
 def _video_frames(path: Path, name: str, injection: float | None, windows: dict[str, tuple[float, float]],

@@ -27,6 +27,11 @@ Stages (each a small function; nothing is written before the build starts):
    pydicom, bit-identical to its decode (:func:`.dicom.iter_frames`), and crops are resized
    on Pillow's core images straight into the write buffer.
 
+Each index row carries ``time_s``, the frame's time since the contrast injection in seconds:
+the video's frame time (:func:`video_times`: Frame Time Vector, Frame Time or Cine Rate; a
+plain video's frame rate; as :mod:`.frames` documents) minus the manifest's ``injection_s``
+(:func:`injection_time`); NaN when either is missing, and for PNG pairs.
+
 The store appears atomically (:func:`.store.building`); on any error nothing is left.
 No DICOM attribute value reaches the store except the whitelist of :mod:`.deid`.
 
@@ -51,15 +56,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pydicom
+from pydicom.multival import MultiValue
 
 from studykit.cohort import dicom, store, tables, video
 from studykit.cohort.crop_jobs import CropJob, execute
 from studykit.cohort.store import PairStore
 from studykit.cohort.tables import Annotation, Box, Manifest
 from studykit.errors import DataError, InputError
-from studykit.vocab import Progress
+from studykit.vocab import INJECTION_COLUMN, Progress
 
-__all__ = ["default_split", "ingest", "read_header"]
+__all__ = ["default_split", "ingest", "injection_time", "read_header", "video_times"]
 
 _CROP_NAME = re.compile(r"^(\d+)_(bmode|ceus)\.png$")
 
@@ -282,7 +289,7 @@ def _prepare(sources: list[_Source], manifest: Manifest, settings: _Settings, ta
             image_id = f"{source.patient_id}-crops-f{source.frame:04d}"
             jobs.append(CropJob("png", "", source.name, first, (source.frame,),
                              png=(str(source.paths[0]), str(source.paths[1]))))
-            rows += _rows(manifest, source.patient_id, [(image_id, source.frame, source.phase)])
+            rows += _rows(manifest, source.patient_id, [(image_id, source.frame, source.phase, math.nan)])
             described.append({"source": image_id})
             continue
         ordinal[source.patient_id] = ordinal.get(source.patient_id, 0) + 1
@@ -294,10 +301,12 @@ def _prepare(sources: list[_Source], manifest: Manifest, settings: _Settings, ta
         jobs.append(CropJob("video", str(source.paths[0]), source.name, first,
                          tuple(a.frame for a in source.annotations), boxes, syntax=header.transfer_syntax,
                          header=header))
+        since = _since_injection(source.paths[0], header, manifest, source.patient_id)
         rows += _rows(manifest, source.patient_id,
-                      [(f"{video_id}-f{a.frame:04d}", a.frame, a.phase) for a in source.annotations])
+                      [(f"{video_id}-f{a.frame:04d}", a.frame, a.phase,
+                        math.nan if since is None else float(since[a.frame])) for a in source.annotations])
         described.append(_describe(video_id, header))
-    index = pd.DataFrame(rows, columns=list(store.INDEX_COLUMNS))
+    index = pd.DataFrame(rows, columns=[*store.INDEX_COLUMNS, store.TIME_COLUMN])
     return jobs, index, described
 
 
@@ -326,10 +335,79 @@ def read_header(path: Path, name: str, manifest: Manifest | None = None, patient
     return replace(header, regions=regions)
 
 
-def _rows(manifest: Manifest, pid: str, images: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
-    """Index rows of one source from (image_id, frame, phase); the manifest is read once."""
+def _rows(manifest: Manifest, pid: str, images: list[tuple[str, int, str, float]]) -> list[dict[str, Any]]:
+    """Index rows of one source from (image_id, frame, phase, time_s); the manifest is read once."""
     common = {"patient_id": pid, "label": manifest.labels[pid], **manifest.passthrough(pid)}
-    return [{"image_id": i, "frame": f, "phase": p, **common} for i, f, p in images]
+    return [{"image_id": i, "frame": f, "phase": p, store.TIME_COLUMN: t, **common} for i, f, p, t in images]
+
+
+def _since_injection(path: Path, header: dicom.VideoHeader, manifest: Manifest,
+                     pid: str) -> np.ndarray | None:
+    """Each frame's time since the contrast injection, s (rounded to 1 µs), or None when the
+    manifest has no ``injection_s`` for the patient or the video no frame timing — the times
+    ``studykit frames`` proposes frames by (:func:`video_times`, :func:`injection_time`)."""
+    if INJECTION_COLUMN not in manifest.table.columns:
+        return None
+    injection = injection_time(manifest, pid)
+    times = None if injection is None else video_times(path, header)
+    return None if times is None else np.round(times - injection, 6)
+
+
+def video_times(path: Path, header: dicom.VideoHeader) -> np.ndarray | None:
+    """Frame times in s from the first frame, shape (frames,), or None without usable timing."""
+    n = header.frames
+    if not header.container:
+        vector = _frame_time_vector(path)
+        if vector is not None and len(vector) in (n, n - 1):
+            increments = vector[1:] if len(vector) == n else vector
+            if np.all(increments > 0):
+                return np.concatenate([[0.0], np.cumsum(increments)]) / 1000.0
+    frame_ms = _positive(header.attributes.get("FrameTime"))
+    if frame_ms is not None:
+        return np.arange(n) * frame_ms / 1000.0
+    rate = _positive(header.attributes.get("CineRate"))
+    if rate is not None:
+        return np.arange(n) / rate
+    return None
+
+
+def _frame_time_vector(path: Path) -> np.ndarray | None:
+    """Frame Time Vector (ms) of a DICOM file, or None (not kept by the de-identified header)."""
+    ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["FrameTimeVector"])
+    value = ds.get("FrameTimeVector")
+    if value is None or value == "":
+        return None
+    try:
+        values = np.asarray([float(v) for v in (value if isinstance(value, MultiValue) else [value])])
+    except (TypeError, ValueError):
+        return None
+    return values if np.all(np.isfinite(values)) else None
+
+
+def _positive(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def injection_time(manifest, pid: str) -> float | None:
+    """Patient ``pid``'s ``injection_s`` (s from the first frame), None when empty; row-precise errors."""
+    row = manifest.rows[pid]
+    text = str(manifest.table[INJECTION_COLUMN].iat[row - 1])
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(f"injection time {text!r} is not a number of seconds.", file=str(manifest.path),
+                        row=row, field=INJECTION_COLUMN,
+                        hint="give the video time of the injection in s from the first frame, or leave it "
+                             "empty.")
+    return value
 
 
 def _describe(video_id: str, header: dicom.VideoHeader) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Layout (one folder per key, under a store root, by default ``COHORT/store/``)::
 
     <root>/<key>/pairs.u8     raw uint8, C order, shape N × 2 × H × W (channel 0 B-mode, 1 CEUS)
-    <root>/<key>/index.csv    image_id, patient_id, frame, phase, label, subtype, center, scanner
-                              (row i describes pairs[i]; label 1 = positive class)
+    <root>/<key>/index.csv    image_id, patient_id, frame, phase, label, subtype, center, scanner,
+                              time_s (row i describes pairs[i]; label 1 = positive class; time_s
+                              the frame's time since the contrast injection in s, empty = unknown)
     <root>/<key>/store.json   shape, dtype, key, settings, input hashes, format and studykit versions
 
 The key is a SHA-256 over the SHA-256 of every input file's bytes (manifest, annotations,
@@ -37,13 +38,21 @@ import pandas as pd
 from studykit.errors import DataError
 from studykit.vocab import Progress, fsync_dir, remove_dead_temps, temp_name
 
-__all__ = ["CHANNELS", "INDEX_COLUMNS", "STORE_FORMAT", "PairStore", "hash_file", "hash_files", "store_key"]
+__all__ = ["CHANNELS", "INDEX_COLUMNS", "STORE_FORMAT", "TIME_COLUMN", "PairStore", "hash_file", "hash_files",
+           "store_key"]
 
 #: Version of the on-disk layout; part of every key, so a new layout never reuses old stores.
-STORE_FORMAT = 1
+#: 2: ``index.csv`` gains ``time_s`` (format-1 stores are not opened; ingesting the same inputs
+#: again builds a format-2 store under its new key).
+STORE_FORMAT = 2
 PAIRS_FILE, INDEX_FILE, META_FILE = "pairs.u8", "index.csv", "store.json"
 CHANNELS = ("bmode", "ceus")
+#: The index columns every store has, in order.
 INDEX_COLUMNS = ("image_id", "patient_id", "frame", "phase", "label", "subtype", "center", "scanner")
+#: The index column after them: the frame's time since the contrast injection, s (NaN where the
+#: video has no frame timing, the manifest no ``injection_s``, and for PNG pairs). Ingestion always
+#: writes it; a store written by hand may leave it out (it then reads as NaN).
+TIME_COLUMN = "time_s"
 _TEXT_COLUMNS = ("image_id", "patient_id", "phase", "subtype", "center", "scanner")
 _CHUNK = 1 << 20  # bytes read at a time while hashing
 
@@ -98,7 +107,8 @@ class PairStore:
         of ``index.iloc[i]``.
     index : DataFrame
         One row per pair: ``image_id, patient_id, frame, phase, label, subtype, center,
-        scanner`` (text columns as strings, ``frame`` and ``label`` as integers).
+        scanner, time_s`` (text columns as strings, ``frame`` and ``label`` as integers,
+        ``time_s`` float, NaN where unknown).
     meta : dict
         The content of ``store.json``.
     key : str
@@ -118,10 +128,7 @@ class PairStore:
         pairs = self.path / PAIRS_FILE
         if not pairs.is_file() or pairs.stat().st_size != int(np.prod(shape)):
             raise _corrupt(self.path, f"{PAIRS_FILE} does not hold {' × '.join(map(str, shape))} bytes")
-        dtypes = {c: str for c in _TEXT_COLUMNS} | {"frame": np.int64, "label": np.int64}
-        self.index = pd.read_csv(self.path / INDEX_FILE, keep_default_na=False, dtype=dtypes)
-        if len(self.index) != shape[0] or tuple(self.index.columns) != INDEX_COLUMNS:
-            raise _corrupt(self.path, f"{INDEX_FILE} does not describe the {shape[0]} pairs")
+        self.index = _read_index(self.path, shape[0])
         self.images = np.memmap(pairs, dtype=np.uint8, mode="r", shape=shape) if shape[0] else \
             np.zeros(shape, np.uint8)
 
@@ -137,13 +144,31 @@ class PairStore:
         return f"PairStore({str(self.path)!r}, {n} pairs of {h}×{w})"
 
 
+def _read_index(path: Path, n: int) -> pd.DataFrame:
+    """``index.csv`` of ``n`` rows with :data:`INDEX_COLUMNS` and :data:`TIME_COLUMN` (NaN if absent)."""
+    dtypes = {c: str for c in _TEXT_COLUMNS} | {"frame": np.int64, "label": np.int64, TIME_COLUMN: str}
+    index = pd.read_csv(path / INDEX_FILE, keep_default_na=False, dtype=dtypes)
+    columns = tuple(index.columns)
+    if len(index) != n or columns not in (INDEX_COLUMNS, (*INDEX_COLUMNS, TIME_COLUMN)):
+        raise _corrupt(path, f"{INDEX_FILE} does not describe the {n} pairs")
+    times = index[TIME_COLUMN] if TIME_COLUMN in index else pd.Series("", index=index.index)
+    index[TIME_COLUMN] = pd.to_numeric(times.replace("", "nan"), errors="coerce").astype(np.float64)
+    return index
+
+
 def _read_meta(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads((path / META_FILE).read_text())
     except (OSError, ValueError) as exc:
         raise _corrupt(path, f"{META_FILE} is missing or unreadable ({exc})") from exc
-    if meta.get("format") != STORE_FORMAT:
-        raise _corrupt(path, f"its format {meta.get('format')!r} is not {STORE_FORMAT}")
+    found = meta.get("format")
+    if isinstance(found, int) and found < STORE_FORMAT:
+        raise DataError(f"is a pair store of format {found}, written by an older studykit; this one reads "
+                        f"format {STORE_FORMAT} (its index gained {TIME_COLUMN}).", file=str(path),
+                        hint="ingest the cohort again (`studykit ingest`, or rerun the study): the same "
+                             "inputs build a new store beside this one, which can then be deleted.")
+    if found != STORE_FORMAT:
+        raise _corrupt(path, f"its format {found!r} is not {STORE_FORMAT}")
     return meta
 
 
@@ -204,8 +229,9 @@ def allocate(folder: Path, shape: tuple[int, int, int, int]) -> Path:
 
 
 def write_index(folder: Path, index: pd.DataFrame) -> None:
-    """``index.csv`` with the fixed column order and ``\\n`` line ends."""
-    index.loc[:, list(INDEX_COLUMNS)].to_csv(folder / INDEX_FILE, index=False, lineterminator="\n")
+    """``index.csv`` with the fixed column order (``time_s`` last) and ``\\n`` line ends."""
+    columns = [*INDEX_COLUMNS, TIME_COLUMN]
+    index.loc[:, columns].to_csv(folder / INDEX_FILE, index=False, lineterminator="\n")
 
 
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:

@@ -59,7 +59,7 @@ def test_store_shape_index_and_meta(base_cohort, tmp_path):
     pairs = _ingest(base_cohort, store_root=tmp_path)
     assert pairs.images.shape == (N_PAIRS, 2, BOX, BOX) and pairs.images.dtype == np.uint8
     assert not pairs.images.flags.writeable
-    assert tuple(pairs.index.columns) == INDEX_COLUMNS
+    assert tuple(pairs.index.columns) == (*INDEX_COLUMNS, store.TIME_COLUMN)
     expected_ids = [f"{pid}-v1-f{f:04d}" for i, (pid, _, _) in enumerate(PATIENTS) for f in ANNOTATED[i]]
     assert pairs.index["image_id"].tolist() == expected_ids
     assert "RC0005" not in set(pairs.index["patient_id"])  # excluded patient
@@ -656,3 +656,64 @@ def test_resize_into_equals_pillow_resize(shape):
         out = np.zeros(size, np.uint8)
         module._resize_into(gray, out)
         np.testing.assert_array_equal(out, module._resize(gray, size))
+
+
+# ---------------------------------------------------------------- time since injection (time_s)
+
+
+def test_time_since_injection_of_the_synthetic_cohort(tmp_path):
+    """The generator's frames are evenly spaced from −4 s to 88 s (an integer number of ms apart)
+    around an injection at 4 s of video time: t_k = −4 + k · round(92000 / (frames − 1)) / 1000."""
+    synth = pytest.importorskip("studykit.cohort.synth")
+    root = tmp_path / "synth"
+    summary = synth.synthesize(root, tiny=True, seed=1)
+    pairs = ingest(root, tmp_path / "store", size=16)
+    interval_ms = round(92000 / (summary.frames - 1))
+    expected = -4.0 + pairs.index["frame"].to_numpy() * interval_ms / 1000.0
+    np.testing.assert_allclose(pairs.index[store.TIME_COLUMN].to_numpy(), expected, atol=1e-6)
+    assert pairs.index[store.TIME_COLUMN].dtype == np.float64
+    assert PairStore(pairs.path).index[store.TIME_COLUMN].equals(pairs.index[store.TIME_COLUMN])
+    # an empty injection_s: that patient's times are unknown (NaN), the others' unchanged
+    manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
+    first = manifest.loc[manifest["excluded_reason"] == "", "patient_id"].iat[0]
+    manifest.loc[manifest["patient_id"] == first, "injection_s"] = ""
+    manifest.to_csv(root / "manifest.csv", index=False)
+    again = ingest(root, tmp_path / "store", size=16)
+    times = again.index.set_index("patient_id")[store.TIME_COLUMN]
+    assert times.loc[first].isna().all()
+    np.testing.assert_allclose(times.drop(first).to_numpy(), expected[pairs.index["patient_id"] != first])
+
+
+def test_time_is_unknown_without_injection_column_or_for_png_pairs(base_cohort, tmp_path):
+    pairs = _ingest(base_cohort, store_root=tmp_path / "store")
+    assert pairs.index[store.TIME_COLUMN].isna().all()  # no injection_s column in this manifest
+    root = tmp_path / "pngs"
+    (root / "crops" / "P1").mkdir(parents=True)
+    pd.DataFrame({"patient_id": ["P1"], "label": ["malignant"], "injection_s": ["4"]}).to_csv(
+        root / "manifest.csv", index=False)
+    for kind in ("bmode", "ceus"):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "crops" / "P1" / f"0003_{kind}.png")
+    assert ingest(root, size=8).index[store.TIME_COLUMN].isna().all()
+
+
+def test_bad_injection_time_names_the_manifest_row(cohort, edit_csv):
+    edit_csv(cohort / "manifest.csv", lambda t: t.assign(injection_s=["4", "soon", "4", "4", "4"]))
+    with pytest.raises(DataError, match="injection time 'soon' is not a number") as info:
+        _ingest(cohort)
+    assert (info.value.row, info.value.field) == (2, "injection_s")
+
+
+def test_a_format_1_store_is_refused_with_a_reingest_hint(base_cohort, tmp_path):
+    pairs = _ingest(base_cohort, store_root=tmp_path)
+    meta = json.loads((pairs.path / "store.json").read_text())
+    (pairs.path / "store.json").write_text(json.dumps({**meta, "format": 1}))
+    with pytest.raises(DataError, match=r"pair store of format 1, written by an older studykit") as info:
+        PairStore(pairs.path)
+    assert "ingest the cohort again" in info.value.hint
+    assert store.store_key({"a": 1}) != _key_of_format(1, {"a": 1})  # a new format: a new key
+
+
+def _key_of_format(version: int, fingerprint: dict) -> str:
+    import hashlib
+    text = json.dumps({"format": version, **fingerprint}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
