@@ -39,7 +39,9 @@ without it these files are refused with that hint, before any decoding starts.
 
 from __future__ import annotations
 
+import bisect
 import io
+import re
 import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -111,22 +113,54 @@ class _FragmentStream(io.RawIOBase):
     demuxer asks for them, so memory holds PyAV's read buffer, not a whole fragment (a video
     stream is often one fragment the size of the file). The Basic Offset Table is skipped;
     the stream ends at the Sequence Delimitation Item or at the end of the file.
+    :meth:`seek` goes to a byte position of the concatenated stream by walking the item
+    headers (8 bytes read per fragment passed), never the fragments' bytes.
     """
 
     def __init__(self, fp, offset: int) -> None:
         fp.seek(offset)
         self._fp = fp
         self._left = 0  # bytes of the current fragment not yet read
+        self._pos = 0   # position in the concatenated stream
+        self._ended = False
         if self._next_item():  # the Basic Offset Table (empty for video)
             fp.seek(self._left, io.SEEK_CUR)
             self._left = 0
+        self._start = fp.tell()
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Go to byte ``offset`` of the concatenated stream (``SEEK_CUR``/``SEEK_END`` too)."""
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: None}[whence]
+        if target is None or offset + target < self._pos:  # walk from the first fragment
+            self._fp.seek(self._start)
+            self._pos, self._left, self._ended = 0, 0, False
+        goal = None if target is None else offset + target
+        while goal is None or self._pos + self._left < goal:
+            self._pos += self._left
+            self._fp.seek(self._left, io.SEEK_CUR)
+            self._left = 0
+            if not self._next_item():
+                return self.seek(self._pos + offset) if goal is None else self._pos
+        skip = goal - self._pos
+        self._fp.seek(skip, io.SEEK_CUR)
+        self._pos, self._left = goal, self._left - skip
+        return self._pos
+
     def _next_item(self) -> bool:
         """Read the next item header; False at the delimiter or the end of the data."""
+        if self._ended:
+            return False
         raw = self._fp.read(8)
+        self._ended = True
         if len(raw) < 8:
             return False
         group, element, length = struct.unpack("<HHL", raw)
@@ -137,7 +171,7 @@ class _FragmentStream(io.RawIOBase):
             raise ValueError(f"unexpected tag ({group:04X},{element:04X}) among the pixel data fragments")
         if length == 0xFFFFFFFF:
             raise ValueError("a pixel data fragment has an undefined length")
-        self._left = length
+        self._left, self._ended = length, False
         return True
 
     def readinto(self, buffer) -> int:
@@ -147,39 +181,215 @@ class _FragmentStream(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         n = self._fp.readinto(view[:min(len(view), self._left)])
         if not n:  # the file ends inside the fragment: a truncated stream
-            self._left = 0
+            self._left, self._ended = 0, True
             return 0
         self._left -= n
+        self._pos += n
         return n
 
 
-def _decode(container, indices: Sequence[int], frames: int, label: str, what: str
-            ) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, gray) for each of ``indices`` (ascending) of ``container``'s first video stream.
+class _Spliced(io.RawIOBase):
+    """``prefix`` (parameter sets), then ``stream`` from its current position; not seekable,
+    so PyAV reads it front to back."""
 
-    Decodes from the start, stops after the last requested frame, and checks the count
-    against ``frames`` when the last frame is requested (see module notes).
+    def __init__(self, prefix: bytes, stream: io.RawIOBase) -> None:
+        self._prefix, self._stream = memoryview(prefix), stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            memoryview(buffer).cast("B")[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        return self._stream.readinto(buffer)
+
+
+#: Start codes an index scan stops at: every NAL unit; MPEG-2 picture, user data, sequence
+#: header, extension, sequence end and GOP headers (not its slices, one per macroblock row).
+_START_CODES = {"h264": re.compile(b"\x00\x00\x01"), "hevc": re.compile(b"\x00\x00\x01"),
+                "mpegvideo": re.compile(b"\x00\x00\x01[\x00\xb2\xb3\xb5\xb7\xb8]")}
+_MAX_PARAMETERS = 1 << 16  # a parameter set longer than this ends the scan (not a sane stream)
+# Kinds of the units (NAL units, MPEG-2 start-code units) an index scan tells apart.
+_PICTURE, _SLICE, _PARAMETERS, _AU, _OTHER, _CONTINUED = range(6)
+
+
+def _h264_unit(head: bytes) -> tuple[int, bool]:
+    """(kind, safe entry) of an H.264 NAL unit from its first bytes (H.264 §7.3.1, §7.4.1.2.3)."""
+    kind = head[0] & 0x1F
+    if kind in (1, 2, 5):  # a slice (or partition A): first_mb_in_slice ue(v) is 0 iff its first bit is 1
+        return (_PICTURE if len(head) > 1 and head[1] & 0x80 else _SLICE), kind == 5  # 5: IDR
+    if kind in (3, 4):
+        return _SLICE, False
+    if kind in (7, 8):  # SPS, PPS
+        return _PARAMETERS, False
+    return (_AU if kind in (6, 9, 14, 15, 16, 17, 18) else _OTHER), False
+
+
+def _hevc_unit(head: bytes) -> tuple[int, bool]:
+    """(kind, safe entry) of an HEVC NAL unit (H.265 §7.3.1.2, §7.4.2.4.4); base layer only."""
+    kind, layer = head[0] >> 1 & 0x3F, (head[0] & 1) << 5 | (head[1] >> 3 if len(head) > 1 else 0)
+    if layer:
+        return _OTHER, False
+    if kind <= 31:  # first_slice_segment_in_pic_flag: the first bit after the 2-byte header
+        safe = kind in (19, 20)  # IDR_W_RADL, IDR_N_LP
+        return (_PICTURE if len(head) > 2 and head[2] & 0x80 else _SLICE), safe
+    if kind in (32, 33, 34):  # VPS, SPS, PPS
+        return _PARAMETERS, False
+    return (_AU if kind in (35, 39, 41, 42, 43, 44) or 48 <= kind <= 55 else _OTHER), False
+
+
+class _StreamIndex:
+    """One pass over an elementary stream: its pictures (access units) and safe entry points.
+
+    ``entries`` holds ``(picture, offset, prefix)`` for picture 0 and each later safe
+    entry point: the decode-order index of the picture, the byte offset of its access unit
+    in the stream, and the latest parameter sets seen before it (to prepend). Only offsets
+    and the parameter sets (a few hundred bytes) are kept, and ``chunk`` bytes are read at a
+    time, so memory is flat in the stream's length.
     """
-    wanted = [int(i) for i in indices]
-    if not wanted:
-        return
-    last, to_end = max(wanted), max(wanted) == frames - 1
-    position = iter(wanted)
-    target = next(position)
-    count = 0
-    for frame in _decoded(container):
-        if count == target:
+
+
+    def __init__(self, stream, fmt: str, chunk: int = 1 << 20) -> None:
+        self.fmt, self.pictures, self.entries = fmt, 0, [(0, 0, b"")]
+        self._sets: dict[bytes, None] = {}      # parameter sets, oldest first (a dict keeps order)
+        self._au: tuple[int, bytes] | None = None  # (offset, prefix) of the access unit being built
+        self._collect: int | None = None        # offset where the parameter set being read starts
+        self._gop_safe = False                  # MPEG-2: a closed, unbroken GOP header since the last picture
+        self.complete = self._scan(stream, chunk)
+
+    def _scan(self, stream, chunk: int) -> bool:
+        buffer, base, pattern = b"", 0, _START_CODES[self.fmt]
+        done, position = False, 0
+        while not done:
+            block = stream.read(chunk)
+            done = not block
+            buffer += block or b""
+            stop = len(buffer) if done else len(buffer) - 8  # a unit's first bytes must be in the buffer
+            for match in pattern.finditer(buffer, position):
+                if match.start() >= stop:
+                    break
+                self._unit(buffer, base, match.start())
+                position = match.end()
+            keep = min(position, max(0, len(buffer) - 8))
+            if self._collect is not None:
+                if base + len(buffer) - self._collect > _MAX_PARAMETERS:
+                    return False
+                keep = min(keep, self._collect - base)
+            buffer, base, position = buffer[keep:], base + keep, position - keep
+        self._unit(buffer, base, len(buffer))  # closes an open parameter set
+        return True
+
+    def _unit(self, buffer: bytes, base: int, at: int) -> None:
+        """The unit whose start code begins at ``buffer[at]`` (``at == len(buffer)``: the end)."""
+        offset = base + at
+        head = buffer[at + 3:at + 8]
+        kind, safe = self._classify(head) if head else (_OTHER, False)
+        if self._collect is not None and kind != _CONTINUED:
+            blob = buffer[self._collect - base:at]
+            self._sets.pop(blob, None)
+            self._sets[blob] = None
+            while len(self._sets) > 32:
+                del self._sets[next(iter(self._sets))]
+            self._collect = None
+        if kind in (_PARAMETERS, _AU) and self._au is None:
+            self._au = offset, b"".join(self._sets)
+        if kind == _PARAMETERS:
+            self._collect = offset
+        elif kind == _PICTURE:
+            start, prefix = self._au or (offset, b"".join(self._sets))
+            if safe and self.pictures:
+                self.entries.append((self.pictures, start, prefix))
+            self.pictures += 1
+        if kind in (_PICTURE, _SLICE):
+            self._au = None
+
+    def _classify(self, head: bytes) -> tuple[int, bool]:
+        if self.fmt == "h264":
+            return _h264_unit(head)
+        if self.fmt == "hevc":
+            return _hevc_unit(head)
+        return self._mpeg2_unit(head)
+
+    def _mpeg2_unit(self, head: bytes) -> tuple[int, bool]:
+        """(kind, safe entry) of an MPEG-2 start-code unit (H.262 §6.2.2.6, §6.2.3, §6.3.8).
+
+        Safe: an I picture with temporal_reference 0 (no B picture of its GOP shown before
+        it) right after a GOP header with closed_gop = 1 and broken_link = 0. An open GOP's
+        leading B pictures need the previous GOP's last anchor, so its I picture is not safe.
+        """
+        code = head[0]
+        if code == 0x00:  # picture header: temporal_reference (10 bits), picture_coding_type (3 bits)
+            safe = (self._gop_safe and len(head) > 2 and (head[1] << 2 | head[2] >> 6) == 0
+                    and (head[2] >> 3 & 7) == 1)
+            self._gop_safe = False
+            return _PICTURE, safe
+        if code == 0xB8:  # GOP header: time_code (25 bits), closed_gop, broken_link
+            self._gop_safe = len(head) > 4 and head[4] & 0x60 == 0x40
+            return _AU, False
+        if code == 0xB3:
+            return _PARAMETERS, False
+        return (_CONTINUED if self._collect is not None else _OTHER), False
+
+
+def _runs(wanted: Sequence[int], entries: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """Group ascending ``wanted`` frames into (entry, frames) decoding runs.
+
+    Each run starts at the last entry point (``entries``, ascending, from 0) at or before its
+    first frame; a frame starts a new run when an entry point lies past the frame decoded
+    just before it, so the decoder skips the gap instead of decoding through it.
+    """
+    runs: list[tuple[int, list[int]]] = []
+    for frame in wanted:
+        entry = entries[bisect.bisect_right(entries, frame) - 1]
+        if runs and entry <= runs[-1][1][-1] + 1:
+            runs[-1][1].append(frame)
+        else:
+            runs.append((entry, [frame]))
+    return runs
+
+
+class _Short(Exception):
+    """The decoder stopped before a wanted frame: ``count`` frames were seen."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
+def _take(numbered, targets: list[int], *, to_end: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, gray) for ``targets`` (ascending, repeats yielded again) from (index, frame) pairs.
+
+    Frames before a target are skipped; the pairs stop being read after the last target, unless
+    ``to_end`` (the stated frame count) asks to count them to the end. Raises :class:`_Short`
+    when the pairs end before a target or (``to_end``) before ``to_end`` frames.
+    """
+    position = iter(targets)
+    target, seen = next(position, None), 0
+    for index, frame in numbered:
+        seen = index + 1
+        if target is not None and index > target:
+            raise _Missed(index)
+        if index == target:
             gray = luma8(frame)
-            while target == count:  # a frame asked for twice is yielded twice
-                yield count, gray
-                target = next(position, -1)
-        count += 1
-        if count > last and not to_end:
+            while target == index:
+                yield index, gray
+                target = next(position, None)
+        if target is None and not to_end:
             return
-    if count <= last or (to_end and count != frames):
-        raise DataError(f"its {what} holds {count} decodable frame(s) but the header says {frames} "
-                        f"(Number of Frames); frame {last} was requested.", file=label,
-                        hint="the file is truncated or its Number of Frames is wrong: re-export it.")
+    if target is not None or (to_end and seen != to_end):
+        raise _Short(seen)
+
+
+class _Missed(Exception):
+    """A container's decoder, after a seek, gave a frame past a wanted one it never gave."""
+
+
+def _count_error(count: int, frames: int, last: int, label: str, what: str) -> DataError:
+    return DataError(f"its {what} holds {count} decodable frame(s) but the header says {frames} "
+                     f"(Number of Frames); frame {last} was requested.", file=label,
+                     hint="the file is truncated or its Number of Frames is wrong: re-export it.")
 
 
 def _decoded(container) -> Iterator:
@@ -187,9 +397,33 @@ def _decoded(container) -> Iterator:
     yield from container.decode(video=0)
 
 
+def _elementary_frames(av, stream: _FragmentStream, fmt: str, wanted: list[int], frames: int
+                       ) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, gray) of ``wanted`` (ascending) frames of a raw stream, seeking where safe.
+
+    The stream is indexed (:class:`_StreamIndex`) unless the frames asked for leave no gap;
+    the index is used only when it counts exactly ``frames`` pictures (one per frame: a
+    field-coded, truncated or miscounted stream is decoded from its start, as before).
+    """
+    entries = [(0, 0, b"")]
+    if len(set(wanted)) < wanted[-1] + 1:
+        index = _StreamIndex(stream, fmt)
+        if index.complete and index.pictures == frames:
+            entries = index.entries
+    to_end = frames if wanted[-1] == frames - 1 else 0
+    starts = {picture: (offset, prefix) for picture, offset, prefix in entries}
+    runs = _runs(wanted, sorted(starts))
+    for number, (entry, targets) in enumerate(runs):
+        offset, prefix = starts[entry]
+        stream.seek(offset)
+        with av.open(_Spliced(prefix, stream), format=fmt) as container:
+            numbered = enumerate(_decoded(container), start=entry)
+            yield from _take(numbered, targets, to_end=to_end if number == len(runs) - 1 else 0)
+
+
 def iter_video_dicom(path: Path, indices: Sequence[int], header: VideoHeader, *, name: str | None = None
                      ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
-    """Decode frames ``indices`` of a video-syntax DICOM (see module notes).
+    """Decode frames ``indices`` (ascending) of a video-syntax DICOM, seeking where safe (module notes).
 
     Yields
     ------
@@ -199,25 +433,34 @@ def iter_video_dicom(path: Path, indices: Sequence[int], header: VideoHeader, *,
     label = name or str(path)
     av = require_av(label, f"a video DICOM ({header.transfer_syntax})")
     fmt = VIDEO_SYNTAXES[header.transfer_syntax]
+    wanted = [int(i) for i in indices]
+    if not wanted:
+        return
     try:
         with open(path, "rb") as fp:
             if header.pixel_offset < 0:
                 raise ValueError("the Pixel Data offset is unknown")
-            with av.open(_FragmentStream(fp, header.pixel_offset), format=fmt) as container:
-                yield from _checked(container, indices, header, label, "MPEG stream")
+            stream = _FragmentStream(fp, header.pixel_offset)
+            frames = _elementary_frames(av, stream, fmt, wanted, header.frames)
+            yield from _checked(frames, wanted, header, label, "MPEG stream")
     except (av.FFmpegError, ValueError, struct.error, OSError) as exc:
         raise DataError(f"cannot decode its {fmt} video stream ({type(exc).__name__}: {exc}).", file=label,
                         hint="the file may be truncated or corrupt: re-export it.") from exc
 
 
-def _checked(container, indices, header: VideoHeader, label: str, what: str):
+def _checked(frames: Iterator[tuple[int, np.ndarray]], wanted: list[int], header: VideoHeader, label: str,
+             what: str) -> Iterator[tuple[int, np.ndarray, Dataset]]:
+    """``frames`` with the Image Pixel module, checked against the header's size and frame count."""
     image = _image(header.rows, header.columns)
-    for index, gray in _decode(container, indices, header.frames, label, what):
-        if gray.shape != (header.rows, header.columns):
-            raise DataError(f"decodes to {gray.shape[1]}×{gray.shape[0]} pictures but its header says "
-                            f"{header.columns}×{header.rows}.", file=label,
-                            hint="the file's Rows/Columns do not match its video stream: re-export it.")
-        yield index, gray[..., None], image
+    try:
+        for index, gray in frames:
+            if gray.shape != (header.rows, header.columns):
+                raise DataError(f"decodes to {gray.shape[1]}×{gray.shape[0]} pictures but its header says "
+                                f"{header.columns}×{header.rows}.", file=label,
+                                hint="the file's Rows/Columns do not match its video stream: re-export it.")
+            yield index, gray[..., None], image
+    except _Short as short:
+        raise _count_error(short.count, header.frames, wanted[-1], label, what) from None
 
 
 def read_container_header(path: Path, *, name: str | None = None) -> VideoHeader:
@@ -255,12 +498,70 @@ def read_container_header(path: Path, *, name: str | None = None) -> VideoHeader
 
 def iter_container(path: Path, indices: Sequence[int], header: VideoHeader, *, name: str | None = None
                    ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
-    """Decode frames ``indices`` of a plain video file; as :func:`iter_video_dicom`."""
+    """Decode frames ``indices`` (ascending) of a plain video file, seeking to key frames (module notes)."""
     label = name or str(path)
     av = require_av(label, "a video file")
+    wanted = [int(i) for i in indices]
+    if not wanted:
+        return
     try:
-        with av.open(str(path)) as container:
-            yield from _checked(container, indices, header, label, "video stream")
+        yield from _checked(_container_frames(av, str(path), wanted, header), wanted, header, label,
+                            "video stream")
     except av.FFmpegError as exc:
         raise DataError(f"cannot decode its video stream ({type(exc).__name__}: {exc}).", file=label,
                         hint="the file may be truncated or corrupt: re-export it.") from exc
+
+
+def _presentation(av, path: str) -> tuple[list[int], list[int]] | None:
+    """Sorted packet pts and the key frames' presentation indices, by demuxing (no decoding).
+
+    None where the pts cannot name frames: an AVI (FFmpeg gives its packets decode-order
+    times), a packet without pts, or two packets with the same pts.
+    """
+    with av.open(path) as container:
+        if "avi" in container.format.name.split(","):
+            return None
+        stream = container.streams.video[0]
+        pts, keys = [], []
+        for packet in container.demux(stream):
+            if packet.size:  # not the demuxer's closing empty packet
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    keys.append(packet.pts)
+    if None in pts or len(set(pts)) != len(pts):
+        return None
+    order = sorted(pts)
+    rank = {p: i for i, p in enumerate(order)}
+    return order, sorted({0, *(rank[p] for p in keys)})
+
+
+def _container_frames(av, path: str, wanted: list[int], header: VideoHeader
+                      ) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, gray) of ``wanted`` frames: frame k is the k-th smallest pts among the packets.
+
+    Each run of frames seeks to the key frame at or before its first frame and maps each
+    decoded picture's pts to its index. Without usable pts (:func:`_presentation`), with a
+    packet count other than the header's, or when a seek lands past a wanted frame, the
+    (remaining) frames are decoded from the start, frame k being the k-th decoded picture.
+    """
+    to_end = header.frames if wanted[-1] == header.frames - 1 else 0
+    table = _presentation(av, path) if len(set(wanted)) < wanted[-1] + 1 else None
+    done = 0
+    if table is not None and len(table[0]) == header.frames:
+        order, keys = table
+        rank = {p: i for i, p in enumerate(order)}
+        try:
+            with av.open(path) as container:
+                stream = container.streams.video[0]
+                for number, (entry, targets) in enumerate(_runs(wanted, keys)):
+                    if number or entry:
+                        container.seek(order[entry], stream=stream, backward=True, any_frame=False)
+                    numbered = ((rank.get(f.pts, len(order)), f) for f in _decoded(container))
+                    for item in _take(numbered, targets):
+                        done += 1
+                        yield item
+            return
+        except _Missed:
+            pass
+    with av.open(path) as container:
+        yield from _take(enumerate(_decoded(container)), wanted[done:], to_end=to_end)

@@ -8,7 +8,9 @@ decoder produced (counted); the planted PHI of the MP4 metadata.
 
 from __future__ import annotations
 
+import io
 import itertools
+import re
 import sys
 
 import av
@@ -293,3 +295,234 @@ def test_a_file_cut_inside_its_fragment_is_a_clear_error(cohorts, tmp_path):
     with pytest.raises(DataError, match=r"decodable frame\(s\) but the header says 8") as info:
         list(dicom.iter_frames(tmp_path / "cut.dcm", [0, 7], header=header, name="videos/cut.dcm"))
     assert info.value.file == "videos/cut.dcm"
+
+
+# --- seeking to safe entry points (issue 14) ---------------------------------------------------
+
+#: Long-clip tests: 40 frames (the tiny rendering five times, panned 2 px a frame), a key frame
+#: every KEYINT frames, so key frames fall at 0, 8, 16, 24, 32.
+KEYINT, CLIP_FRAMES = 8, 40
+#: Sparse requests: first frame, right before / at / right after key frames, middle runs, last.
+SPARSE = ([0], [7], [8], [9], [15, 16, 17], [3, 20, 21, 33], [39], [0, 39], [12, 12, 30], [23, 24, 38, 39])
+SEEK_SYNTAXES = {"mpeg2": "mpeg2_main_main", "h264": "h264_high_41", "hevc": "hevc_main"}
+
+
+@pytest.fixture(scope="module")
+def clip():
+    tiny = np.concatenate([render_patient("RC0001", tiny=True).video] * 5)
+    return np.stack([np.roll(frame, 2 * k, axis=1) for k, frame in enumerate(tiny)])
+
+
+def _stream_dicom(cohorts, path, syntax: str, stream: bytes, frames: int):
+    """A copy of a generator video DICOM holding ``stream`` (syntax ``syntax``) and ``frames`` frames."""
+    ds = pydicom.dcmread(cohorts[syntax][0] / "videos" / "RC0001.dcm")
+    ds.NumberOfFrames = frames
+    ds.PixelData = pydicom.encaps.encapsulate([stream], has_bot=False)
+    ds.save_as(path)
+    return path
+
+
+def _units(stream: bytes, syntax: str):
+    """(start, end, code) of each start-code unit of an elementary stream (code: NAL type / MPEG-2 code)."""
+    starts = [m.start() for m in re.finditer(b"\x00\x00\x01", stream)] + [len(stream)]
+    for a, b in itertools.pairwise(starts):
+        head = stream[a + 3]
+        yield a, b, {"h264": head & 0x1F, "hevc": head >> 1 & 0x3F, "mpeg2": head}[syntax]
+
+
+def _strip_repeated_parameter_sets(stream: bytes, syntax: str) -> bytes:
+    """``stream`` with the parameter sets (SPS/PPS; VPS/SPS/PPS; MPEG-2 sequence header and its
+    extensions) kept only before the first picture, as some scanners write them."""
+    sets, pictures = {"h264": {7, 8}, "hevc": {32, 33, 34}, "mpeg2": {0xB3}}[syntax], 0
+    kept, in_header = [], False
+    for a, b, code in _units(stream, syntax):
+        if syntax == "mpeg2":
+            in_header = code == 0xB3 or (in_header and code in (0xB5, 0xB2))
+            drop = in_header and pictures > 0
+            pictures += code == 0x00
+        else:
+            drop = code in sets and pictures > 0
+            pictures += code not in sets and code < 32
+        if not drop:
+            kept.append(stream[a:b])
+    return b"".join(kept)
+
+
+def _counting(monkeypatch) -> list:
+    """Patch ``video._decoded`` to count the decoded pictures; the list grows by one per picture."""
+    counted, original = [], video._decoded
+
+    def counting(container):
+        for frame in original(container):
+            counted.append(frame.pts)
+            yield frame
+
+    monkeypatch.setattr(video, "_decoded", counting)
+    return counted
+
+
+def _check_sparse(path, full: np.ndarray, counted: list) -> list[int]:
+    """Each SPARSE request gives the frames of the sequential decode ``full``; the pictures decoded."""
+    header = _header(path)
+    decoded = []
+    for wanted in SPARSE:
+        counted.clear()
+        got = list(dicom.iter_frames(path, wanted, header=header))
+        assert [i for i, _, _ in got] == wanted
+        for index, pixels, _ in got:
+            assert np.array_equal(pixels[..., 0], full[index]), (wanted, index)
+        decoded.append(len(counted))
+    return decoded
+
+
+def _pictures_to_decode(wanted: list[int], keys: list[int]) -> int:
+    """Reference count: a decoder that restarts at the last key frame at or before a wanted frame
+    whenever that key frame lies past the next picture it would give."""
+    count, following = 0, None
+    for frame in wanted:
+        key = max(k for k in keys if k <= frame)
+        if following is None or key > following:
+            following = key
+        if frame >= following:
+            count, following = count + frame - following + 1, frame + 1
+    return count
+
+
+def _key_frames(path) -> list[int]:
+    """Presentation indices of the pictures the decoder marks key frames (a sequential decode)."""
+    header = _header(path)
+    if header.container:
+        with av.open(str(path)) as container:
+            return [i for i, f in enumerate(container.decode(video=0)) if f.key_frame]
+    ds = pydicom.dcmread(path)
+    stream = list(pydicom.encaps.generate_fragments(ds.PixelData))[1]
+    with av.open(io.BytesIO(stream), format=video.VIDEO_SYNTAXES[header.transfer_syntax]) as container:
+        return [i for i, f in enumerate(container.decode(video=0)) if f.key_frame]
+
+
+@pytest.mark.parametrize("syntax", list(SEEK_SYNTAXES))
+@pytest.mark.parametrize("gop", ["closed", "closed, parameter sets once", "open"])
+def test_seeked_frames_are_the_sequential_frames(cohorts, clip, tmp_path, monkeypatch, syntax, gop):
+    """Closed GOPs (IDR, closed MPEG-2 GOPs) are entered mid-stream at their key frames, their
+    parameter sets prepended when the stream carries them only at its start; open GOPs (MPEG-2
+    closed_gop = 0, HEVC CRA, x264 open-gop) are not safe entry points: decoding starts at frame 0."""
+    stream = writer.encode_stream(clip, SEEK_SYNTAXES[syntax], 40.0, keyint=KEYINT, open_gop=gop == "open")
+    if "once" in gop:
+        stripped = _strip_repeated_parameter_sets(stream, syntax)
+        assert len(stripped) < len(stream)
+        stream = stripped
+    path = _stream_dicom(cohorts, tmp_path / "long.dcm", syntax, stream, CLIP_FRAMES)
+    with open(path, "rb") as fp:
+        index = video._StreamIndex(video._FragmentStream(fp, dicom.read_header(path).pixel_offset),
+                                   video.VIDEO_SYNTAXES[UIDS[syntax]])
+    keys = _key_frames(path)
+    assert len(keys) >= 5  # a key frame every 6-9 frames
+    safe = [0] if gop == "open" else keys
+    assert index.complete and index.pictures == CLIP_FRAMES and [e[0] for e in index.entries] == safe
+    assert all(prefix for _, _, prefix in index.entries[1:])  # the parameter sets to prepend
+    full = _decode_all(path)
+    assert writer.psnr(full, clip) > writer.PSNR_FLOOR_DB  # the sequential decode is the clip
+    counted = _counting(monkeypatch)
+    assert _check_sparse(path, full, counted) == [_pictures_to_decode(w, safe) for w in SPARSE]
+
+
+def test_seeking_skips_the_pictures_before_the_key_frame(cohorts, clip, tmp_path, monkeypatch):
+    """Frame 30 of a stream with IDR pictures every 8 frames: 7 pictures decoded (24–30), not 31."""
+    stream = writer.encode_stream(clip, "h264_high_41", 40.0, keyint=KEYINT)
+    path = _stream_dicom(cohorts, tmp_path / "long.dcm", "h264", stream, CLIP_FRAMES)
+    header = dicom.read_header(path)
+    counted = _counting(monkeypatch)
+    (index, pixels, _), = dicom.iter_frames(path, [30], header=header)
+    assert index == 30 and len(counted) == 7
+    counted.clear()
+    (_, reference, _), = list(dicom.iter_frames(path, range(31), header=header))[30:]  # no gap: no index
+    assert len(counted) == 31 and np.array_equal(pixels, reference)
+
+
+@pytest.mark.parametrize(("stated", "wanted", "message"), [
+    (50, [49], "holds 40 decodable frame(s) but the header says 50"),
+    (38, [3, 37], "holds 40 decodable frame(s) but the header says 38"),
+])
+def test_number_of_frames_is_checked_when_seeking(cohorts, clip, tmp_path, stated, wanted, message):
+    """A stream whose picture count is not Number of Frames is not seeked: decoded and counted as before."""
+    stream = writer.encode_stream(clip, "hevc_main", 40.0, keyint=KEYINT)
+    path = _stream_dicom(cohorts, tmp_path / "wrong.dcm", "hevc", stream, stated)
+    header = dicom.read_header(path, name="videos/wrong.dcm")
+    with pytest.raises(DataError, match=re.escape(message)) as info:
+        list(dicom.iter_frames(path, wanted, header=header, name="videos/wrong.dcm"))
+    assert info.value.file == "videos/wrong.dcm"
+    right = _stream_dicom(cohorts, tmp_path / "right.dcm", "hevc", stream, CLIP_FRAMES)
+    assert [i for i, _, _ in dicom.iter_frames(right, [3, 39], header=dicom.read_header(right))] == [3, 39]
+
+
+def test_runs_start_at_the_last_entry_point_before_their_first_frame():
+    entries = [0, 8, 16, 24]
+    assert video._runs([3, 20, 21, 33], entries) == [(0, [3]), (16, [20, 21]), (24, [33])]
+    assert video._runs([7, 8, 9], entries) == [(0, [7, 8, 9])]  # 8 follows 7: no gap to skip
+    assert video._runs([6, 9], entries) == [(0, [6]), (8, [9])]
+    assert video._runs([12, 12, 30], entries) == [(8, [12, 12]), (24, [30])]
+    assert video._runs([5, 40], [0]) == [(0, [5, 40])]
+
+
+def test_fragment_stream_seeks_by_reading_item_headers_only(cohorts, tmp_path):
+    ds = pydicom.dcmread(cohorts["h264"][0] / "videos" / "RC0004.dcm")
+    stream = list(pydicom.encaps.generate_fragments(ds.PixelData))[1]
+    cuts = [0, 2, 4098, len(stream) // 4 * 2, len(stream)]
+    pieces = [stream[a:b] for a, b in itertools.pairwise(cuts)]
+    ds.PixelData = pydicom.encaps.encapsulate(pieces, has_bot=True)
+    ds.save_as(tmp_path / "split.dcm")
+    offset = dicom.read_header(tmp_path / "split.dcm").pixel_offset
+    with open(tmp_path / "split.dcm", "rb", buffering=0) as fp:
+        lazy = video._FragmentStream(fp, offset)
+        for position in (5000, 1, len(stream) - 3, 4098, 0, 4097):
+            assert lazy.seek(position) == position == lazy.tell()
+            got = b""
+            while len(got) < 7 and (more := lazy.read(7 - len(got))):  # a raw read stops at a fragment end
+                got += more
+            assert got == stream[position:position + 7]
+        assert lazy.seek(0, io.SEEK_END) == len(stream) and lazy.read(4) == b""
+        lazy.seek(len(stream) - 10)
+        before = fp.tell()
+        assert lazy.seek(4, io.SEEK_CUR) == len(stream) - 6 and fp.tell() == before + 4  # no bytes read
+        assert lazy.read() == stream[-6:]
+
+
+def _write_video_file(path, clip: np.ndarray, fmt: str, codec: str, *, open_gop: bool = False):
+    """``clip`` as ``codec`` in a ``fmt`` file, a key frame every KEYINT frames (the generator's settings)."""
+    options = writer.VIDEO_CODECS["hevc_main" if codec == "libx265" else "mp4"][2]
+    with av.open(str(path), "w", format=fmt) as container:
+        options = writer.gop_options(codec, options, KEYINT, open_gop)
+        writer._encode_into(container, clip, codec, options, 40.0)
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "fmt", "codec", "open_gop"), [
+    (".mp4", "mp4", "libx264", False), (".mp4", "mp4", "libx264", True), (".mov", "mov", "libx265", True),
+    (".mkv", "matroska", "libx264", False), (".mkv", "matroska", "libx265", False),
+])
+def test_container_seeks_land_on_key_frames(clip, tmp_path, monkeypatch, suffix, fmt, codec, open_gop):
+    """Frame k is the k-th smallest packet pts; seeks land on the key frame at or before a run."""
+    if suffix == ".mp4" and not open_gop:
+        path = tmp_path / "long.mp4"
+        writer.write_mp4(path, clip, 40.0, {"title": "x"}, keyint=KEYINT)  # the generator's own writer
+    else:
+        path = _write_video_file(tmp_path / f"long{suffix}", clip, fmt, codec, open_gop=open_gop)
+    order, keys = video._presentation(av, str(path))
+    assert len(order) == CLIP_FRAMES and keys == _key_frames(path) == list(range(0, CLIP_FRAMES, KEYINT))
+    full = _decode_all(path)
+    assert full.shape == clip.shape and writer.psnr(full, clip) > writer.PSNR_FLOOR_DB
+    assert _check_sparse(path, full, _counting(monkeypatch)) == [_pictures_to_decode(w, keys) for w in SPARSE]
+
+
+def test_avi_is_decoded_from_its_start(clip, tmp_path, monkeypatch):
+    """FFmpeg gives AVI packets decode-order times (no presentation times): no seek."""
+    path = _write_video_file(tmp_path / "long.avi", clip, "avi", "libx264")
+    with av.open(str(path)) as container:
+        pts = [p.pts for p in container.demux(video=0) if p.size]
+    with av.open(str(path)) as container:
+        decoded = [f.pts for f in container.decode(video=0)]
+    assert pts == sorted(pts) and decoded != sorted(decoded)  # packet order is not presentation order
+    assert video._presentation(av, str(path)) is None
+    full = _decode_all(path)
+    assert writer.psnr(full, clip) > writer.PSNR_FLOOR_DB
+    assert _check_sparse(path, full, _counting(monkeypatch)) == [max(w) + 1 for w in SPARSE]

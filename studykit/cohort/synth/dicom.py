@@ -53,7 +53,8 @@ from pydicom.uid import (
 from .render import ScannerProfile
 
 __all__ = ["MIXED_SYNTAXES", "PSNR_FLOOR_DB", "SYNTAXES", "VIDEO_CODECS", "Identity", "VideoGeometry",
-           "build_dataset", "draw_identity", "encode", "encode_stream", "even_frames", "psnr", "write_mp4"]
+           "build_dataset", "draw_identity", "encode", "encode_stream", "even_frames", "gop_options", "psnr",
+           "write_mp4"]
 
 #: Transfer syntax names used in the cohort and their UIDs ("mp4" is a plain video file).
 MIXED_SYNTAXES = ("explicit_vr_little_endian", "jpeg_baseline", "rle_lossless")
@@ -345,6 +346,29 @@ def _chroma(planes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np
     return chroma[0], chroma[1]
 
 
+def gop_options(codec: str, options: dict, keyint: int | None, open_gop: bool = False) -> dict:
+    """``options`` with a key frame every ``keyint`` frames (None: the encoder's default GOP).
+
+    Scene-cut key frames are turned off so the key frames fall exactly every ``keyint``
+    frames. Closed GOPs by default (MPEG-2 ``+cgop``; x264/x265 IDR pictures); ``open_gop``
+    gives open ones (MPEG-2 GOPs whose leading B pictures use the previous GOP, HEVC CRA
+    pictures, x264 ``open-gop``): key frames a decoder cannot start at without its
+    leading pictures going wrong.
+    """
+    if keyint is None:
+        return dict(options)
+    out = dict(options)
+    if codec == "mpeg2video":
+        out.update(g=str(keyint), sc_threshold="1000000000")
+        if not open_gop:
+            out["flags"] = out.get("flags", "") + "+cgop"
+        return out
+    key = "x264-params" if codec == "libx264" else "x265-params"
+    gop = f"keyint={keyint}:min-keyint={keyint}:scenecut=0:open-gop={int(open_gop)}"
+    out[key] = f"{out[key]}:{gop}" if out.get(key) else gop
+    return out
+
+
 def _encode_into(container, video: np.ndarray, codec: str, options: dict, frame_time_ms: float) -> None:
     """Encode the even-sided gray ``video`` into ``container``'s new video stream."""
     import av
@@ -365,14 +389,18 @@ def _encode_into(container, video: np.ndarray, codec: str, options: dict, frame_
         container.mux(packet)
 
 
-def encode_stream(video: np.ndarray, syntax: str, frame_time_ms: float) -> bytes:
-    """The elementary stream (MPEG-2 video / H.264 / HEVC Annex B) of the even-sided ``video``."""
+def encode_stream(video: np.ndarray, syntax: str, frame_time_ms: float, *, keyint: int | None = None,
+                  open_gop: bool = False) -> bytes:
+    """The elementary stream (MPEG-2 video / H.264 / HEVC Annex B) of the even-sided ``video``.
+
+    ``keyint``, ``open_gop``: a key frame every ``keyint`` frames (:func:`gop_options`).
+    """
     import av
 
     codec, muxer, options, _ = VIDEO_CODECS[syntax]
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=muxer) as container:
-        _encode_into(container, video, codec, options, frame_time_ms)
+        _encode_into(container, video, codec, gop_options(codec, options, keyint, open_gop), frame_time_ms)
     return buffer.getvalue()
 
 
@@ -391,14 +419,19 @@ def _encode_video(ds: Dataset, video: np.ndarray, syntax: str) -> None:
     ds.LossyImageCompressionMethod = VIDEO_CODECS[syntax][3]
 
 
-def write_mp4(path, video: np.ndarray, frame_time_ms: float, metadata: dict[str, str]) -> None:
-    """The gray ``video`` as H.264 (as :func:`encode_stream`) in an MP4 file with ``metadata`` tags."""
+def write_mp4(path, video: np.ndarray, frame_time_ms: float, metadata: dict[str, str], *,
+              keyint: int | None = None, open_gop: bool = False) -> None:
+    """The gray ``video`` as H.264 (as :func:`encode_stream`) in an MP4 file with ``metadata`` tags.
+
+    ``keyint``, ``open_gop``: a key frame every ``keyint`` frames (:func:`gop_options`).
+    """
     import av
 
     codec, _, options, _ = VIDEO_CODECS["mp4"]
     with av.open(str(path), "w", format="mp4") as container:
         container.metadata.update(metadata)
-        _encode_into(container, even_frames(video), codec, options, frame_time_ms)
+        _encode_into(container, even_frames(video), codec, gop_options(codec, options, keyint, open_gop),
+                     frame_time_ms)
 
 
 def psnr(decoded: np.ndarray, reference: np.ndarray) -> float:
