@@ -5,23 +5,47 @@ whole cine loop as *one* elementary stream (MPEG-2 video, H.264/AVC Annex B or H
 Annex B), split over the fragments of the encapsulated Pixel Data after an empty Basic
 Offset Table; Number of Frames counts the frames of that stream. :func:`iter_video_dicom`
 concatenates the fragments lazily (the item headers parsed on the open file, each
-fragment's bytes read only as the demuxer asks for them, so no fragment is held whole)
-into a file-like object that PyAV's raw demuxer (``mpegvideo``, ``h264``, ``hevc``) reads,
-and decodes frames in presentation order, frame *k* of the decoder being DICOM frame *k*
-(0-based). A raw elementary stream has no index, so there is no reliable seek: decoding
-runs from the first frame and stops right after the last requested one (the bytes after
-it, but for the demuxer's read-ahead, are never read). When the last frame of the file is
-requested the stream is decoded to its end and its frame count must equal Number of
-Frames; a stream that ends before a requested frame is a
-:class:`~studykit.errors.DataError` naming both counts.
+fragment's bytes read only as asked for, so no fragment is held whole; its ``seek`` walks
+the item headers) into a file-like object that PyAV's raw demuxer (``mpegvideo``,
+``h264``, ``hevc``) reads, and decodes frames in presentation order, frame *k* of the
+decoder being DICOM frame *k* (0-based).
+
+*Seeking.* A raw stream has no index, so when the frames asked for leave a gap, one pass
+over the stream's start codes (no decoding; :class:`_StreamIndex`, memory flat in the
+stream's length: it keeps byte offsets and the latest parameter sets) counts its pictures
+in decode order and finds the *safe entry points*: access units where decoding can start
+so that the first picture it outputs is frame *p*, *p* being the number of pictures before
+the unit — every picture before it is output before every picture from it on, and all
+pictures from it on decode. Safe: H.264 IDR pictures (nal_unit_type 5); HEVC IDR_W_RADL
+and IDR_N_LP (19, 20; RADL leading pictures decode and come out first, as frame *p*);
+MPEG-2 I pictures right after a GOP header with closed_gop = 1 and broken_link = 0 whose
+temporal_reference is 0 (no B picture of the GOP is shown before them). Not safe: HEVC CRA
+(its RASL pictures need the previous GOP), H.264 recovery-point I pictures (open GOP),
+MPEG-2 open GOPs. Each run of wanted frames is decoded from the last safe entry point at
+or before its first frame (a later run starts afresh when an entry point lies past the
+frame decoded before it), the parameter sets last seen before the entry (SPS/PPS;
+VPS/SPS/PPS; the MPEG-2 sequence header and its extensions) put in front, since scanners
+may write them only at the stream's start; a run stops right after its last frame. The
+index is used only when it counts exactly Number of Frames pictures, one per access unit:
+a field-coded stream (two pictures a frame), a truncated or miscounted one, is decoded from
+its first frame as without an index, and so is a stream without a safe entry point before
+the frames. When the last frame of the file is requested the stream is decoded to its end
+and its frame count must equal Number of Frames; a stream that ends before a requested
+frame is a :class:`~studykit.errors.DataError` naming both counts.
 
 **Plain video files** (``.mp4``, ``.mov``, ``.avi``, ``.mkv``): :func:`read_container_header`
 takes the size, frame count (from the container, else by demuxing the packets without
 decoding) and frame rate; no container metadata tag (title, comment, creation time,
 location …) is kept. Such files have no ultrasound regions, so they are single-panel files
-(:func:`studykit.cohort.dicom.panels`). :func:`iter_container` decodes like the DICOM path,
-from the first frame without seeking (container seeks land on key frames, and frame *k*
-must be exactly the *k*-th decoded picture).
+(:func:`studykit.cohort.dicom.panels`). :func:`iter_container` demuxes the packets once
+(no decoding): frame *k* is the picture with the *k*-th smallest pts, and the container's
+key frames (sync samples) are the entry points. Each run seeks to the key frame at or
+before its first frame (``container.seek(pts, backward=True, any_frame=False)``), maps each
+decoded picture's pts to its frame and drops those before the run. Decoded from the first
+frame instead, frame *k* being the *k*-th decoded picture: AVI files (FFmpeg gives their
+packets decode-order times, AVI storing no presentation time), packets without pts or with
+a repeated one, a packet count other than the header's frame count, and the rest of the
+frames when a seek lands past a wanted frame.
 
 **Luma.** Each decoded picture's Y plane is reduced to 8-bit gray on the full 0–255
 scale: limited ("MPEG", video) range, the FFmpeg default and what YBR_PARTIAL_420 means,

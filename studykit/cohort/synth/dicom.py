@@ -21,7 +21,10 @@ same-arguments-same-bytes promise.
 4:2:0 needs even frame sides: an odd frame is padded by repeating its last row/column
 (:func:`even_frames`), Rows/Columns then give the padded size and the regions stay put.
 :func:`write_mp4` writes the same H.264 stream in an MP4 container instead, with planted
-metadata tags (title, comment, artist, creation time, GPS location) as PHI.
+metadata tags (title, comment, artist, creation time, GPS location) as PHI. Both take
+``keyint`` (a key frame every so many frames, closed GOPs unless ``open_gop``;
+:func:`gop_options`) for long clips with key frames mid-stream; without it the encoders'
+defaults stand (the cohort's files are unchanged).
 """
 
 from __future__ import annotations
