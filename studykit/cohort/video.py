@@ -275,10 +275,10 @@ class _StreamIndex:
     time, so memory is flat in the stream's length.
     """
 
-
     def __init__(self, stream, fmt: str, chunk: int = 1 << 20) -> None:
         self.fmt, self.pictures, self.entries = fmt, 0, [(0, 0, b"")]
         self._sets: dict[bytes, None] = {}      # parameter sets, oldest first (a dict keeps order)
+        self._prefix = b""                      # the parameter sets joined (one object, shared by entries)
         self._au: tuple[int, bytes] | None = None  # (offset, prefix) of the access unit being built
         self._collect: int | None = None        # offset where the parameter set being read starts
         self._gop_safe = False                  # MPEG-2: a closed, unbroken GOP header since the last picture
@@ -317,13 +317,14 @@ class _StreamIndex:
             self._sets[blob] = None
             while len(self._sets) > 32:
                 del self._sets[next(iter(self._sets))]
+            self._prefix = b"".join(self._sets)
             self._collect = None
         if kind in (_PARAMETERS, _AU) and self._au is None:
-            self._au = offset, b"".join(self._sets)
+            self._au = offset, self._prefix
         if kind == _PARAMETERS:
             self._collect = offset
         elif kind == _PICTURE:
-            start, prefix = self._au or (offset, b"".join(self._sets))
+            start, prefix = self._au or (offset, self._prefix)
             if safe and self.pictures:
                 self.entries.append((self.pictures, start, prefix))
             self.pictures += 1
@@ -382,12 +383,17 @@ class _Short(Exception):
         self.count = count
 
 
+class _Missed(Exception):
+    """A container's decoder, after a seek, gave a frame past a wanted one it never gave."""
+
+
 def _take(numbered, targets: list[int], *, to_end: int = 0) -> Iterator[tuple[int, np.ndarray]]:
     """(index, gray) for ``targets`` (ascending, repeats yielded again) from (index, frame) pairs.
 
     Frames before a target are skipped; the pairs stop being read after the last target, unless
     ``to_end`` (the stated frame count) asks to count them to the end. Raises :class:`_Short`
-    when the pairs end before a target or (``to_end``) before ``to_end`` frames.
+    when the pairs end before a target or (``to_end``) before ``to_end`` frames, and
+    :class:`_Missed` when a pair comes past a target.
     """
     position = iter(targets)
     target, seen = next(position, None), 0
@@ -404,10 +410,6 @@ def _take(numbered, targets: list[int], *, to_end: int = 0) -> Iterator[tuple[in
             return
     if target is not None or (to_end and seen != to_end):
         raise _Short(seen)
-
-
-class _Missed(Exception):
-    """A container's decoder, after a seek, gave a frame past a wanted one it never gave."""
 
 
 def _count_error(count: int, frames: int, last: int, label: str, what: str) -> DataError:
