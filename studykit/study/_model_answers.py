@@ -23,7 +23,9 @@ def perfusion_text(spec: ArmSpec) -> str:
     groups = {"parameters": f"the fitted {p.model} bolus parameters of lesion and cortex and their ratios",
               "curve": f"the lesion's intensity in dB every {p.grid_s:g} s to {p.grid_end_s:g} s after "
                        "injection",
-              "relative_curve": f"lesion − cortex in dB every {p.grid_s:g} s to {p.grid_end_s:g} s"}
+              "relative_curve": f"lesion − cortex in dB every {p.grid_s:g} s to {p.grid_end_s:g} s",
+              "heterogeneity": "the lesion's intensity SD in dB and its share of dark (non-enhancing) "
+                               f"pixels, averaged from {p.heterogeneity_from_s:g} s after injection"}
     return (f"{spec.name} ({spec.title or spec.kind}): perfusion arm, no network: the CEUS video's "
             f"lesion and cortex time–intensity curves (linearised, dynamic range {p.dynamic_range_db} dB) "
             "summarised as "
