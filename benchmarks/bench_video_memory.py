@@ -123,7 +123,8 @@ def _align(short: Path, long: Path, factor: int) -> tuple[int, int]:
 
 
 def _decoded(cohort: Path) -> int:
-    """Pictures ingest decodes: up to the last annotated frame of each video (no seek)."""
+    """Pictures ingest decodes: up to the last annotated frame of each video (no seek: the
+    synthesised videos' only key frame is their first)."""
     notes = pd.read_csv(cohort / "annotations.csv")
     return int((notes.groupby("file")["frame"].max() + 1).sum())
 

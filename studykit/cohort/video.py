@@ -275,7 +275,7 @@ class _StreamIndex:
     time, so memory is flat in the stream's length.
     """
 
-    def __init__(self, stream, fmt: str, chunk: int = 1 << 20) -> None:
+    def __init__(self, stream, fmt: str, chunk: int = 1 << 16) -> None:
         self.fmt, self.pictures, self.entries = fmt, 0, [(0, 0, b"")]
         self._sets: dict[bytes, None] = {}      # parameter sets, oldest first (a dict keeps order)
         self._prefix = b""                      # the parameter sets joined (one object, shared by entries)
