@@ -9,7 +9,8 @@ alone on the machine: other CPU-bound processes distort it.
 It then prints the run's patient-level Table 3 (AUC, sensitivity, specificity with 95% CI)
 as the markdown table of README's "Running a study" section. ``--write-readme`` puts that
 table into README.md between the ``<!-- demo-table3:start -->`` and
-``<!-- demo-table3:end -->`` markers; ``--check-readme`` exits with status 1 and a diff when
+``<!-- demo-table3:end -->`` markers and copies the run's ``figures/roc.png`` to README's
+``docs/demo_roc.png``; ``--check-readme`` exits with status 1 and a diff when
 README's table differs from the fresh run's (0 when equal).
 
     python benchmarks/bench_demo.py [--results DIR] [--keep] [--seed N] [--threads N]
@@ -37,6 +38,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = ROOT / "protocols" / "renal_ceus_demo.yaml"
 README = ROOT / "README.md"
+README_ROC = ROOT / "docs" / "demo_roc.png"
 TARGET_S, AIM_S = 600.0, 300.0
 START, END = "<!-- demo-table3:start -->", "<!-- demo-table3:end -->"
 #: Table 3 rows shown in README: patient level, these metrics as columns, in this order.
@@ -155,12 +157,14 @@ def _print_timings(provenance: dict[str, Any], wall: float) -> None:
         print("  training per arm: " + ", ".join(f"{arm} {s:.1f} s" for arm, s in per_arm.items()))
 
 
-def _readme_step(table: str, *, write: bool, check: bool) -> int:
-    """Write or check README's table; the exit status (1: README differs under ``check``)."""
+def _readme_step(table: str, roc: Path, *, write: bool, check: bool) -> int:
+    """Write (the table and the ROC figure ``roc``) or check README's table; the exit status
+    (1: README differs under ``check``)."""
     text = README.read_text(encoding="utf-8")
     if write:
         README.write_text(replace_readme_table(text, table), encoding="utf-8")
-        print(f"wrote Table 3 into {README}")
+        shutil.copyfile(roc, README_ROC)
+        print(f"wrote Table 3 into {README} and the ROC curves to {README_ROC}")
     elif check:
         diff = readme_diff(text, table)
         if diff:
@@ -189,7 +193,7 @@ def main() -> int:
     _print_timings(json.loads((root / "provenance.json").read_text()), wall)
     table = table3_markdown(pd.read_csv(root / "tables" / "table3_performance.csv"))
     print(f"\nTable 3 (patient level), README format:\n\n{table}")
-    status = _readme_step(table, write=args.write_readme, check=args.check_readme)
+    status = _readme_step(table, root / "figures" / "roc.png", write=args.write_readme, check=args.check_readme)
     if not args.keep and args.results is None:
         shutil.rmtree(results, ignore_errors=True)
     return status

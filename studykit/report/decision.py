@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from studykit.report.style import OKABE_ITO, READER_COLORS, READER_MARKERS, SINGLE_COLUMN, figure_style
+from studykit.report.style import READER_COLORS, READER_MARKERS, SINGLE_COLUMN, arm_colors, figure_style
 from studykit.stats import _columns as C  # result column names: the part of stats report may use
 from studykit.vocab import ci_label, require_table_columns
 
@@ -72,8 +72,9 @@ def decision_curve_figure(
     readers = [arm for arm, kind in kinds.items() if kind == C.KIND_READERS]
     with figure_style():
         fig, ax = plt.subplots(figsize=(SINGLE_COLUMN * 1.25, SINGLE_COLUMN * 1.1))
-        for i, arm in enumerate(a for a, kind in kinds.items() if kind == C.KIND_MODEL):
-            _draw_model(ax, table[table[C.ARM] == arm], OKABE_ITO[i % len(OKABE_ITO)], names.get(arm, arm))
+        models = [a for a, kind in kinds.items() if kind == C.KIND_MODEL]
+        for color, arm in zip(arm_colors(len(models), len(readers)), models, strict=True):
+            _draw_model(ax, table[table[C.ARM] == arm], color, names.get(arm, arm))
         for i, arm in enumerate(readers):
             rows = _every_kth(table[table[C.ARM] == arm], reader_markers, i, len(readers))
             _draw_reader(ax, rows, i, names.get(arm, arm))

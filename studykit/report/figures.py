@@ -36,6 +36,7 @@ from studykit.report.style import (
     READER_COLORS,
     READER_MARKERS,
     SINGLE_COLUMN,
+    arm_colors,
     figure_style,
 )
 from studykit.vocab import ARM, GROUP, PATIENT, ci_label, require_table_columns
@@ -83,8 +84,9 @@ def roc_figure(
     with figure_style():
         fig, ax = plt.subplots(figsize=(SINGLE_COLUMN, SINGLE_COLUMN))
         ax.plot([0, 1], [0, 1], color="0.75", lw=0.7, ls=(0, (4, 3)), zorder=0)
-        for i, (name, curve) in enumerate(curves.groupby(ARM, sort=False)):
-            color = OKABE_ITO[i % 3] if i < 3 else OKABE_ITO[i % len(OKABE_ITO)]
+        groups = 0 if points is None else points[GROUP].nunique()
+        colors = arm_colors(curves[ARM].nunique(), groups)
+        for color, (name, curve) in zip(colors, curves.groupby(ARM, sort=False), strict=True):
             text = _auc_text(names.get(str(name), str(name)), legend_auc.get(name), decimals)
             band = None if bands is None else bands[bands[ARM] == name]
             _draw_arm(ax, curve, band, color, text)

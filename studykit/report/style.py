@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 
 from studykit.vocab import atomic_write
 
-__all__ = ["DOUBLE_COLUMN", "OKABE_ITO", "READER_COLORS", "READER_MARKERS", "SINGLE_COLUMN", "color_cycle",
-           "figure_style", "save_figure"]
+__all__ = ["DOUBLE_COLUMN", "OKABE_ITO", "READER_COLORS", "READER_MARKERS", "SINGLE_COLUMN", "arm_colors",
+           "color_cycle", "figure_style", "save_figure"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order studykit uses it.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -67,6 +67,16 @@ def figure_style() -> Iterator[None]:
     """Context manager applying studykit's rcParams (restored afterwards)."""
     with mpl.rc_context(RC):
         yield
+
+
+def arm_colors(n: int, reader_groups: int = 0) -> list[str]:
+    """Colours of ``n`` model arms drawn beside ``reader_groups`` reader groups: :data:`OKABE_ITO`
+    in order without the readers' colours (the first ``reader_groups`` of :data:`READER_COLORS`),
+    so that no arm's curve shares a colour with a reader group's markers; repeating when ``n``
+    exceeds what is left."""
+    taken = set(READER_COLORS[:reader_groups])
+    palette = [c for c in OKABE_ITO if c not in taken]
+    return [palette[i % len(palette)] for i in range(n)]
 
 
 def color_cycle(n: int) -> list[str]:

@@ -165,3 +165,20 @@ def test_tic_figure_names_a_missing_column_and_refuses_an_empty_summary():
         tic_figure(_tic_summary(), examples=_tic_examples().drop(columns="fitted"))
     with pytest.raises(InputError, match="no patient has a time–intensity curve"):
         tic_figure(_tic_summary().iloc[:0])
+
+
+def test_four_model_arms_never_share_a_colour_with_the_reader_markers(scores):
+    """The demo draws four model arms beside two reader panels: before arm_colors the fourth
+    arm took the junior panel's pink (Okabe–Ito's fourth colour)."""
+    from matplotlib.colors import to_hex
+
+    extra = scores[scores["arm"] == "muf_net"].assign(arm="perfusion")
+    four = pd.concat([scores, extra], ignore_index=True)
+    fig = roc_figure(roc_curves(four), points=reader_points(fake.reads(), fake.truth()))
+    ax = fig.axes[0]
+    curves = [to_hex(line.get_color()) for line in ax.get_lines() if line.get_label() in set(four["arm"])]
+    markers = {to_hex(c) for col in ax.collections if isinstance(col, PathCollection)
+               for c in list(col.get_edgecolor()) + list(col.get_facecolor()) if c[3] > 0}
+    markers.discard("#ffffff")
+    assert len(curves) == 4 and len(set(curves)) == 4
+    assert markers and not set(curves) & markers
