@@ -193,7 +193,8 @@ def main() -> int:
     _print_timings(json.loads((root / "provenance.json").read_text()), wall)
     table = table3_markdown(pd.read_csv(root / "tables" / "table3_performance.csv"))
     print(f"\nTable 3 (patient level), README format:\n\n{table}")
-    status = _readme_step(table, root / "figures" / "roc.png", write=args.write_readme, check=args.check_readme)
+    status = _readme_step(table, root / "figures" / "roc.png", write=args.write_readme,
+                          check=args.check_readme)
     if not args.keep and args.results is None:
         shutil.rmtree(results, ignore_errors=True)
     return status
