@@ -45,6 +45,7 @@ __all__ = [
     "SamplerSpec",
     "ScheduleSpec",
     "SelectionSpec",
+    "SequenceSpec",
     "load_arm",
 ]
 
@@ -211,8 +212,32 @@ class PerfusionSpec(_Strict):
         return self
 
 
+class SequenceSpec(_Strict):
+    """A ``sequence`` arm (temporal MUF-Net): a patient's annotated frames with their times since
+    injection → one call (:class:`studykit.nets.SequenceMUFNet`).
+
+    - ``frames``: at most this many of a patient's store images per training step; a patient
+      with more gets a random subset each epoch, kept in time order (a pure function of the seed,
+      the epoch and the patient, so a resumed fit draws the same). Prediction and validation read
+      all of a patient's frames, in time order.
+    - ``time_scale_s``: seconds per unit of the time encoding u = t / scale (t: s since
+      injection, the store's ``time_s``); ``time_frequencies``: the number K of sinusoid pairs
+      sin(2^k u), cos(2^k u), k < K, beside u. A frame of unknown time (NaN) takes a learned
+      embedding instead.
+
+    ``batch_size`` counts patients; ``sampler`` draws patients (class-balanced for ``q: 0``) and
+    ``sampler.epoch_length`` defaults to the number of training patients. ``fusion`` is the
+    per-frame fusion of MUF-Net. ``aggregation`` is not used (the net pools the frames itself).
+    """
+
+    frames: Annotated[int, Field(ge=1, le=1024)] = 16
+    time_scale_s: PositiveFloat = 60.0
+    time_frequencies: Annotated[int, Field(ge=0, le=16)] = 6
+
+
 class ArmSpec(_Strict):
-    """One model arm: architecture and training recipe (``kind: perfusion``: :class:`PerfusionSpec`)."""
+    """One model arm: architecture and training recipe (``kind: perfusion``: :class:`PerfusionSpec`;
+    ``kind: sequence``: :class:`SequenceSpec`)."""
 
     schema_version: Literal[1] = ARM_SCHEMA_VERSION
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -241,10 +266,15 @@ class ArmSpec(_Strict):
     gradcam_images: Annotated[int, Field(ge=0)] = 8
     seed: Annotated[int, Field(ge=0)] = 0
     perfusion: PerfusionSpec = PerfusionSpec()
+    sequence: SequenceSpec = SequenceSpec()
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> ArmSpec:
-        """A perfusion arm sets no network field; a network arm no ``perfusion``."""
+        """A perfusion arm sets no network field; a network arm no ``perfusion``; only a sequence
+        arm sets ``sequence``."""
+        if self.kind != "sequence" and self.sequence != SequenceSpec():
+            raise ValueError(f"a {self.kind!r} arm reads no frame sequence: remove 'sequence' "
+                             "(kind: sequence reads it)")
         if self.kind in NET_KINDS:
             if self.perfusion != PerfusionSpec():
                 raise ValueError(f"a {self.kind!r} arm trains a network: remove 'perfusion' "

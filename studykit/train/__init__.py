@@ -8,6 +8,11 @@ Entry points::
     table = predict(arm, store, fold, result.best_checkpoint, out_dir=result.out_dir)
     patients = aggregate_patients(table, arm.aggregation)
 
+A ``sequence`` arm (one prediction per patient, attention weights over its frames)::
+
+    result = fit_sequence(arm, store, fold, unit_dir("results/renal", arm.name, fold.index))
+    table = predict_sequence(arm, store, fold, result.best_checkpoint, out_dir=result.out_dir)
+
 Multi-GPU data parallel training of one unit::
 
     torchrun --nproc_per_node=4 -m studykit.train.launch ARM_YAML STORE SPLITS_JSON FOLD OUT_DIR
@@ -24,6 +29,7 @@ from .fit import HISTORY_COLUMNS, FitResult, NonFiniteLossError, UnitConflictErr
 from .gradcam import gradcam
 from .predict import DEFAULT_THRESHOLD, predict
 from .sampler import ClassBalancedSampler
+from .sequence import fit_sequence, predict_sequence
 
 __all__ = [
     "AGGREGATIONS",
@@ -41,8 +47,10 @@ __all__ = [
     "configure_runtime",
     "dist_context",
     "fit",
+    "fit_sequence",
     "gradcam",
     "predict",
+    "predict_sequence",
     "read_done",
     "resolve_device",
     "unit_dir",

@@ -27,7 +27,7 @@ from studykit.errors import DataError
 from studykit.nets import model_kind
 from studykit.protocol.arms import ArmSpec
 
-__all__ = ["CHANNELS", "arm_channels", "arm_modalities", "load_batch", "store_rows"]
+__all__ = ["CHANNELS", "arm_channels", "arm_modalities", "load_batch", "patient_rows", "store_rows"]
 
 #: Store channel of each modality.
 CHANNELS = {"bmode": 0, "ceus": 1}
@@ -59,6 +59,24 @@ def store_rows(store: PairStore, patients: Sequence[str], *, split: str = "train
                         f"(e.g. {', '.join(missing[:5])}).", file=str(store.path), field="patient_id",
                         hint="make the splits from the same cohort as the store (cohort/splits.json).")
     return np.flatnonzero(ids.isin(wanted).to_numpy())
+
+
+def patient_rows(store: PairStore, patients: Sequence[str], *, split: str = "train") -> list[np.ndarray]:
+    """Each patient's store rows in time order, one array per patient, patients in store order.
+
+    Time order: the index's ``time_s`` (s since injection) ascending, frames of unknown time
+    (NaN) after the timed ones, ties in store order (video, then frame). Errors as
+    :func:`store_rows`.
+    """
+    rows = store_rows(store, patients, split=split)
+    index = store.index.iloc[rows]
+    times = index["time_s"].to_numpy(np.float64) if "time_s" in index else np.full(len(rows), np.nan)
+    ids = index["patient_id"].astype(str).to_numpy()
+    order = np.lexsort((rows, np.where(np.isnan(times), np.inf, times)))
+    by_patient: dict[str, list[int]] = {pid: [] for pid in dict.fromkeys(ids)}
+    for k in order:
+        by_patient[ids[k]].append(int(rows[k]))
+    return [np.asarray(r, dtype=np.int64) for r in by_patient.values()]
 
 
 def load_batch(store: PairStore, rows: np.ndarray, device: torch.device, *, channels: Sequence[int],

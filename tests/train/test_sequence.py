@@ -1,0 +1,119 @@
+"""fit_sequence / predict_sequence: the sequence arm on the tiny synthetic cohort (patient-level
+rows, attention.csv, exact resume, skip and conflicts) and its arm-spec block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from pydantic import ValidationError
+from train_support import MODELS, tiny_arm
+
+from studykit.errors import InputError
+from studykit.protocol.arms import ArmSpec, SequenceSpec, load_arm
+from studykit.train import HISTORY_COLUMNS, UnitConflictError, fit_sequence, predict_sequence
+from studykit.train.checkpoint import load_checkpoint
+from studykit.train.data import patient_rows
+from studykit.train.sequence import ATTENTION_COLUMNS, frame_subset
+from studykit.vocab import PREDICTION_COLUMNS
+
+
+class Crash(Exception):
+    """Stands for a process killed after an epoch's checkpoint was written."""
+
+
+def seq_arm(**overrides) -> ArmSpec:
+    """The tiny sequence arm at 32 px, 3 frames a patient, batches of 2 patients."""
+    settings = {"input_size": 32, "epochs": 1, "batch_size": 2, "sequence": {"frames": 3}}
+    return tiny_arm("sequence_net", **{**settings, **overrides})
+
+
+def test_fit_and_predict_write_patient_rows_and_attention(tiny_cohort, tmp_path):
+    arm, store, fold = seq_arm(epochs=2), tiny_cohort.store, tiny_cohort.folds[0]
+    result = fit_sequence(arm, store, fold, tmp_path)
+    assert list(result.history.columns) == list(HISTORY_COLUMNS) and len(result.history) == 2
+    assert result.history["loss_bmode"].isna().all() and np.isfinite(result.history["loss"]).all()
+    assert {"checkpoint-best.pt", "checkpoint-last.pt", "history.csv", "done.json"} <= {
+        p.name for p in tmp_path.iterdir()}
+    table = predict_sequence(arm, store, fold, result.best_checkpoint, out_dir=tmp_path)
+    assert list(table.columns) == list(PREDICTION_COLUMNS)
+    assert sorted(table["patient_id"]) == sorted(fold.test) and table["image_id"].isna().all()
+    assert table["prob_malignant"].between(0, 1).all()
+    np.testing.assert_allclose(table["w_bmode"] + table["w_ceus"], 1.0, atol=1e-5)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "predictions.csv"), table, check_dtype=False)
+    attention = pd.read_csv(tmp_path / "attention.csv")
+    assert list(attention.columns) == list(ATTENTION_COLUMNS)
+    images = store.index[store.index["patient_id"].isin(fold.test)]
+    assert sorted(attention["image_id"]) == sorted(images["image_id"])  # every frame, not a subset
+    np.testing.assert_allclose(attention.groupby("patient_id")["frame_weight"].sum(), 1.0, atol=1e-5)
+    assert (attention.groupby("patient_id")["time_s"].diff().dropna() >= 0).all()  # time order
+    val = predict_sequence(arm, store, fold, result.best_checkpoint, patients=fold.val)
+    assert sorted(val["patient_id"]) == sorted(fold.val) and (val["fold"] == fold.index).all()
+
+
+def test_resume_after_a_crash_equals_an_uninterrupted_run(tiny_cohort, tmp_path):
+    arm = seq_arm(epochs=2, schedule={"kind": "step", "step_epochs": 1, "gamma": 0.5})
+    store, fold = tiny_cohort.store, tiny_cohort.folds[1]
+    whole = fit_sequence(arm, store, fold, tmp_path / "whole")
+
+    def crash(done, total, description):
+        if done == 1:
+            raise Crash(description)
+
+    with pytest.raises(Crash):
+        fit_sequence(arm, store, fold, tmp_path / "split", progress=crash)
+    assert not (tmp_path / "split" / "done.json").exists()
+    resumed = fit_sequence(arm, store, fold, tmp_path / "split")
+    for name in ("checkpoint-last.pt", "checkpoint-best.pt"):
+        a = load_checkpoint(tmp_path / "whole" / name)["model"]
+        b = load_checkpoint(tmp_path / "split" / name)["model"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    columns = [c for c in HISTORY_COLUMNS if c != "seconds"]
+    pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns])
+
+
+def test_a_finished_unit_is_skipped_and_other_inputs_conflict(tiny_cohort, tmp_path):
+    arm, store, fold = seq_arm(), tiny_cohort.store, tiny_cohort.folds[0]
+    fit_sequence(arm, store, fold, tmp_path)
+    stamp = (tmp_path / "checkpoint-last.pt").stat().st_mtime_ns
+    assert fit_sequence(arm, store, fold, tmp_path).skipped
+    assert (tmp_path / "checkpoint-last.pt").stat().st_mtime_ns == stamp
+    with pytest.raises(UnitConflictError, match=r"the arm spec changed"):
+        fit_sequence(seq_arm(sequence={"frames": 2}), store, fold, tmp_path)
+
+
+def test_frame_subsets_are_a_pure_function_of_seed_epoch_and_patient():
+    rows = np.arange(10, 20)
+    a = frame_subset(rows, 4, seed=0, epoch=3, patient="P1")
+    assert np.array_equal(a, frame_subset(rows, 4, seed=0, epoch=3, patient="P1"))
+    assert len(a) == 4 and np.all(np.diff(a) > 0) and set(a) <= set(rows)
+    assert not all(np.array_equal(a, frame_subset(rows, 4, seed=0, epoch=e, patient="P1")) for e in range(4, 8))
+    assert np.array_equal(frame_subset(rows[:3], 4, seed=0, epoch=0, patient="P1"), rows[:3])
+
+
+def test_patient_rows_are_in_time_order(tiny_cohort):
+    store = tiny_cohort.store
+    groups = patient_rows(store, list(store.index["patient_id"].unique()))
+    assert sum(len(g) for g in groups) == len(store)
+    for rows in groups:
+        times = store.index["time_s"].to_numpy()[rows]
+        assert np.all(np.diff(times) >= 0) and store.index["patient_id"].iloc[rows].nunique() == 1
+
+
+def test_frame_arms_are_refused(tiny_cohort, tmp_path):
+    with pytest.raises(InputError, match="sequence arms only"):
+        fit_sequence(tiny_arm(), tiny_cohort.store, tiny_cohort.folds[0], tmp_path)
+
+
+def test_sequence_spec_block():
+    arm = load_arm(MODELS / "sequence_net.yaml")
+    assert arm.kind == "sequence" and arm.sequence == SequenceSpec(frames=16, time_scale_s=60.0)
+    assert arm.trains_network and arm.predicts_patients and arm.sees == ("video", "both")
+    with pytest.raises(ValidationError, match="a 'mufnet' arm reads no frame sequence: remove 'sequence'"):
+        ArmSpec(name="a", kind="mufnet", sequence={"frames": 8})
+    with pytest.raises(ValidationError, match="a 'perfusion' arm reads no frame sequence"):
+        ArmSpec(name="a", kind="perfusion", selection={"metric": "auc"}, sequence={"frames": 8})
+    with pytest.raises(ValidationError, match="sequence.frames"):
+        ArmSpec(name="a", kind="sequence", sequence={"frames": 0})
+    assert ArmSpec(name="a", kind="mufnet").sequence == SequenceSpec()  # defaults are fine anywhere
