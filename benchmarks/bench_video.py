@@ -14,9 +14,10 @@ reference), MPEG-2, H.264 and HEVC video DICOM, plain H.264 MP4 — one syntheti
    frames per second; ratio = ingest ÷ PyAV. Ingest does more (hashing, header parsing,
    crops, gray, resizing, writing the store).
 5. What decoding only up to the last needed frame saves: decoded pictures ÷ stream frames.
-   The synthesised videos have no safe entry point after their first frame (x264/x265 key
-   frames every 250 frames by default, MPEG-2 GOPs of 12 are open), so ingest seeks nowhere
-   here: it pays the index pass for nothing. ``bench_video_seek.py`` measures the seek.
+   The synthesised 24-frame videos have no safe entry point after their first frame (x264
+   puts no scene-cut IDR within its 25-frame min-keyint, x265's scene cuts are open-GOP CRA
+   pictures, MPEG-2 GOPs of 12 are open), so ingest seeks nowhere here and pays its index
+   pass for nothing. ``bench_video_seek.py`` measures the seek.
 
 Best of ``--repeat`` for the timings.
 """
