@@ -88,7 +88,8 @@ def test_frame_subsets_are_a_pure_function_of_seed_epoch_and_patient():
     a = frame_subset(rows, 4, seed=0, epoch=3, patient="P1")
     assert np.array_equal(a, frame_subset(rows, 4, seed=0, epoch=3, patient="P1"))
     assert len(a) == 4 and np.all(np.diff(a) > 0) and set(a) <= set(rows)
-    assert not all(np.array_equal(a, frame_subset(rows, 4, seed=0, epoch=e, patient="P1")) for e in range(4, 8))
+    others = [frame_subset(rows, 4, seed=0, epoch=e, patient="P1") for e in range(4, 8)]
+    assert not all(np.array_equal(a, b) for b in others)
     assert np.array_equal(frame_subset(rows[:3], 4, seed=0, epoch=0, patient="P1"), rows[:3])
 
 
@@ -114,6 +115,6 @@ def test_sequence_spec_block():
         ArmSpec(name="a", kind="mufnet", sequence={"frames": 8})
     with pytest.raises(ValidationError, match="a 'perfusion' arm reads no frame sequence"):
         ArmSpec(name="a", kind="perfusion", selection={"metric": "auc"}, sequence={"frames": 8})
-    with pytest.raises(ValidationError, match="sequence.frames"):
+    with pytest.raises(ValidationError, match=r"sequence\.frames"):
         ArmSpec(name="a", kind="sequence", sequence={"frames": 0})
     assert ArmSpec(name="a", kind="mufnet").sequence == SequenceSpec()  # defaults are fine anywhere
