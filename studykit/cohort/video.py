@@ -459,7 +459,7 @@ def iter_video_dicom(path: Path, indices: Sequence[int], header: VideoHeader, *,
     label = name or str(path)
     av = require_av(label, f"a video DICOM ({header.transfer_syntax})")
     fmt = VIDEO_SYNTAXES[header.transfer_syntax]
-    wanted = [int(i) for i in indices]
+    wanted = sorted(int(i) for i in indices)  # ascending, as documented (a stray order would lose frames)
     if not wanted:
         return
     try:
@@ -527,7 +527,7 @@ def iter_container(path: Path, indices: Sequence[int], header: VideoHeader, *, n
     """Decode frames ``indices`` (ascending) of a plain video file, seeking to key frames (module notes)."""
     label = name or str(path)
     av = require_av(label, "a video file")
-    wanted = [int(i) for i in indices]
+    wanted = sorted(int(i) for i in indices)  # ascending, as documented (a stray order would lose frames)
     if not wanted:
         return
     try:

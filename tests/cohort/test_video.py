@@ -3,7 +3,10 @@
 Known answers: the generator's uncompressed rendering of the same seed
 (:func:`~studykit.cohort.synth.render_patient`), against which every decoded frame must reach a
 PSNR floor; the BT.601 limited-range quantisation (Y 16 → 0, 235 → 255); the frames the
-decoder produced (counted); the planted PHI of the MP4 metadata.
+decoder produced (counted); the planted PHI of the MP4 metadata. Seeking: every frame
+reached by a seek is byte-identical to the same frame of a sequential decode from frame 0,
+the entry points are the key frames the decoder itself marks (closed GOPs) or none (open
+GOPs), and the pictures decoded match a brute-force count (:func:`_pictures_to_decode`).
 """
 
 from __future__ import annotations
