@@ -1,5 +1,8 @@
 """fit_sequence / predict_sequence: the sequence arm on the tiny synthetic cohort (patient-level
-rows, attention.csv, exact resume, skip and conflicts) and its arm-spec block."""
+rows, attention.csv, exact resume, skip and conflicts), a learning test and its arm-spec block.
+
+Named ``test_sequence_arm``: pytest imports test modules by basename, and
+tests/nets/test_sequence.py holds ``test_sequence``."""
 
 from __future__ import annotations
 
