@@ -38,6 +38,14 @@ def model_text(spec: ArmSpec, aggregation: str) -> str:
     """One arm in words: kind, backbone and weights, fusion, inputs, output and patient aggregation."""
     if not spec.trains_network:
         return perfusion_text(spec)
+    if spec.kind == "sequence":
+        q = spec.sequence
+        return (f"{spec.name} ({spec.title or spec.kind}): sequence network (temporal MUF-Net), backbone "
+                f"{spec.backbone} (weights: {spec.pretrained}) per modality, {spec.fusion} fusion of each "
+                f"frame's paired B-mode + CEUS crops at {spec.input_size} px, a time encoding of the "
+                f"frame's seconds since injection (scale {q.time_scale_s:g} s), attention pooling over "
+                f"the patient's frames (up to {q.frames} per training step, all at prediction); output "
+                "one probability of malignancy per patient")
     inputs = spec.modality or "paired B-mode + CEUS"
     fusion = (f", {spec.fusion} fusion with a fused head and one auxiliary head per modality"
               if spec.kind == "mufnet" else "")
@@ -231,8 +239,8 @@ def selection(run: RunFiles) -> Entry:
 
 def ensembling(run: RunFiles) -> Entry:
     """CLAIM 27: none; one model per patient, its images aggregated."""
-    video = (" (a perfusion arm's: one probability from the patient's video)"
-             if any(not s.trains_network for s in run.protocol.arm_specs) else "")
+    video = (" (a perfusion or sequence arm's: one probability from the patient's video or frames)"
+             if any(s.predicts_patients for s in run.protocol.arm_specs) else "")
     return Entry("None: each fold's model predicts only its own test patients; a patient's probability is "
                  f"the {run.protocol.design.aggregation} of its images' probabilities from that one "
                  f"model{video}.",

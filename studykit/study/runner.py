@@ -46,6 +46,7 @@ from studykit.study.summary import RunSummary, UnitExecutor, UnitResult
 from studykit.train import UnitConflictError, configure_runtime, dist_context, fit, predict, read_done
 from studykit.train.checkpoint import fingerprint
 from studykit.train.perfusion import features_key, fit_perfusion, predict_perfusion
+from studykit.train.sequence import ATTENTION, fit_sequence, predict_sequence
 from studykit.vocab import THRESHOLD_YOUDEN, Progress, did_you_mean
 
 __all__ = [
@@ -160,22 +161,29 @@ def _train_unit(
     out = layout.unit(unit.arm.name, unit.fold)
     label = f"{unit.arm.name} fold {unit.fold}"
     hook = lambda done, total, _text: progress(done, total, label)  # noqa: E731
+    fit_fn, predict_fn = _network_steps(unit.arm)
     status = "trained"
     try:
-        result = fit(unit.arm, store, fold, out, device=device, progress=hook)
+        result = fit_fn(unit.arm, store, fold, out, device=device, progress=hook)
     except UnitConflictError:
         status = "retrained"
-        result = fit(unit.arm, store, fold, out, device=device, progress=hook, resume=False)
+        result = fit_fn(unit.arm, store, fold, out, device=device, progress=hook, resume=False)
     if result.skipped:
         status = "skipped"
         progress(unit.arm.epochs, unit.arm.epochs, label)
     if not dist_context().main:  # a torchrun rank but the first: rank 0 predicts and writes
         return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
     if _needs_prediction(unit, layout):
-        predict(unit.arm, store, fold, result.best_checkpoint, device=device, out_dir=out)
+        predict_fn(unit.arm, store, fold, result.best_checkpoint, device=device, out_dir=out)
     if threshold_rule == THRESHOLD_YOUDEN and _needs_threshold(unit, layout):
         _choose_threshold(unit, store, fold, result.best_checkpoint, layout, device, fallback)
     return UnitResult(unit.arm.name, unit.fold, status, time.perf_counter() - start)
+
+
+def _network_steps(arm: ArmSpec):
+    """The fit and predict functions of a network arm: the sequence arm's train and predict
+    patients (:mod:`studykit.train.sequence`), the frame arms' images (:func:`fit`, :func:`predict`)."""
+    return (fit_sequence, predict_sequence) if arm.kind == "sequence" else (fit, predict)
 
 
 def _fit_perfusion_unit(unit: Unit, store: PairStore, splits: Splits, layout: Layout, progress: Progress,
@@ -210,7 +218,7 @@ def _choose_threshold(unit: Unit, store: PairStore, fold, checkpoint: Path, layo
                       fallback: float) -> None:
     """Predict the fold's inner-validation patients and freeze the Youden threshold of their
     patient-level probabilities to ``threshold.json`` (the test fold is not looked at)."""
-    val = predict(unit.arm, store, fold, checkpoint, device=device, patients=fold.val)
+    val = _network_steps(unit.arm)[1](unit.arm, store, fold, checkpoint, device=device, patients=fold.val)
     _freeze_threshold(unit, val, fold, layout, fallback)
 
 
@@ -223,11 +231,14 @@ def _freeze_threshold(unit: Unit, val: pd.DataFrame, fold, layout: Layout, fallb
 
 
 def _needs_prediction(unit: Unit, layout: Layout) -> bool:
-    """True when the unit's predictions (or Grad-CAM maps) are absent or older than its ``done.json``."""
+    """True when the unit's predictions (or its explanation: the Grad-CAM maps of a frame arm,
+    the attention weights of a sequence arm) are absent or older than its ``done.json``."""
     done = layout.unit_file(unit.arm.name, unit.fold, "done")
     preds = layout.unit_file(unit.arm.name, unit.fold, "predictions")
     if not preds.is_file() or preds.stat().st_mtime_ns < done.stat().st_mtime_ns:
         return True
+    if unit.arm.kind == "sequence":
+        return not (layout.unit(unit.arm.name, unit.fold) / ATTENTION).is_file()
     wants_gradcam = unit.arm.trains_network and unit.arm.gradcam_images > 0
     return wants_gradcam and not layout.unit_file(unit.arm.name, unit.fold, "gradcam").is_file()
 

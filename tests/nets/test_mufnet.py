@@ -152,13 +152,13 @@ def test_reference_backbone_last_map_is_10x10x1536():
 
 
 def test_registry():
-    assert list_models() == ["mufnet", "single"]
+    assert list_models() == ["mufnet", "sequence", "single"]
     torch.manual_seed(0)
     assert isinstance(create_model("mufnet", backbone_name=TINY, fusion="mean"), MUFNet)
 
 
 def test_registry_unknown_kind_and_argument():
-    with pytest.raises(InputError, match=r"unknown model kind 'mufnt'; known: mufnet, single\n"
+    with pytest.raises(InputError, match=r"unknown model kind 'mufnt'; known: mufnet, sequence, single\n"
                                          r"  hint: did you mean 'mufnet'\?"):
         create_model("mufnt")
     with pytest.raises(InputError, match=r"'fuson': model kind 'mufnet' takes no argument 'fuson'; it takes "

@@ -82,7 +82,7 @@ def write(tmp_path, text: str) -> Path:
     ("name: a\nkind: single\n", r"a 'single' arm needs modality: bmode or ceus"),
     ("name: a\nkind: mufnet\nmodality: ceus\n", r"a 'mufnet' arm uses both modalities"),
     ("name: a\nkind: transformer\n",
-     r"kind \(line 2\): Input should be 'single', 'mufnet' or 'perfusion'; got 'transformer'"),
+     r"kind \(line 2\): Input should be 'single', 'mufnet', 'sequence' or 'perfusion'; got 'transformer'"),
     ("name: a\nkind: mufnet\naugment: {scale: 1.2}\n",
      r"augment.scale \(line 3\): Input should be less than 1"),
     ("name: a\nkind: mufnet\nselection: {metric: f1}\n", r"selection.metric \(line 3\)"),

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -87,6 +88,51 @@ def youden_finished(finished, tmp_path_factory) -> tuple[Path, Path]:
     summary = run(protocol, results=folder / "results", device="cpu")
     assert {u.status for u in summary.units} == {"skipped"}
     return protocol, folder / "results"
+
+
+def protocol_with_arm(folder: Path, arm: dict, *, position: int, **design) -> Path:
+    """The tiny protocol with model arm ``arm`` inserted at ``position`` among its arms and
+    ``design`` keys replaced, written into ``folder``."""
+    data = tiny_protocol()
+    data["arms"].insert(position, arm)
+    if design:
+        data["design"] = {**data["design"], **design}
+    return write_protocol(folder, data)
+
+
+def run_added_arm(finished: tuple[Path, Path], folder: Path, protocol: Path):
+    """The finished tiny run copied into ``folder/results`` and run again with ``protocol`` (one
+    more arm: only its units train); the results root of the study and the run's summary."""
+    from studykit.study import run
+
+    shutil.copytree(finished[1], folder / "results")
+    summary = run(protocol, results=folder / "results", device="cpu")
+    return folder / "results" / "tiny_study", summary
+
+
+def assert_only_arm_trained(summary, root: Path, arm: str) -> pd.DataFrame:
+    """Only ``arm``'s units trained (the others skipped) and it predicts every tested patient
+    once, with an empty ``image_id``; its prediction rows."""
+    status = {(u.arm, u.fold): u.status for u in summary.units}
+    assert {s for (a, _), s in status.items() if a == arm} == {"trained"}
+    assert {s for (a, _), s in status.items() if a != arm} == {"skipped"}
+    preds = pd.read_csv(root / "predictions.csv", dtype={"patient_id": str})
+    mine, muf = preds[preds["arm"] == arm], preds[preds["arm"] == "muf_net"]
+    assert mine["image_id"].isna().all() and not mine["patient_id"].duplicated().any()
+    assert set(mine["patient_id"]) == set(muf["patient_id"])  # every tested patient, once
+    return mine
+
+
+def assert_youden_thresholds(study_root: Path, folder: Path, protocol: Path, arm: str) -> None:
+    """The finished study at ``study_root`` copied into ``folder``, run with ``protocol`` (its
+    design's threshold Youden's): ``arm``'s units freeze a threshold and Table 3 says so."""
+    from studykit.study import run
+
+    shutil.copytree(study_root.parent, folder / "results")
+    run(protocol, results=folder / "results", device="cpu")
+    assert (folder / "results" / "tiny_study" / "arms" / arm / "fold-0" / "threshold.json").is_file()
+    table3 = pd.read_csv(folder / "results" / "tiny_study" / "tables" / "table3_performance.csv")
+    assert table3.loc[table3["arm"] == arm, "threshold_origin"].str.contains("Youden").all()
 
 
 def copy_cohort(results: Path, target: Path) -> None:

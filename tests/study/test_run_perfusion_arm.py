@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from study_support import MODELS, snapshot, tiny_protocol, write_protocol
+from study_support import (
+    MODELS,
+    assert_only_arm_trained,
+    assert_youden_thresholds,
+    protocol_with_arm,
+    run_added_arm,
+    snapshot,
+)
 
 from studykit.errors import StudyError
 from studykit.study import run
@@ -17,35 +24,23 @@ ARM = "perfusion"
 
 
 def _protocol(folder: Path, **threshold) -> Path:
-    data = tiny_protocol()
-    data["arms"].insert(1, {"model": str(MODELS / "perfusion.yaml"), "name": ARM})
-    if threshold:
-        data["design"] = {**data["design"], **threshold}
-    return write_protocol(folder, data)
+    return protocol_with_arm(folder, {"model": str(MODELS / "perfusion.yaml"), "name": ARM}, position=1,
+                             **threshold)
 
 
 @pytest.fixture(scope="module")
 def with_perfusion(finished, tmp_path_factory) -> tuple[Path, Path, object]:
     """The finished tiny run copied, a perfusion arm added and run (only its units fit)."""
-    _, results = finished
     folder = tmp_path_factory.mktemp("perfusion-arm")
-    shutil.copytree(results, folder / "results")
     protocol = _protocol(folder)
-    summary = run(protocol, results=folder / "results", device="cpu")
-    return protocol, folder / "results" / "tiny_study", summary
+    return (protocol, *run_added_arm(finished, folder, protocol))
 
 
 def test_only_the_perfusion_units_fit_and_predict_one_row_per_patient(with_perfusion):
     _, root, summary = with_perfusion
-    status = {(u.arm, u.fold): u.status for u in summary.units}
-    assert {s for (arm, _), s in status.items() if arm == ARM} == {"trained"}
-    assert {s for (arm, _), s in status.items() if arm != ARM} == {"skipped"}
-    preds = pd.read_csv(root / "predictions.csv", dtype={"patient_id": str})
-    mine, muf = preds[preds["arm"] == ARM], preds[preds["arm"] == "muf_net"]
-    assert mine["image_id"].isna().all() and not mine["patient_id"].duplicated().any()
-    assert set(mine["patient_id"]) == set(muf["patient_id"])  # every tested patient, once
+    mine = assert_only_arm_trained(summary, root, ARM)
     fits = list((root / "cohort" / "perfusion").glob("*/perfusion.csv"))
-    assert len(fits) == 1 and len(pd.read_csv(fits[0])) == muf["patient_id"].nunique()
+    assert len(fits) == 1 and len(pd.read_csv(fits[0])) == len(mine)
 
 
 def test_tables_hold_the_arm_at_patient_level_against_the_video_ceiling(with_perfusion):
@@ -78,13 +73,8 @@ def test_rerun_skips_the_arm_and_refitted_curves_give_the_same_fingerprint(with_
 
 def test_youden_thresholds_are_chosen_for_the_perfusion_arm(with_perfusion, tmp_path):
     _, root, _ = with_perfusion
-    shutil.copytree(root.parent, tmp_path / "results")
-    protocol = _protocol(tmp_path, threshold="youden_inner_val")
-    run(protocol, results=tmp_path / "results", device="cpu")
-    unit = tmp_path / "results" / "tiny_study" / "arms" / ARM / "fold-0"
-    assert (unit / "threshold.json").is_file()
-    table3 = pd.read_csv(tmp_path / "results" / "tiny_study" / "tables" / "table3_performance.csv")
-    assert table3.loc[table3["arm"] == ARM, "threshold_origin"].str.contains("Youden").all()
+    assert_youden_thresholds(root, tmp_path, _protocol(tmp_path, threshold="youden_inner_val"), ARM)
+
 
 
 def test_a_patient_predicted_twice_is_a_named_error_and_nothing_changes(with_perfusion, tmp_path):
