@@ -176,12 +176,9 @@ def fit(arm: ArmSpec, store: PairStore, fold: Fold, out_dir: str | Path, *,
         absent from the store, an unavailable device.
     """
     out_dir = Path(out_dir)
-    inputs = fingerprint(arm, store, fold)
-    done = read_done(out_dir / DONE)
-    if resume and done is not None:
-        _check_inputs(done.get("fingerprint"), inputs, out_dir / DONE)
-        return _result(out_dir, arm, pd.read_csv(out_dir / HISTORY), done["best_epoch"], done["best_metric"],
-                       skipped=True)
+    inputs, done, finished = _finished(arm, store, fold, out_dir, resume)
+    if finished is not None:
+        return finished
     ctx = dist_context()
     if ctx.main and done is not None:
         (out_dir / DONE).unlink()
@@ -206,6 +203,20 @@ def fit(arm: ArmSpec, store: PairStore, fold: Fold, out_dir: str | Path, *,
                     "train_seconds": float(history["seconds"].sum())}, out_dir / DONE)
     barrier(ctx)
     return _result(out_dir, arm, history, unit.best_epoch, unit.best_metric)
+
+
+def _finished(arm: ArmSpec, store: PairStore, fold: Fold, out_dir: Path, resume: bool
+              ) -> tuple[dict[str, Any], dict[str, Any] | None, FitResult | None]:
+    """The unit's input fingerprint, its ``done.json`` (None when absent) and, when ``resume``
+    finds it finished with these inputs, the skipped :class:`FitResult` (else None); a finished
+    unit of other inputs raises :class:`UnitConflictError` (:func:`_check_inputs`)."""
+    inputs = fingerprint(arm, store, fold)
+    done = read_done(out_dir / DONE)
+    if not (resume and done is not None):
+        return inputs, done, None
+    _check_inputs(done.get("fingerprint"), inputs, out_dir / DONE)
+    return inputs, done, _result(out_dir, arm, pd.read_csv(out_dir / HISTORY), done["best_epoch"],
+                                 done["best_metric"], skipped=True)
 
 
 def _result(out_dir: Path, arm: ArmSpec, history: pd.DataFrame, best_epoch: int, best_metric: float,

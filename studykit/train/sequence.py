@@ -44,19 +44,19 @@ from studykit.cohort import Fold, PairStore
 from studykit.errors import DataError, InputError
 from studykit.nets import SequenceOutput, create_model
 from studykit.protocol.arms import ArmSpec
-from studykit.vocab import DONE, HISTORY, LAST, PREDICTION_COLUMNS, PREDICTIONS, Progress
+from studykit.vocab import DONE, LAST, PREDICTION_COLUMNS, PREDICTIONS, Progress
 
 from .aggregate import patient_accuracy, patient_auc
 from .augment import AugmentConfig, PairAugmenter
-from .checkpoint import fingerprint, get_rng_states, load_checkpoint, read_done, write_csv, write_json
+from .checkpoint import get_rng_states, load_checkpoint, write_csv, write_json
 from .data import arm_channels, load_batch, patient_rows
 from .device import DistContext, autocast, dist_context, resolve_device, seed_everything
 from .fit import (
     HISTORY_COLUMNS,
     FitResult,
     _check_finite,
-    _check_inputs,
     _describe,
+    _finished,
     _result,
     _resume,
     _save_last,
@@ -117,12 +117,9 @@ def fit_sequence(arm: ArmSpec, store: PairStore, fold: Fold, out_dir: str | Path
     (the test patients for ``selection.split: test_fold``, flagged optimistic).
     """
     out_dir = Path(out_dir)
-    inputs = fingerprint(arm, store, fold)
-    done = read_done(out_dir / DONE)
-    if resume and done is not None:
-        _check_inputs(done.get("fingerprint"), inputs, out_dir / DONE)
-        return _result(out_dir, arm, pd.read_csv(out_dir / HISTORY), done["best_epoch"], done["best_metric"],
-                       skipped=True)
+    inputs, _, finished = _finished(arm, store, fold, out_dir, resume)
+    if finished is not None:
+        return finished
     (out_dir / DONE).unlink(missing_ok=True)
     unit = _build(arm, store, fold, resolve_device(device if device is not None else arm.device))
     start = _resume(unit, out_dir / LAST, inputs) if resume and (out_dir / LAST).is_file() else 0
