@@ -42,7 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from studykit.cohort import Fold
-from studykit.cohort.perfusion import PerfusionFits
+from studykit.cohort.perfusion import PerfusionFits, intensity_db
 from studykit.cohort.perfusion.table import RATIOS
 from studykit.errors import DataError
 from studykit.protocol.arms import ArmSpec, PerfusionSpec
@@ -60,7 +60,6 @@ COEFFICIENTS = "coefficients.csv"
 #: Fitted parameters of each region read by the ``parameters`` group (``perfusion_table``'s columns).
 _REGION_PARAMETERS = ("pe", "time_to_peak_s", "rise_time_s", "mtt_s", "wir", "wiauc", "wor", "auc",
                       "washout_30s", "arrival_s")
-_FLOOR_DB = -60.0  # intensities at or below 0 (noise floor) are read as −60 dB
 
 
 def fit_options(spec: PerfusionSpec) -> dict[str, Any]:
@@ -102,16 +101,12 @@ def perfusion_features(fits: PerfusionFits, spec: PerfusionSpec, patients: Seque
     return features.replace([np.inf, -np.inf], np.nan)
 
 
-def _db(values: np.ndarray) -> np.ndarray:
-    return np.maximum(10.0 * np.log10(np.clip(values, 1e-300, None)), _FLOOR_DB)
-
-
 def _lesion_db(lesion: np.ndarray, cortex: np.ndarray) -> np.ndarray:
-    return _db(lesion)
+    return intensity_db(lesion)
 
 
 def _relative_db(lesion: np.ndarray, cortex: np.ndarray) -> np.ndarray:
-    return _db(lesion) - _db(cortex)
+    return intensity_db(lesion) - intensity_db(cortex)
 
 
 def _gridded(curves: pd.DataFrame, ids: list[str], grid: np.ndarray, prefix: str, signal) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from studykit.cohort.perfusion.tic import (
     DEFAULT_REFERENCE,
     TIC_COLUMNS,
     extract_tic,
+    intensity_db,
     linearize,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "extract_tic",
     "fit_bolus",
     "gamma_variate",
+    "intensity_db",
     "linearize",
     "lognormal",
     "perfusion_fits",

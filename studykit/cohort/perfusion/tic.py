@@ -72,6 +72,7 @@ __all__ = [
     "TIC_COLUMNS",
     "AnnotationTable",
     "extract_tic",
+    "intensity_db",
     "linearize",
     "read_annotation_table",
 ]
@@ -88,6 +89,13 @@ TIC_COLUMNS = ("frame", "time_s", "lesion", "cortex", "lesion_sd_db", "lesion_da
                "cortex_box", "shift_y", "shift_x")
 #: A lesion ROI pixel counts as dark (non-enhancing) this far below the ROI's median, dB.
 DARK_BELOW_MEDIAN_DB = 6.0
+#: Linear intensities at or below 0 (the display's floor) are read as this many dB.
+FLOOR_DB = -60.0
+
+
+def intensity_db(values) -> np.ndarray:
+    """Linear intensities in dB, 10·log10(values), floored at :data:`FLOOR_DB` (values ≤ 0 too)."""
+    return np.maximum(10.0 * np.log10(np.clip(np.asarray(values, float), 1e-300, None)), FLOOR_DB)
 
 
 def linearize(display, *, dynamic_range_db: float, gamma: float = 1.0,
@@ -348,9 +356,9 @@ def _mean(image: np.ndarray, box: Box, shrink: float = 1.0) -> float:
 
 
 def _heterogeneity(values: np.ndarray) -> tuple[float, float]:
-    """(SD in dB, share more than :data:`DARK_BELOW_MEDIAN_DB` below the median) of linear ROI values;
-    values ≤ 0 (the display's floor) are read as −60 dB."""
-    db = np.maximum(10.0 * np.log10(np.clip(values, 1e-300, None)), -60.0)
+    """(SD in dB, share more than :data:`DARK_BELOW_MEDIAN_DB` below the median) of linear ROI values
+    (in dB by :func:`intensity_db`)."""
+    db = intensity_db(values)
     return float(db.std()), float(np.mean(db < np.median(db) - DARK_BELOW_MEDIAN_DB))
 
 
