@@ -12,7 +12,10 @@ reference), MPEG-2, H.264 and HEVC video DICOM, plain H.264 MP4 — one syntheti
 4. Peer: PyAV alone decoding the same annotated frames of the same files (the stream read
    whole into memory, decoded from its start up to the last annotated frame, Y plane only),
    frames per second; ratio = ingest ÷ PyAV. Ingest does more (hashing, header parsing,
-   crops, gray, resizing, writing the store).
+   crops, gray, resizing, writing the store). Two peers: PyAV with its default decoder
+   settings (slice threading, which one-slice pictures do not use: one core), and PyAV with
+   the FFmpeg threads ingest decodes with (``crop_jobs.decoder_threads(1)``: the CPUs of
+   this process, 2 here), so the second ratio is ingest's own overhead at equal decoding.
 5. What decoding only up to the last needed frame saves: decoded pictures ÷ stream frames.
    The synthesised 24-frame videos have no safe entry point after their first frame (x264
    puts no scene-cut IDR within its 25-frame min-keyint, x265's scene cuts are open-GOP CRA
@@ -39,6 +42,7 @@ from _common import best_time, machine
 from pydicom.encaps import generate_fragments
 
 from studykit.cohort import dicom, video
+from studykit.cohort.crop_jobs import decoder_threads
 from studykit.cohort.ingest import ingest
 from studykit.cohort.synth import dicom as writer
 from studykit.cohort.synth import render_patient, synthesize
@@ -51,8 +55,9 @@ def _annotated(cohort: Path) -> dict[Path, list[int]]:
     return {cohort / f: sorted(g["frame"].tolist()) for f, g in notes.groupby("file", sort=True)}
 
 
-def _peer(files: dict[Path, list[int]]) -> tuple[int, int]:
-    """PyAV alone on the annotated frames: (frames returned, pictures decoded)."""
+def _peer(files: dict[Path, list[int]], threads: int = 1) -> tuple[int, int]:
+    """PyAV alone on the annotated frames: (frames returned, pictures decoded); ``threads`` > 1:
+    that many FFmpeg frame and slice threads, as ingest sets them."""
     returned = decoded = 0
     for path, frames in files.items():
         if path.suffix == ".mp4":
@@ -62,6 +67,9 @@ def _peer(files: dict[Path, list[int]]) -> tuple[int, int]:
             stream = b"".join(list(generate_fragments(ds.PixelData))[1:])
             fmt = video.VIDEO_SYNTAXES[str(ds.file_meta.TransferSyntaxUID)]
             container = av.open(io.BytesIO(stream), format=fmt)
+        if threads > 1:
+            stream = container.streams.video[0]
+            stream.thread_type, stream.thread_count = "AUTO", threads
         wanted, last = set(frames), max(frames)
         with container:
             for k, picture in enumerate(container.decode(video=0)):
@@ -105,9 +113,13 @@ def measure(root: Path, name: str, patients: int, repeat: int) -> dict[str, obje
                               "annotated frames": n_frames, "ingest frames/s": n_frames / ingest_s}
     if name != "explicit":
         peer_s = best_time(lambda: _peer(files), repeat)
+        threads = decoder_threads(1)
+        threaded_s = best_time(lambda: _peer(files, threads), repeat)
         returned, decoded = _peer(files)
         header = _header(videos[0])
         row.update({"PyAV frames/s": returned / peer_s, "ratio": n_frames / ingest_s / (returned / peer_s),
+                    f"PyAV {threads} threads frames/s": returned / threaded_s,
+                    "ratio, equal threads": n_frames / ingest_s / (returned / threaded_s),
                     "decoded / stream frames": decoded / (len(videos) * header.frames)})
         row["PSNR worst dB"], row["PSNR mean dB"] = _fidelity(cohort)
     return row
@@ -124,7 +136,8 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS),
                         help="comma-separated subset, e.g. h264 (issue 14: the 181-patient cohort)")
     args = parser.parse_args()
-    print(machine(), f"PyAV {av.__version__}", f"FFmpeg {av.library_versions.get('libavcodec')}")
+    print(machine(), f"PyAV {av.__version__}", f"FFmpeg {av.library_versions.get('libavcodec')}",
+          f"ingest decoder threads {decoder_threads(1)}")
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(Path(tmp), name, args.patients, args.repeat) for name in args.formats.split(",")]
     table = pd.DataFrame(rows).set_index("format")

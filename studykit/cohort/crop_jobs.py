@@ -26,7 +26,7 @@ from studykit.cohort.tables import Box
 from studykit.errors import DataError
 from studykit.vocab import Progress
 
-__all__ = ["CropJob", "execute", "run_job"]
+__all__ = ["CropJob", "decoder_threads", "execute", "run_job"]
 
 _FLUSH = 64  # pairs buffered per worker before one write
 
@@ -58,18 +58,18 @@ def execute(jobs: list[CropJob], out: Path, size: tuple[int, int], workers: int,
     With several processes, the first error stops the queue; of the jobs that failed by
     then, the one earliest in store order is reported.
     """
-    done = 0
+    done, threads = 0, decoder_threads(workers)
     if workers == 1 or len(jobs) < 2:
         try:
             for job in jobs:
-                done += run_job(job, str(out), size)
+                done += run_job(job, str(out), size, threads)
                 if progress:
                     progress(done, total, "crop frames")
         finally:
             _BUFFER.pairs = None
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        order = {pool.submit(_run_job_safe, job, str(out), size): i for i, job in enumerate(jobs)}
+        order = {pool.submit(_run_job_safe, job, str(out), size, threads): i for i, job in enumerate(jobs)}
         for future in as_completed(order):
             status, value = future.result()
             if status == "error":
@@ -100,22 +100,40 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _run_job_safe(job: CropJob, out: str, size: tuple[int, int]) -> tuple[str, Any]:
+def _run_job_safe(job: CropJob, out: str, size: tuple[int, int], threads: int) -> tuple[str, Any]:
     """Worker entry: a DataError becomes data (its fields survive pickling intact)."""
     try:
-        return "ok", run_job(job, out, size)
+        return "ok", run_job(job, out, size, threads)
     except DataError as error:
         return "error", {"message": error.message, "hint": error.hint, "file": error.file, "row": error.row,
                          "field": error.field}
 
 
-def run_job(job: CropJob, out: str, size: tuple[int, int]) -> int:
-    """Decode, crop, gray, resize and write one job's pairs; returns the number written."""
+def decoder_threads(workers: int) -> int:
+    """FFmpeg decoding threads per process: the CPUs this process may run on (its affinity, which
+    SLURM and containers restrict) shared among ``workers`` processes, at least 1, at most 8.
+
+    A one-worker ingest on a 2-core machine decodes its videos with 2 threads instead of
+    leaving a core idle; with as many workers as CPUs each decodes with one.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus // max(1, workers)))
+
+
+def run_job(job: CropJob, out: str, size: tuple[int, int], threads: int = 1) -> int:
+    """Decode, crop, gray, resize and write one job's pairs; returns the number written.
+
+    ``threads``: FFmpeg threads decoding a video (:func:`decoder_threads`; the same pixels
+    whatever their number).
+    """
     buffer = _buffer(min(job.count, _FLUSH), size)
     fd = os.open(out, os.O_WRONLY)
     try:
         filled, start = 0, job.first
-        pairs = _png_pairs(job, size) if job.kind == "png" else _video_pairs(job, size)
+        pairs = _png_pairs(job, size) if job.kind == "png" else _video_pairs(job, threads)
         for crops in pairs:
             for channel, crop in enumerate(crops):
                 _resize_into(crop, buffer[filled, channel])
@@ -149,11 +167,11 @@ def _write(fd: int, block: np.ndarray, first_row: int) -> None:
         data, offset = data[written:], offset + written
 
 
-def _video_pairs(job: CropJob, size: tuple[int, int]):
+def _video_pairs(job: CropJob, threads: int):
     """(B-mode, CEUS) uint8 gray crops of each annotated frame (not yet resized)."""
     convert = None
     frames = dicom.iter_frames(Path(job.path), job.frames, name=job.name, transfer_syntax=job.syntax,
-                               header=job.header, luma_only=True)
+                               header=job.header, luma_only=True, threads=threads)
     for k, (_, pixels, image) in enumerate(frames):
         convert = convert or dicom.gray_converter(image)
         yield tuple(convert(pixels[b.y0:b.y1, b.x0:b.x1]) for b in job.boxes[k])

@@ -48,6 +48,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import UID
 
@@ -66,9 +67,9 @@ from studykit.cohort.tables import Box
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError
 
-__all__ = ["PHOTOMETRIC", "PREFERRED_PLUGINS", "VideoHeader", "direct_kind", "gray_converter", "iter_frames",
-           "jpeg_luma", "luma", "panels", "preferred_plugin", "read_header", "read_png_gray",
-           "rle_decode_8bit", "to_uint8"]
+__all__ = ["PHOTOMETRIC", "PREFERRED_PLUGINS", "VideoHeader", "direct_kind", "frame_time_vector",
+           "gray_converter", "iter_frames", "jpeg_luma", "luma", "panels", "preferred_plugin", "read_header",
+           "read_png_gray", "rle_decode_8bit", "to_uint8"]
 
 _PIXEL_TAGS = {0x7FE00010: "Pixel Data", 0x7FE00008: "Float Pixel Data",
                0x7FE00009: "Double Float Pixel Data"}
@@ -189,7 +190,40 @@ def _header(ds: Dataset, syntax: UID, label: str, pixel_offset: int = -1) -> Vid
                        regions=_regions(ds, Box(0, 0, columns, rows)), attributes=_plain(safe_attributes(ds)),
                        pixel_offset=pixel_offset, pixel_representation=_int(ds.get("PixelRepresentation")),
                        planar_configuration=_int(ds.get("PlanarConfiguration")),
-                       extended_offsets="ExtendedOffsetTable" in ds)
+                       extended_offsets="ExtendedOffsetTable" in ds,
+                       frame_time_vector=frame_time_vector(ds, frames, label))
+
+
+def frame_time_vector(ds: Dataset, frames: int, label: str) -> tuple[float, ...]:
+    """The Frame Time Vector (0018,1065) in ms, checked against Number of Frames; () when absent.
+
+    PS3.3 C.7.6.5.1.2: one value per frame, the increment from the previous frame, the first
+    0. A vector of ``frames − 1`` values is taken as missing its leading 0 (some exporters
+    drop it). Any other length, a value that is not a finite number, or an increment after
+    the first that is not positive means the file's frame accounting is inconsistent, so the
+    frame numbers of the annotations could not be trusted either: a DataError naming both.
+    """
+    value = ds.get("FrameTimeVector")
+    if value is None or value == "":
+        return ()
+    items = list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
+    try:
+        vector = [float(v) for v in items]
+    except (TypeError, ValueError):
+        vector = [math.nan]
+    hint = "re-export the file with one Frame Time Vector increment per frame (the first 0), or drop it."
+    if len(vector) not in (frames, frames - 1):
+        raise DataError(f"its Frame Time Vector holds {len(vector)} value(s) but Number of Frames is "
+                        f"{frames} (one per frame, the first 0).", file=label, field="FrameTimeVector",
+                        hint=hint)
+    increments = vector[1:] if len(vector) == frames else vector
+    bad = next((k for k, v in enumerate(vector) if not math.isfinite(v) or v < 0), None)
+    if bad is None:
+        bad = next((k + len(vector) - len(increments) for k, v in enumerate(increments) if v <= 0), None)
+    if bad is not None:
+        raise DataError(f"its Frame Time Vector value {bad + 1} ({items[bad]} ms) is not a positive "
+                        f"increment in ms.", file=label, field="FrameTimeVector", hint=hint)
+    return tuple(vector)
 
 
 def _int(value) -> int:
@@ -262,7 +296,7 @@ def _check_native_length(header: VideoHeader, length: int, label: str) -> None:
 
 
 def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, transfer_syntax: str = "",
-                header: VideoHeader | None = None, luma_only: bool = False
+                header: VideoHeader | None = None, luma_only: bool = False, threads: int = 1
                 ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
     """Decode the frames ``indices`` (ascending) one at a time, straight from the file.
 
@@ -278,7 +312,9 @@ def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, 
     (rows, columns, 1), the one channel :func:`gray_converter` reads.
 
     Video syntaxes and plain video files (with their ``header``) are decoded by
-    :mod:`studykit.cohort.video`: ``pixels`` is then the (rows, columns, 1) full-range luma.
+    :mod:`studykit.cohort.video`: ``pixels`` is then the (rows, columns, 1) full-range luma,
+    or with ``luma_only`` the decoded Y plane that :func:`gray_converter` reduces to it;
+    ``threads`` > 1 decodes them with that many FFmpeg threads (the same pixels).
 
     Otherwise the plug-in of :data:`PREFERRED_PLUGINS` is tried first for ``transfer_syntax``;
     if it fails, the remaining frames are decoded with pydicom's own plug-in order.
@@ -292,10 +328,12 @@ def iter_frames(path: Path, indices: Sequence[int], *, name: str | None = None, 
     if header is None and transfer_syntax in video.VIDEO_SYNTAXES:
         header = read_header(path, name=name)
     if header is not None and header.container:
-        yield from video.iter_container(path, indices, header, name=name)
+        yield from video.iter_container(path, indices, header, name=name, luma_only=luma_only,
+                                        threads=threads)
         return
     if header is not None and header.transfer_syntax in video.VIDEO_SYNTAXES:
-        yield from video.iter_video_dicom(path, indices, header, name=name)
+        yield from video.iter_video_dicom(path, indices, header, name=name, luma_only=luma_only,
+                                          threads=threads)
         return
     todo = list(indices)
     kind = direct_kind(header, luma_only=luma_only) if header is not None else ""

@@ -6,12 +6,15 @@ which stores each frame's time since injection as ``time_s``), in this order:
 
 1. Frame Time Vector (0018,1065): increments in ms between frames, the first 0 (PS3.3
    C.7.6.5.1.2); the times are their cumulative sum. A vector of ``frames − 1`` values is
-   read as missing its leading 0; any other length is ignored.
+   read as missing its leading 0; any other length, or a later increment that is not
+   positive, is refused when the header is read (:func:`studykit.cohort.dicom.frame_time_vector`).
 2. Frame Time (0018,1063), ms per frame: ``t_k = k · FrameTime / 1000``.
 3. Cine Rate (0018,0040), frames/s: ``t_k = k / CineRate``.
 
-Plain video files have no such attributes: the container's average frame rate plays
-Frame Time's part (:func:`studykit.cohort.video.read_container_header`). The manifest column
+Plain video files have no such attributes: their packets' presentation times give the frame
+times (:func:`studykit.cohort.video.container_times`, so a variable frame rate is kept), and
+where those cannot name the frames (AVI) the container's average frame rate plays Frame
+Time's part (:func:`studykit.cohort.video.read_container_header`). The manifest column
 ``injection_s`` gives, per patient, the video time of the injection in seconds from the
 first frame (4 for the synthetic cohort, whose videos start 4 s before it; negative when
 the video starts after it). Time since injection is ``t_k − injection_s``.

@@ -25,11 +25,14 @@ Stages (each a small function; nothing is written before the build starts):
    at most 64 pairs per worker. The header parsed in stage 3 travels with the job, so the
    common 8-bit layouts (native little endian, RLE, JPEG baseline YBR) are read without
    pydicom, bit-identical to its decode (:func:`.dicom.iter_frames`), and crops are resized
-   on Pillow's core images straight into the write buffer.
+   on Pillow's core images straight into the write buffer. Video frames are decoded with
+   FFmpeg threads on the CPUs the workers leave idle (:func:`.crop_jobs.decoder_threads`;
+   bit-exact, so the store does not depend on them) and only the crops of the decoded Y
+   plane are converted to gray.
 
 Each index row carries ``time_s``, the frame's time since the contrast injection in seconds:
 the video's frame time (:func:`video_times`: Frame Time Vector, Frame Time or Cine Rate; a
-plain video's frame rate; as :mod:`.frames` documents) minus the manifest's ``injection_s``
+plain video's presentation times; as :mod:`.frames` documents) minus the manifest's ``injection_s``
 (:func:`injection_time`); NaN when either is missing, and for PNG pairs.
 
 The store appears atomically (:func:`.store.building`); on any error nothing is left.
@@ -56,8 +59,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pydicom
-from pydicom.multival import MultiValue
 
 from studykit.cohort import dicom, store, tables, video
 from studykit.cohort.crop_jobs import CropJob, execute
@@ -354,14 +355,22 @@ def _since_injection(path: Path, header: dicom.VideoHeader, manifest: Manifest,
 
 
 def video_times(path: Path, header: dicom.VideoHeader) -> np.ndarray | None:
-    """Frame times in s from the first frame, shape (frames,), or None without usable timing."""
+    """Frame times in s from the first frame, shape (frames,), or None without usable timing.
+
+    DICOM: the Frame Time Vector (checked against Number of Frames by
+    :func:`.dicom.read_header`), else Frame Time, else Cine Rate. Plain video files: the
+    presentation times of their packets (:func:`.video.container_times`; a variable frame
+    rate is kept), else the container's average frame rate.
+    """
     n = header.frames
-    if not header.container:
-        vector = _frame_time_vector(path)
-        if vector is not None and len(vector) in (n, n - 1):
-            increments = vector[1:] if len(vector) == n else vector
-            if np.all(increments > 0):
-                return np.concatenate([[0.0], np.cumsum(increments)]) / 1000.0
+    if header.container:
+        times = video.container_times(path, header)
+        if times is not None:
+            return times
+    elif header.frame_time_vector:
+        vector = np.asarray(header.frame_time_vector, dtype=np.float64)
+        increments = vector[1:] if len(vector) == n else vector
+        return np.concatenate([[0.0], np.cumsum(increments)]) / 1000.0
     frame_ms = _positive(header.attributes.get("FrameTime"))
     if frame_ms is not None:
         return np.arange(n) * frame_ms / 1000.0
@@ -369,19 +378,6 @@ def video_times(path: Path, header: dicom.VideoHeader) -> np.ndarray | None:
     if rate is not None:
         return np.arange(n) / rate
     return None
-
-
-def _frame_time_vector(path: Path) -> np.ndarray | None:
-    """Frame Time Vector (ms) of a DICOM file, or None (not kept by the de-identified header)."""
-    ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["FrameTimeVector"])
-    value = ds.get("FrameTimeVector")
-    if value is None or value == "":
-        return None
-    try:
-        values = np.asarray([float(v) for v in (value if isinstance(value, MultiValue) else [value])])
-    except (TypeError, ValueError):
-        return None
-    return values if np.all(np.isfinite(values)) else None
 
 
 def _positive(value) -> float | None:

@@ -53,9 +53,11 @@ is expanded as ``g = clip(round((Y/2^(b−8) − 16)·255/219), 0, 255)`` for a 
 (ITU-R BT.601/BT.709 quantisation); full-range ("JPEG", ``yuvj*``) streams keep
 ``Y/2^(b−8)`` rounded (:func:`studykit.cohort.gray.video_luma_table`, a lookup table).
 Only the Y plane is read, so chroma is never converted. Frames are yielded as
-``(rows, columns, 1)`` uint8 with an Image Pixel dataset saying YBR_FULL, 8 bits — the
-luma-only form of :func:`studykit.cohort.dicom.iter_frames` — so the gray converter takes
-channel 0 as is.
+``(rows, columns, 1)`` uint8 with an Image Pixel dataset saying YBR_FULL, 8 bits, so the gray
+converter takes channel 0 as is. With ``luma_only`` (what ingestion and the TIC extraction
+ask for) the Y plane is yielded as decoded, unconverted, with a dataset saying
+YBR_PARTIAL_420 (limited range, whose converter is the same lookup table) or YBR_FULL (full
+range) at the plane's bit depth, so only the pixels of the crops are converted.
 
 PyAV is an optional dependency (``pip install 'studykit[video]'``, or ``pip install av``);
 without it these files are refused with that hint, before any decoding starts.
@@ -69,6 +71,7 @@ import re
 import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +82,8 @@ from studykit.cohort.tables import CONTAINER_SUFFIXES
 from studykit.cohort.video_header import VideoHeader
 from studykit.errors import DataError
 
-__all__ = ["CONTAINER_SUFFIXES", "INSTALL_HINT", "VIDEO_SYNTAXES", "is_container", "iter_container",
-           "iter_video_dicom", "luma8", "read_container_header", "require_av"]
+__all__ = ["CONTAINER_SUFFIXES", "INSTALL_HINT", "VIDEO_SYNTAXES", "container_times", "is_container",
+           "iter_container", "iter_video_dicom", "luma8", "read_container_header", "require_av"]
 
 #: Video transfer syntax UID → PyAV (FFmpeg) demuxer of its elementary stream.
 VIDEO_SYNTAXES = {
@@ -111,22 +114,46 @@ def is_container(path: str | Path) -> bool:
     return Path(path).suffix.lower() in CONTAINER_SUFFIXES
 
 
-def luma8(frame) -> np.ndarray:
-    """8-bit full-range gray (H, W) from a decoded PyAV frame's Y plane (see module notes)."""
+def _plane(frame) -> tuple[np.ndarray, int, bool]:
+    """(Y plane as stored (H, W), uint8 or uint16 — a view, no copy; bits per sample; full range)."""
     plane = frame.planes[0]
     bits = frame.format.components[0].bits
     dtype = np.dtype("<u2") if bits > 8 else np.dtype(np.uint8)
     rows = np.frombuffer(plane, dtype).reshape(frame.height, plane.line_size // dtype.itemsize)
     full = frame.format.name.startswith("yuvj") or int(getattr(frame, "color_range", 0) or 0) == 2
-    return video_luma_table(bits, full)[rows[:, :frame.width]]
+    return rows[:, :frame.width], bits, full
 
 
-def _image(rows: int, columns: int) -> Dataset:
-    """The Image Pixel module describing the yielded (rows, columns, 1) luma."""
+def luma8(frame) -> np.ndarray:
+    """8-bit full-range gray (H, W) from a decoded PyAV frame's Y plane (see module notes)."""
+    rows, bits, full = _plane(frame)
+    return video_luma_table(bits, full)[rows]
+
+
+def _gray(frame) -> tuple[np.ndarray, Dataset]:
+    """The frame's 8-bit full-range luma and the Image Pixel module saying so."""
+    return luma8(frame), _image(frame.height, frame.width)
+
+
+def _stored_luma(frame) -> tuple[np.ndarray, Dataset]:
+    """The frame's Y plane as decoded (no copy, no conversion) and the Image Pixel module by which
+    :func:`~studykit.cohort.gray.gray_converter` reduces it — or a crop of it — to the same gray
+    as :func:`luma8` (limited range: YBR_PARTIAL_420, whose converter is the same lookup table).
+    Full-range planes deeper than 8 bits are converted here."""
+    rows, bits, full = _plane(frame)
+    if full and bits > 8:
+        return luma8(frame), _image(frame.height, frame.width)
+    return rows, _image(frame.height, frame.width, "YBR_FULL" if full else "YBR_PARTIAL_420", bits)
+
+
+@lru_cache(maxsize=32)
+def _image(rows: int, columns: int, photometric: str = "YBR_FULL", bits: int = 8) -> Dataset:
+    """The Image Pixel module describing the yielded (rows, columns, 1) luma (shared: read only)."""
     image = Dataset()
     image.Rows, image.Columns, image.SamplesPerPixel = rows, columns, 3
-    image.PhotometricInterpretation = "YBR_FULL"
-    image.BitsAllocated, image.BitsStored, image.HighBit, image.PixelRepresentation = 8, 8, 7, 0
+    image.PhotometricInterpretation = photometric
+    image.BitsAllocated, image.BitsStored, image.HighBit, image.PixelRepresentation = (
+        16 if bits > 8 else 8, bits, bits - 1, 0)
     return image
 
 
@@ -387,8 +414,9 @@ class _Missed(Exception):
     """A container's decoder, after a seek, gave a frame past a wanted one it never gave."""
 
 
-def _take(numbered, targets: list[int], *, to_end: int = 0) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, gray) for ``targets`` (ascending, repeats yielded again) from (index, frame) pairs.
+def _take(numbered, targets: list[int], *, to_end: int = 0, convert=_gray
+           ) -> Iterator[tuple[int, tuple[np.ndarray, Dataset]]]:
+    """(index, convert(frame)) for ``targets`` (ascending, repeats yielded again) from (index, frame) pairs.
 
     Frames before a target are skipped; the pairs stop being read after the last target, unless
     ``to_end`` (the stated frame count) asks to count them to the end. Raises :class:`_Short`
@@ -402,9 +430,9 @@ def _take(numbered, targets: list[int], *, to_end: int = 0) -> Iterator[tuple[in
         if target is not None and index > target:
             raise _Missed(index)
         if index == target:
-            gray = luma8(frame)
+            pixels = convert(frame)
             while target == index:
-                yield index, gray
+                yield index, pixels
                 target = next(position, None)
         if target is None and not to_end:
             return
@@ -423,8 +451,21 @@ def _decoded(container) -> Iterator:
     yield from container.decode(video=0)
 
 
-def _elementary_frames(av, stream: _FragmentStream, fmt: str, wanted: list[int], frames: int
-                       ) -> Iterator[tuple[int, np.ndarray]]:
+def _threaded(container, threads: int):
+    """``container`` with its video decoder set to ``threads`` threads (frame and slice threading).
+
+    FFmpeg's threaded decoders are bit-exact (its FATE suite checks every decoder at several
+    thread counts against the same output), so the pixels do not depend on ``threads``; 1
+    keeps PyAV's default (slice threading only, which one-slice pictures do not use).
+    """
+    if threads > 1:
+        stream = container.streams.video[0]
+        stream.thread_type, stream.thread_count = "AUTO", threads
+    return container
+
+
+def _elementary_frames(av, stream: _FragmentStream, fmt: str, wanted: list[int], frames: int, convert,
+                       threads: int) -> Iterator[tuple[int, tuple[np.ndarray, Dataset]]]:
     """(index, gray) of ``wanted`` (ascending) frames of a raw stream, seeking where safe.
 
     The stream is indexed (:class:`_StreamIndex`) unless the frames asked for leave no gap;
@@ -442,19 +483,26 @@ def _elementary_frames(av, stream: _FragmentStream, fmt: str, wanted: list[int],
     for number, (entry, targets) in enumerate(runs):
         offset, prefix = starts[entry]
         stream.seek(offset)
-        with av.open(_Spliced(prefix, stream), format=fmt) as container:
+        with _threaded(av.open(_Spliced(prefix, stream), format=fmt), threads) as container:
             numbered = enumerate(_decoded(container), start=entry)
-            yield from _take(numbered, targets, to_end=to_end if number == len(runs) - 1 else 0)
+            yield from _take(numbered, targets, to_end=to_end if number == len(runs) - 1 else 0,
+                             convert=convert)
 
 
-def iter_video_dicom(path: Path, indices: Sequence[int], header: VideoHeader, *, name: str | None = None
-                     ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
+def iter_video_dicom(path: Path, indices: Sequence[int], header: VideoHeader, *, name: str | None = None,
+                     luma_only: bool = False, threads: int = 1) -> Iterator[tuple[int, np.ndarray, Dataset]]:
     """Decode frames ``indices`` (ascending) of a video-syntax DICOM, seeking where safe (module notes).
 
     Yields
     ------
-    (index, pixels, image) : int, uint8 ndarray (rows, columns, 1), Dataset
-        ``pixels`` is the full-range 8-bit luma of DICOM frame ``index`` (0-based).
+    (index, pixels, image) : int, ndarray (rows, columns, 1), Dataset
+        ``pixels`` is the full-range 8-bit luma of DICOM frame ``index`` (0-based). With
+        ``luma_only`` it is the decoded Y plane as stored (a view that keeps the decoded
+        picture alive, not a copy; uint16 when deeper than 8 bits) and ``image`` says how
+        :func:`~studykit.cohort.gray.gray_converter` reduces it, or a crop of it, to that same
+        gray: only the crops' pixels are then converted.
+
+    ``threads`` > 1 decodes with that many FFmpeg threads (:func:`_threaded`: same pixels).
     """
     label = name or str(path)
     av = require_av(label, f"a video DICOM ({header.transfer_syntax})")
@@ -467,19 +515,19 @@ def iter_video_dicom(path: Path, indices: Sequence[int], header: VideoHeader, *,
             if header.pixel_offset < 0:
                 raise ValueError("the Pixel Data offset is unknown")
             stream = _FragmentStream(fp, header.pixel_offset)
-            frames = _elementary_frames(av, stream, fmt, wanted, header.frames)
+            frames = _elementary_frames(av, stream, fmt, wanted, header.frames,
+                                        _stored_luma if luma_only else _gray, threads)
             yield from _checked(frames, wanted, header, label, "MPEG stream")
     except (av.FFmpegError, ValueError, struct.error, OSError) as exc:
         raise DataError(f"cannot decode its {fmt} video stream ({type(exc).__name__}: {exc}).", file=label,
                         hint="the file may be truncated or corrupt: re-export it.") from exc
 
 
-def _checked(frames: Iterator[tuple[int, np.ndarray]], wanted: list[int], header: VideoHeader, label: str,
-             what: str) -> Iterator[tuple[int, np.ndarray, Dataset]]:
-    """``frames`` with the Image Pixel module, checked against the header's size and frame count."""
-    image = _image(header.rows, header.columns)
+def _checked(frames: Iterator[tuple[int, tuple[np.ndarray, Dataset]]], wanted: list[int], header: VideoHeader,
+             label: str, what: str) -> Iterator[tuple[int, np.ndarray, Dataset]]:
+    """``frames`` checked against the header's size and frame count, as (index, (H, W, 1), image)."""
     try:
-        for index, gray in frames:
+        for index, (gray, image) in frames:
             if gray.shape != (header.rows, header.columns):
                 raise DataError(f"decodes to {gray.shape[1]}×{gray.shape[0]} pictures but its header says "
                                 f"{header.columns}×{header.rows}.", file=label,
@@ -522,24 +570,51 @@ def read_container_header(path: Path, *, name: str | None = None) -> VideoHeader
                        attributes=attributes, container=fmt)
 
 
-def iter_container(path: Path, indices: Sequence[int], header: VideoHeader, *, name: str | None = None
-                   ) -> Iterator[tuple[int, np.ndarray, Dataset]]:
-    """Decode frames ``indices`` (ascending) of a plain video file, seeking to key frames (module notes)."""
+def iter_container(path: Path, indices: Sequence[int], header: VideoHeader, *, name: str | None = None,
+                   luma_only: bool = False, threads: int = 1) -> Iterator[tuple[int, np.ndarray, Dataset]]:
+    """Decode frames ``indices`` (ascending) of a plain video file, seeking to key frames (module notes).
+
+    Yields as :func:`iter_video_dicom` does (``luma_only`` and ``threads`` too).
+    """
     label = name or str(path)
     av = require_av(label, "a video file")
     wanted = sorted(int(i) for i in indices)  # ascending, as documented (a stray order would lose frames)
     if not wanted:
         return
     try:
-        yield from _checked(_container_frames(av, str(path), wanted, header), wanted, header, label,
-                            "video stream")
+        convert = _stored_luma if luma_only else _gray
+        frames = _container_frames(av, str(path), wanted, header, convert, threads)
+        yield from _checked(frames, wanted, header, label, "video stream")
     except av.FFmpegError as exc:
         raise DataError(f"cannot decode its video stream ({type(exc).__name__}: {exc}).", file=label,
                         hint="the file may be truncated or corrupt: re-export it.") from exc
 
 
-def _presentation(av, path: str) -> tuple[list[int], list[int]] | None:
-    """Sorted packet pts and the key frames' presentation indices, by demuxing (no decoding).
+def container_times(path: Path, header: VideoHeader, *, name: str | None = None) -> np.ndarray | None:
+    """Each frame's presentation time in s from the first frame, shape (frames,), by demuxing.
+
+    Frame *k* is the picture with the *k*-th smallest pts (as :func:`iter_container` numbers
+    them), so a variable frame rate is kept. None where the pts cannot name the frames (an
+    AVI, packets without pts or with repeated ones) or their count is not the header's frame
+    count: the caller then falls back to the average frame rate.
+    """
+    label = name or str(path)
+    av = require_av(label, "a video file")
+    try:
+        table = _presentation(av, str(path))
+    except av.FFmpegError as exc:
+        raise DataError(f"cannot be read as a video ({type(exc).__name__}: {exc}).", file=label,
+                        hint="check that the file is a complete .mp4/.mov/.avi/.mkv video.") from exc
+    if table is None or len(table[0]) != header.frames:
+        return None
+    order, _, time_base = table
+    pts = np.asarray(order, dtype=np.float64)
+    return (pts - pts[0]) * float(time_base)
+
+
+def _presentation(av, path: str) -> tuple[list[int], list[int], Fraction] | None:
+    """Sorted packet pts, the key frames' presentation indices and the stream's time base (s
+    per pts unit), by demuxing (no decoding).
 
     None where the pts cannot name frames: an AVI (FFmpeg gives its packets decode-order
     times), a packet without pts, or two packets with the same pts.
@@ -548,6 +623,7 @@ def _presentation(av, path: str) -> tuple[list[int], list[int]] | None:
         if "avi" in container.format.name.split(","):
             return None
         stream = container.streams.video[0]
+        time_base = Fraction(stream.time_base or 0)
         pts, keys = [], []
         for packet in container.demux(stream):
             if packet.size:  # not the demuxer's closing empty packet
@@ -558,11 +634,11 @@ def _presentation(av, path: str) -> tuple[list[int], list[int]] | None:
         return None
     order = sorted(pts)
     rank = {p: i for i, p in enumerate(order)}
-    return order, sorted({0, *(rank[p] for p in keys)})
+    return order, sorted({0, *(rank[p] for p in keys)}), time_base
 
 
-def _container_frames(av, path: str, wanted: list[int], header: VideoHeader
-                      ) -> Iterator[tuple[int, np.ndarray]]:
+def _container_frames(av, path: str, wanted: list[int], header: VideoHeader, convert, threads: int
+                      ) -> Iterator[tuple[int, tuple[np.ndarray, Dataset]]]:
     """(index, gray) of ``wanted`` frames: frame k is the k-th smallest pts among the packets.
 
     Each run of frames seeks to the key frame at or before its first frame and maps each
@@ -574,20 +650,20 @@ def _container_frames(av, path: str, wanted: list[int], header: VideoHeader
     table = _presentation(av, path) if len(set(wanted)) < wanted[-1] + 1 else None
     done = 0
     if table is not None and len(table[0]) == header.frames:
-        order, keys = table
+        order, keys, _ = table
         rank = {p: i for i, p in enumerate(order)}
         try:
-            with av.open(path) as container:
+            with _threaded(av.open(path), threads) as container:
                 stream = container.streams.video[0]
                 for number, (entry, targets) in enumerate(_runs(wanted, keys)):
                     if number or entry:
                         container.seek(order[entry], stream=stream, backward=True, any_frame=False)
                     numbered = ((rank.get(f.pts, len(order)), f) for f in _decoded(container))
-                    for item in _take(numbered, targets):
+                    for item in _take(numbered, targets, convert=convert):
                         done += 1
                         yield item
             return
         except _Missed:
             pass
-    with av.open(path) as container:
-        yield from _take(enumerate(_decoded(container)), wanted[done:], to_end=to_end)
+    with _threaded(av.open(path), threads) as container:
+        yield from _take(enumerate(_decoded(container)), wanted[done:], to_end=to_end, convert=convert)

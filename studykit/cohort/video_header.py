@@ -33,6 +33,7 @@ class VideoHeader:
     planar_configuration: int = 0
     extended_offsets: bool = False   # an Extended Offset Table is present (encapsulated data)
     container: str = ""              # plain video file: FFmpeg's format name (e.g. "mov"); "" for DICOM
+    frame_time_vector: tuple[float, ...] = ()  # DICOM Frame Time Vector, ms (checked; () when absent)
 
     @property
     def frame_box(self) -> Box:

@@ -8,6 +8,7 @@ own Frame Time (read with pydicom), independently of :mod:`studykit.cohort.frame
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from studykit.cli import commands  # noqa: F401  (registers the commands, as mai
 from studykit.cli.app import cli
 from studykit.cohort.dicom import read_header
 from studykit.cohort.frames import parse_window, propose_frames, video_times
+from studykit.cohort.ingest import ingest
 from studykit.cohort.synth import synthesize
 from studykit.cohort.synth.dicom import write_mp4
 from studykit.cohort.synth.options import VIDEO_START_S
@@ -157,6 +159,63 @@ def test_frame_time_vector_takes_precedence(cohort) -> None:
     # since injection: -4, -3, -1, 29, 29.5, 30, 70, 71 s; the window 0-30 holds frames 3, 4, 5 and its
     # covered span is 29-30 s: targets 29.1, 29.3, 29.5, 29.7, 29.9 -> 3, 4, 4, 5, 5, each kept once
     assert _proposed(template, "videos/RC0003.dcm", "cortical") == [3, 4, 5]
+
+
+@pytest.mark.parametrize(("vector", "needle"), [
+    ([1000, 2000, 30000, 500, 500, 40000, 1000], None),  # frames − 1 values: accepted, see below
+    ([0, 1000, 2000], "holds 3 value(s) but Number of Frames is 8"),
+    ([0, 1000, 2000, 30000, 0, 500, 40000, 1000], "value 5 (0 ms) is not a positive increment"),
+    ([0, 1000, 2000, 30000, -5, 500, 40000, 1000], "value 5 (-5 ms) is not a positive increment"),
+])
+def test_a_frame_time_vector_must_fit_the_frames(cohort, tmp_path, vector, needle) -> None:
+    """PS3.3 C.7.6.5.1.2: one increment per frame, the first 0; a vector that does not fit Number of
+    Frames makes the frame numbering untrustworthy, so every reader of the header refuses it (it was
+    silently ignored before), exit code 2 from the CLI and no store left by ingest."""
+    path = cohort / "videos/RC0003.dcm"
+    ds = pydicom.dcmread(path)
+    ds.FrameTimeVector = [str(v) for v in vector]
+    ds.save_as(path)
+    if needle is None:  # 7 values for 8 frames: read as missing its leading 0
+        np.testing.assert_allclose(video_times(path, read_header(path)), np.cumsum([0, *vector]) / 1000.0)
+        return
+    with pytest.raises(DataError) as caught:
+        read_header(path)
+    assert caught.value.field == "FrameTimeVector" and needle in caught.value.message
+    assert caught.value.file == str(path)
+    bad = CliRunner().invoke(cli, ["frames", str(cohort), "--out", str(tmp_path / "t.csv")])
+    assert bad.exit_code == 2 and needle in bad.output and "Traceback" not in bad.output, bad.output
+    assert not (tmp_path / "t.csv").exists()
+    with pytest.raises(DataError) as caught:
+        ingest(cohort, tmp_path / "stores", size=32)
+    assert caught.value.field == "FrameTimeVector" and "RC0003.dcm" in caught.value.file
+    assert not (tmp_path / "stores").exists() or not any((tmp_path / "stores").iterdir())
+
+
+def test_a_variable_frame_rate_video_keeps_its_presentation_times(cohort) -> None:
+    """A plain video's frame times are its packets' pts (s, from the first), not the average rate."""
+    import av
+
+    (cohort / "videos/RC0001.dcm").unlink()
+    path = cohort / "videos/RC0001.mp4"
+    times_ms = [0, 100, 200, 1200, 1250, 1300, 5300, 5400]  # a burst, a pause, a burst
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"bframes": "0"}
+        for k, t in enumerate(times_ms):
+            picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * k, np.uint8), format="rgb24")
+            picture.pts, picture.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(picture):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    header = read_container_header(path)
+    assert header.frames == 8
+    np.testing.assert_allclose(video_times(path, header), np.asarray(times_ms) / 1000.0, atol=1e-9)
+    average = np.arange(8) * header.attributes["FrameTime"] / 1000.0  # what the average rate would give
+    assert np.abs(average - np.asarray(times_ms) / 1000.0).max() > 1.0
 
 
 def test_plain_video_uses_the_container_frame_rate(cohort) -> None:

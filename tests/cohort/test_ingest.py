@@ -168,11 +168,11 @@ def test_any_changed_byte_or_setting_rebuilds(cohort, tmp_path):
 def test_failed_build_leaves_nothing(cohort, tmp_path, monkeypatch):
     calls = []
 
-    def crash_on_second(job, out, size):
+    def crash_on_second(job, out, size, threads=1):
         calls.append(job)
         if len(calls) == 2:
             raise DataError("simulated decode failure.", file=job.name)
-        return real(job, out, size)
+        return real(job, out, size, threads)
     jobs_module = importlib.import_module("studykit.cohort.crop_jobs")
     real = jobs_module.run_job
     monkeypatch.setattr(jobs_module, "run_job", crash_on_second)

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from studykit.cli import commands  # noqa: F401  (registers the commands, as main() does)
 from studykit.cli.app import cli
-from studykit.cohort import dicom, video
+from studykit.cohort import crop_jobs, dicom, video
 from studykit.cohort.ingest import ingest
 from studykit.cohort.synth import dicom as writer
 from studykit.cohort.synth import render_patient, synthesize
@@ -50,10 +50,11 @@ def _header(path):
     return video.read_container_header(path) if video.is_container(path) else dicom.read_header(path)
 
 
-def _decode_all(path) -> np.ndarray:
+def _decode_all(path, *, luma_only: bool = False) -> np.ndarray:
+    """Every frame as 8-bit gray; ``luma_only``: the stored Y planes reduced by their gray converter."""
     header = _header(path)
-    frames = dicom.iter_frames(path, range(header.frames), header=header, luma_only=True)
-    return np.stack([pixels[..., 0] for _, pixels, _ in frames])
+    frames = dicom.iter_frames(path, range(header.frames), header=header, luma_only=luma_only)
+    return np.stack([dicom.gray_converter(image)(pixels) for _, pixels, image in frames])
 
 
 @pytest.mark.parametrize("syntax", list(FLOORS))
@@ -67,6 +68,8 @@ def test_every_video_decodes_close_to_its_rendering(cohorts, syntax):
         reference = render_patient(path.stem, tiny=True).video
         decoded = _decode_all(path)
         assert decoded.shape == reference.shape == (8, 72, 160)
+        # the stored Y planes (what ingestion crops before converting) reduce to the same gray
+        np.testing.assert_array_equal(_decode_all(path, luma_only=True), decoded)
         worst = min(worst, writer.psnr(decoded, reference))
     assert FLOORS[syntax] <= worst < 56.7  # lossy, but close; 56.7 dB: the 8-bit → 220-level Y round trip
 
@@ -124,6 +127,10 @@ def test_hevc_main10_luma_is_scaled_from_ten_bits(cohorts, tmp_path):
     levels = [np.unique(p).tolist() for _, p, _ in dicom.iter_frames(tmp_path / "main10.dcm", range(4),
                                                                       header=header)]
     assert levels == [[0], [58], [116], [175]]
+    stored = [(np.unique(p).tolist(), dicom.gray_converter(image)(p)) for _, p, image in
+              dicom.iter_frames(tmp_path / "main10.dcm", range(4), header=header, luma_only=True)]
+    assert [codes for codes, _ in stored] == [[64], [264], [464], [664]]  # the 10-bit codes, unconverted
+    assert [np.unique(gray).tolist() for _, gray in stored] == levels
 
 
 def test_limited_range_quantisation_of_the_gray_levels():
@@ -142,6 +149,31 @@ def test_limited_range_quantisation_of_the_gray_levels():
     assert dicom.gray_converter(image)(raw)[0].tolist() == [0, 255, 128, 0]
     full = av.VideoFrame.from_ndarray(stack, format="yuvj420p")
     assert video.luma8(full)[0].tolist() == [16, 235, 126, 0]  # full ("JPEG") range kept as is
+    for frame, expected in ((av.VideoFrame.from_ndarray(stack, format="yuv420p"), [0, 255, 128, 0]),
+                            (full, [16, 235, 126, 0])):
+        plane, image = video._stored_luma(frame)  # what ingestion crops, then converts
+        assert plane.tolist() == levels.tolist()
+        assert dicom.gray_converter(image)(plane[..., None])[0].tolist() == expected
+
+
+@pytest.mark.parametrize("syntax", ["h264", "mp4"])
+def test_the_store_does_not_depend_on_the_decoder_threads(cohorts, tmp_path, monkeypatch, syntax):
+    """Ingest decodes with FFmpeg threads on the CPUs its workers leave idle; the pixels are the same."""
+    folder, _ = cohorts[syntax]
+    seen, original = [], video._threaded
+    monkeypatch.setattr(video, "_threaded", lambda container, threads: seen.append(threads) or
+                        original(container, threads))
+    images = []
+    for threads in (1, 3):
+        monkeypatch.setattr(crop_jobs, "decoder_threads", lambda workers, t=threads: t)
+        images.append(np.asarray(ingest(folder, tmp_path / f"threads{threads}", size=48).images).tobytes())
+    assert images[0] == images[1] and set(seen) == {1, 3}
+
+
+def test_decoder_threads_share_the_cpus_among_the_workers(monkeypatch):
+    for cpus, workers, threads in ((2, 1, 2), (4, 2, 2), (4, 3, 1), (2, 4, 1), (32, 1, 8), (1, 1, 1)):
+        monkeypatch.setattr(crop_jobs.os, "sched_getaffinity", lambda pid, n=cpus: set(range(n)))
+        assert crop_jobs.decoder_threads(workers) == threads, (cpus, workers)
 
 
 def test_odd_frames_are_padded_and_streams_are_deterministic():
@@ -510,8 +542,11 @@ def test_container_seeks_land_on_key_frames(clip, tmp_path, monkeypatch, suffix,
         writer.write_mp4(path, clip, 40.0, {"title": "x"}, keyint=KEYINT)  # the generator's own writer
     else:
         path = _write_video_file(tmp_path / f"long{suffix}", clip, fmt, codec, open_gop=open_gop)
-    order, keys = video._presentation(av, str(path))
+    order, keys, time_base = video._presentation(av, str(path))
     assert len(order) == CLIP_FRAMES and keys == _key_frames(path) == list(range(0, CLIP_FRAMES, KEYINT))
+    times = video.container_times(path, _header(path))  # written at 40 ms a frame
+    np.testing.assert_allclose(times, (np.asarray(order) - order[0]) * float(time_base))
+    np.testing.assert_allclose(times, np.arange(CLIP_FRAMES) * 0.040, atol=1e-3)
     full = _decode_all(path)
     assert full.shape == clip.shape and writer.psnr(full, clip) > writer.PSNR_FLOOR_DB
     assert _check_sparse(path, full, _counting(monkeypatch)) == [_pictures_to_decode(w, keys) for w in SPARSE]

@@ -33,7 +33,7 @@ around that frame's ``bmode_box`` (widened by half its size; the CEUS patch on a
 file), and both ROIs are that frame's boxes moved by the shift.
 
 **Time.** Frame times come from the video header (:func:`studykit.cohort.frames.video_times`:
-Frame Time Vector, Frame Time, Cine Rate or the container's frame rate) and the manifest's
+Frame Time Vector, Frame Time, Cine Rate, or the container's presentation times) and the manifest's
 ``injection_s``; the curve's time is s since injection.
 """
 

@@ -480,7 +480,7 @@ def _check_video(path, video: np.ndarray, syntax: str) -> str | None:
 
     try:
         header = (video_reader.read_container_header(path) if syntax == "mp4" else reader.read_header(path))
-        frames = reader.iter_frames(path, range(header.frames), header=header, luma_only=True)
+        frames = reader.iter_frames(path, range(header.frames), header=header)
         decoded = np.stack([pixels[..., 0] for _, pixels, _ in frames])
     except DataError as exc:
         return f"it does not decode: {exc}"
