@@ -33,8 +33,10 @@ from studykit.protocol.arms import ArmSpec
 from studykit.train.aggregate import patient_auc
 from studykit.train.perfusion import cross_val_predict_perfusion
 
-GROUPS = (("parameters",), ("curve",), ("relative_curve",), ("heterogeneity",), ("curve", "relative_curve"),
-          ("curve", "heterogeneity"), ("curve", "relative_curve", "heterogeneity"), ("parameters", "curve"))
+GROUPS = (("parameters",), ("curve",), ("relative_curve",), ("heterogeneity",), ("rim",),
+          ("curve", "relative_curve"), ("curve", "heterogeneity"),
+          ("curve", "relative_curve", "heterogeneity"), ("curve", "heterogeneity", "rim"),
+          ("curve", "relative_curve", "heterogeneity", "rim"), ("parameters", "curve"))
 
 
 def cross_validated_auc(fits, manifest: pd.DataFrame, features: tuple[str, ...], work: Path) -> float:

@@ -161,7 +161,7 @@ class SelectionSpec(_Strict):
 
 
 #: Feature groups of a ``perfusion`` arm (:class:`PerfusionSpec`).
-PERFUSION_FEATURES = ("parameters", "curve", "relative_curve", "heterogeneity")
+PERFUSION_FEATURES = ("parameters", "curve", "relative_curve", "heterogeneity", "rim")
 
 
 class PerfusionSpec(_Strict):
@@ -182,7 +182,14 @@ class PerfusionSpec(_Strict):
     - ``relative_curve``: the same grid of lesion − cortex (dB), enhancement against the cortex;
     - ``heterogeneity``: the lesion ROI's SD in dB and its share of dark (non-enhancing) pixels
       (:func:`studykit.cohort.perfusion.extract_tic`), each averaged over the frames from
-      ``heterogeneity_from_s`` s after injection (once the contrast has arrived).
+      ``heterogeneity_from_s`` s after injection (once the contrast has arrived);
+    - ``rim``: the lesion's periphery against its centre in dB
+      (:func:`studykit.cohort.perfusion.rim_contrast_db`: a pseudocapsule or peripheral
+      enhancement reads positive), averaged over the same frames.
+
+    The default, ``[curve, relative_curve, heterogeneity, rim]``, was chosen on development
+    cohorts (synthetic seeds 10–12) only, never on the seeds a study reports
+    (``benchmarks/RESULTS.md``, "Perfusion arm").
 
     A feature a patient lacks (no TIC, a failed fit, a grid time outside the video) takes the
     median of the fold's training patients; standardised on them; L2-penalised logistic
@@ -192,7 +199,7 @@ class PerfusionSpec(_Strict):
     """
 
     features: tuple[Literal[PERFUSION_FEATURES], ...] = Field(
-        default=("curve", "relative_curve", "heterogeneity"), min_length=1
+        default=("curve", "relative_curve", "heterogeneity", "rim"), min_length=1
     )
     model: Literal["lognormal", "gamma"] = "lognormal"
     dynamic_range_db: PositiveFloat | dict[str, PositiveFloat] = 40.0

@@ -25,7 +25,9 @@ def perfusion_text(spec: ArmSpec) -> str:
                        "injection",
               "relative_curve": f"lesion − cortex in dB every {p.grid_s:g} s to {p.grid_end_s:g} s",
               "heterogeneity": "the lesion's intensity SD in dB and its share of dark (non-enhancing) "
-                               f"pixels, averaged from {p.heterogeneity_from_s:g} s after injection"}
+                               f"pixels, averaged from {p.heterogeneity_from_s:g} s after injection",
+              "rim": "the lesion's periphery against its centre in dB (rim enhancement), averaged from "
+                     f"{p.heterogeneity_from_s:g} s after injection"}
     return (f"{spec.name} ({spec.title or spec.kind}): perfusion arm, no network: the CEUS video's "
             f"lesion and cortex time–intensity curves (linearised, dynamic range {p.dynamic_range_db} dB) "
             "summarised as "

@@ -79,7 +79,8 @@ def perfusion_features(fits: PerfusionFits, spec: PerfusionSpec, patients: Seque
     the ratios (see :class:`PerfusionSpec`), NaN where a fit failed; ``curve``: ``lesion_db@<t>s``;
     ``relative_curve``: ``relative_db@<t>s`` for t = 0, grid_s, … ≤ grid_end_s;
     ``heterogeneity``: ``lesion_sd_db_mean``, ``lesion_dark_mean`` over the frames from
-    ``heterogeneity_from_s``. A patient without a TIC (``failed`` in ``fits.table``, or absent)
+    ``heterogeneity_from_s``; ``rim``: ``lesion_rim_db_mean``, the lesion's periphery against its
+    centre (dB) over the same frames. A patient without a TIC (``failed`` in ``fits.table``, or absent)
     has NaN everywhere.
     """
     ids = [str(p) for p in patients]
@@ -94,8 +95,10 @@ def perfusion_features(fits: PerfusionFits, spec: PerfusionSpec, patients: Seque
     for group, (prefix, signal) in curves.items():
         if group in spec.features:
             parts.append(_gridded(fits.curves, ids, grid, prefix, signal))
-    if "heterogeneity" in spec.features:
-        parts.append(_heterogeneity(fits.curves, ids, spec.heterogeneity_from_s))
+    spatial = [column for group, column in (("heterogeneity", "sd_db"), ("heterogeneity", "dark"),
+                                             ("rim", "rim_db")) if group in spec.features]
+    if spatial:
+        parts.append(_lesion_means(fits.curves, ids, spec.heterogeneity_from_s, spatial))
     features = pd.concat(parts, axis=1)
     features.index.name = "patient_id"
     return features.replace([np.inf, -np.inf], np.nan)
@@ -127,12 +130,13 @@ def _gridded(curves: pd.DataFrame, ids: list[str], grid: np.ndarray, prefix: str
     return out
 
 
-def _heterogeneity(curves: pd.DataFrame, ids: list[str], from_s: float) -> pd.DataFrame:
-    """Each patient's mean lesion ``sd_db`` and ``dark`` over its frames at ``time_s >= from_s``."""
+def _lesion_means(curves: pd.DataFrame, ids: list[str], from_s: float, columns: list[str]) -> pd.DataFrame:
+    """Each patient's mean of the lesion rows' ``columns`` (``sd_db``, ``dark``, ``rim_db``) over its
+    frames at ``time_s >= from_s``, as ``lesion_<column>_mean``."""
     lesion = curves[(curves["region"] == "lesion") & (curves["time_s"] >= from_s)]
     lesion = lesion.assign(patient_id=lesion["patient_id"].astype(str))
-    means = lesion.groupby("patient_id")[["sd_db", "dark"]].mean()
-    return means.rename(columns={"sd_db": "lesion_sd_db_mean", "dark": "lesion_dark_mean"}).reindex(ids)
+    means = lesion.groupby("patient_id")[columns].mean()
+    return means.rename(columns={c: f"lesion_{c}_mean" for c in columns}).reindex(ids)
 
 
 def features_key(features: pd.DataFrame) -> str:

@@ -94,6 +94,25 @@ def test_heterogeneity_of_a_two_level_roi_has_its_closed_form() -> None:
     assert _heterogeneity(np.r_[np.zeros(2), np.ones(8)])[1] == pytest.approx(0.2)  # the floor reads −60 dB
 
 
+def test_rim_contrast_of_a_ringed_lesion_has_its_closed_form() -> None:
+    """A lesion box of 40 × 20 px: the ellipse radius r of each pixel centre; a periphery (0.7 ≤ r < 1)
+    at 1.0, a centre (r < 0.5) at 0.1: +10 dB; the ring between them and the corners never count."""
+    from studykit.cohort.perfusion.tic import rim_contrast_db
+    from studykit.cohort.tables import Box
+
+    box = Box(10, 5, 50, 25)  # x0, y0, x1, y1: 40 wide, 20 high
+    y = (np.arange(20) + 0.5 - 10.0) / 10.0
+    x = (np.arange(40) + 0.5 - 20.0) / 20.0
+    radius = np.hypot(y[:, None], x[None, :])
+    image = np.full((40, 70), 7.0)  # outside the box: never read
+    patch = np.where(radius < 0.5, 0.1, np.where(radius < 0.7, 55.0, np.where(radius < 1.0, 1.0, 99.0)))
+    image[5:25, 10:50] = patch
+    assert rim_contrast_db(image, box) == pytest.approx(10.0)
+    image[5:25, 10:50] = np.where(radius < 0.5, 2.0, patch)  # centrally enhancing: negative
+    assert rim_contrast_db(image, box) == pytest.approx(10 * np.log10(1.0 / 2.0))
+    assert np.isnan(rim_contrast_db(image, Box(0, 0, 1, 1)))  # one pixel (r = 0): no periphery
+
+
 def test_linearize_reads_integers_as_8_bit_and_clips() -> None:
     codes = np.arange(256, dtype=np.uint8)
     np.testing.assert_array_equal(linearize(codes, dynamic_range_db=40.0),
@@ -314,7 +333,7 @@ def test_perfusion_fits_returns_the_table_and_each_fitted_patients_curves(cohort
     assert fits.table.set_index("patient_id").loc["RC0002", "status"] == "failed"  # in the table only
     curves = fits.curves
     assert list(curves.columns) == ["patient_id", "label", "subtype", "center", "scanner", "frame", "time_s",
-                                    "region", "intensity", "fitted", "sd_db", "dark"]
+                                    "region", "intensity", "fitted", "sd_db", "dark", "rim_db"]
     with_tic = fits.table.loc[~fits.table["reason"].str.startswith("no TIC"), "patient_id"].tolist()
     assert "RC0002" not in with_tic and curves["patient_id"].unique().tolist() == with_tic
     manifest = pd.read_csv(cohort / "manifest.csv", dtype=str, keep_default_na=False).set_index("patient_id")
@@ -330,8 +349,9 @@ def test_perfusion_fits_returns_the_table_and_each_fitted_patients_curves(cohort
         if region == "lesion":
             np.testing.assert_array_equal(rows["sd_db"], tic["lesion_sd_db"])
             np.testing.assert_array_equal(rows["dark"], tic["lesion_dark"])
+            np.testing.assert_array_equal(rows["rim_db"], tic["lesion_rim_db"])
         else:
-            assert rows[["sd_db", "dark"]].isna().all().all()
+            assert rows[["sd_db", "dark", "rim_db"]].isna().all().all()
         fit = fit_bolus(tic["time_s"], tic[region], "gamma", first_pass_s=30.0)
         np.testing.assert_allclose(rows["fitted"], fit.curve(tic["time_s"]))
 

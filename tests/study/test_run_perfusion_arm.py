@@ -56,8 +56,9 @@ def test_tables_hold_the_arm_at_patient_level_against_the_video_ceiling(with_per
     assert set(ceiling.loc[ceiling["arm"] == "muf_net", "ceiling"]) == {"posterior_frame_both"}
     claim = (root / "claim_checklist.md").read_text()
     assert "perfusion arm, no network" in claim and "the C with the best auc" in claim
-    # every default feature group in words (models/perfusion.yaml reads all three)
+    # every default feature group in words (models/perfusion.yaml reads all four)
     assert "lesion − cortex in dB" in claim and "share of dark (non-enhancing) pixels" in claim
+    assert "periphery against its centre in dB" in claim
 
 
 def test_rerun_skips_the_arm_and_refitted_curves_give_the_same_fingerprint(with_perfusion, tmp_path):

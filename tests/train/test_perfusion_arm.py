@@ -33,10 +33,11 @@ def _curves(times: dict[str, np.ndarray], lesion_db: dict[str, np.ndarray], cort
     rows = []
     for pid, t in times.items():
         for region, db in (("lesion", lesion_db[pid]), ("cortex", cortex_db[pid])):
-            spread = t / 10.0 if region == "lesion" else np.nan  # sd_db = dark × 10 = t / 10
+            spread = t / 10.0 if region == "lesion" else np.nan  # sd_db = dark × 10 = −rim_db = t / 10
             rows.append(pd.DataFrame({"patient_id": pid, "label": "benign", "frame": np.arange(t.size),
                                       "time_s": t, "region": region, "intensity": 10 ** (db / 10),
-                                      "fitted": np.nan, "sd_db": spread, "dark": spread / 10}))
+                                      "fitted": np.nan, "sd_db": spread, "dark": spread / 10,
+                                      "rim_db": -spread}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -62,6 +63,10 @@ def test_curve_features_are_the_linear_interpolation_in_db_and_nan_outside_the_v
     assert list(spread.columns) == ["lesion_sd_db_mean", "lesion_dark_mean"]
     np.testing.assert_allclose(spread.loc["a"], [(0.5 + 2.0 + 4.1) / 3, (0.05 + 0.2 + 0.41) / 3])  # t ≥ 5 s
     np.testing.assert_allclose(spread.loc["b"], [(0.5 + 2.0) / 2, (0.05 + 0.2) / 2])
+    spec = _arm(features=["rim", "heterogeneity"], heterogeneity_from_s=5.0).perfusion
+    both = perfusion_features(fits, spec, ["a", "b"])
+    assert list(both.columns) == ["lesion_sd_db_mean", "lesion_dark_mean", "lesion_rim_db_mean"]
+    np.testing.assert_allclose(both["lesion_rim_db_mean"], [-(0.5 + 2.0 + 4.1) / 3, -(0.5 + 2.0) / 2])
 
 
 def test_parameter_features_read_the_perfusion_table_columns():
@@ -195,8 +200,8 @@ def test_the_default_arm_learns_the_timing_a_static_read_cannot(generated_fits, 
     fits, manifest, ceiling = generated_fits
     default = list(ArmSpec(name="p", kind="perfusion").perfusion.features)
     auc = _pooled_auc(fits, manifest, default, tmp_path)
-    static = _pooled_auc(fits, manifest, ["heterogeneity"], tmp_path)
-    # measured 0.824 (video ceiling of CEUS 0.861, per-frame 0.786: above what one frame can
-    # show); the lesion's heterogeneity alone, with no time course, 0.573
+    static = _pooled_auc(fits, manifest, ["heterogeneity", "rim"], tmp_path)
+    # measured 0.828 (video ceiling of CEUS 0.861, per-frame 0.786: above what one frame can
+    # show); the lesion's spatial statistics alone (heterogeneity and rim, no time course) 0.681
     assert 0.74 <= auc <= ceiling.video_ceus + 0.02
     assert auc >= static + 0.1

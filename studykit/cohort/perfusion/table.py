@@ -31,7 +31,7 @@ _PARAMETERS = ("pe", "peak_time_s", "time_to_peak_s", "rise_time_s", "mtt_s", "w
 
 #: Columns of :attr:`PerfusionFits.curves` after the id and label (and the manifest's
 #: ``subtype``, ``center``, ``scanner`` where it has them).
-CURVE_COLUMNS = ("frame", "time_s", "region", "intensity", "fitted", "sd_db", "dark")
+CURVE_COLUMNS = ("frame", "time_s", "region", "intensity", "fitted", "sd_db", "dark", "rim_db")
 _REGIONS = ("lesion", "cortex")
 
 
@@ -87,7 +87,8 @@ def perfusion_fits(cohort_dir: str | Path, *, model: str = "lognormal",
         (``lesion`` or ``cortex``), ``intensity`` (linear, :func:`linearize`) and ``fitted``
         (the region's fitted curve at ``time_s``, baseline included; NaN where the fit has no
         parameters), ``sd_db`` and ``dark`` (the lesion ROI's heterogeneity, :func:`extract_tic`'s
-        ``lesion_sd_db`` and ``lesion_dark``; NaN on the cortex rows). Patients in manifest order,
+        ``lesion_sd_db`` and ``lesion_dark``) and ``rim_db`` (its periphery against its centre,
+        ``lesion_rim_db``), NaN on the cortex rows. Patients in manifest order,
         lesion before cortex, frames in video order.
     """
     cohort = cohort_folder(cohort_dir)
@@ -128,7 +129,7 @@ def _curves(curve: pd.DataFrame, fits: dict[str, BolusFit], base: dict) -> pd.Da
         fitted = (fits[name].curve(time) if name in fits and fits[name].params
                   else np.full(time.size, math.nan))
         spread = {k: curve[f"lesion_{k}"].to_numpy(float) if name == "lesion" else math.nan
-                  for k in ("sd_db", "dark")}
+                  for k in ("sd_db", "dark", "rim_db")}
         parts.append(pd.DataFrame({**base, "frame": curve["frame"].to_numpy(), "time_s": time, "region": name,
                                    "intensity": curve[name].to_numpy(float), "fitted": fitted, **spread}))
     return pd.concat(parts, ignore_index=True)

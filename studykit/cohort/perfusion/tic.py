@@ -64,17 +64,20 @@ from studykit.errors import DataError, InputError
 from studykit.vocab import CORTEX_COLUMN, INJECTION_COLUMN
 
 __all__ = [
+    "CORE_RADIUS",
     "CORTEX_COLUMN",
     "DARK_BELOW_MEDIAN_DB",
     "DEFAULT_DYNAMIC_RANGE_DB",
     "DEFAULT_REFERENCE",
     "DEFAULT_ROI_SHRINK",
+    "RIM_INNER",
     "TIC_COLUMNS",
     "AnnotationTable",
     "extract_tic",
     "intensity_db",
     "linearize",
     "read_annotation_table",
+    "rim_contrast_db",
 ]
 
 #: Dynamic range assumed when none is given, dB (a common CEUS display setting).
@@ -85,10 +88,13 @@ DEFAULT_REFERENCE = 0.75
 #: surrounding tissue in the corners of a box drawn around a round lesion).
 DEFAULT_ROI_SHRINK = 0.8
 #: Columns of :func:`extract_tic`'s table.
-TIC_COLUMNS = ("frame", "time_s", "lesion", "cortex", "lesion_sd_db", "lesion_dark", "lesion_box",
-               "cortex_box", "shift_y", "shift_x")
+TIC_COLUMNS = ("frame", "time_s", "lesion", "cortex", "lesion_sd_db", "lesion_dark", "lesion_rim_db",
+               "lesion_box", "cortex_box", "shift_y", "shift_x")
 #: A lesion ROI pixel counts as dark (non-enhancing) this far below the ROI's median, dB.
 DARK_BELOW_MEDIAN_DB = 6.0
+#: The lesion's periphery and centre for ``lesion_rim_db``, as radii of the ellipse inscribed in the
+#: lesion box (1 = its edge): the periphery r ∈ [RIM_INNER, 1), the centre r < CORE_RADIUS.
+RIM_INNER, CORE_RADIUS = 0.7, 0.5
 #: Linear intensities at or below 0 (the display's floor) are read as this many dB.
 FLOOR_DB = -60.0
 
@@ -151,8 +157,10 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
     and ``cortex`` the mean linear intensity in each ROI, the lesion ROI's heterogeneity —
     ``lesion_sd_db``, the SD of its pixels in dB (10·log10 of the linear intensity), and
     ``lesion_dark``, the share of its pixels more than :data:`DARK_BELOW_MEDIAN_DB` below the
-    ROI's median (non-enhancing areas) — the ROIs as ``x0,y0,x1,y1`` text and the registration
-    shift (pixels; 0 without ``motion``).
+    ROI's median (non-enhancing areas) — ``lesion_rim_db``, the lesion's periphery against its
+    centre (:func:`rim_contrast_db`: a pseudocapsule or peripheral enhancement is positive, a
+    washed-out or non-enhancing rim negative), the ROIs as ``x0,y0,x1,y1`` text and the
+    registration shift (pixels; 0 without ``motion``).
 
     Raises
     ------
@@ -180,15 +188,16 @@ def extract_tic(cohort_dir: str | Path, patient_id: str, *,
         shifts = np.zeros((frames.size, 2))
     cortex_boxes = _cortex_boxes(cortex, source, annotated, lesion, shifts, ceus, display, roi_shrink)
     lesion_mean, cortex_mean = np.empty(frames.size), np.empty(frames.size)
-    sd_db, dark = np.empty(frames.size), np.empty(frames.size)
+    sd_db, dark, rim = np.empty(frames.size), np.empty(frames.size), np.empty(frames.size)
     for f, gray in _decode_all(source):
         panel = linearize(gray, **display)
         values = _roi(panel, lesion[f], roi_shrink)
         lesion_mean[f] = float(values.mean())
         sd_db[f], dark[f] = _heterogeneity(values)
+        rim[f] = rim_contrast_db(panel, lesion[f])
         cortex_mean[f] = _mean(panel, cortex_boxes[f], roi_shrink)
     return pd.DataFrame({"frame": frames, "time_s": times, "lesion": lesion_mean, "cortex": cortex_mean,
-                         "lesion_sd_db": sd_db, "lesion_dark": dark,
+                         "lesion_sd_db": sd_db, "lesion_dark": dark, "lesion_rim_db": rim,
                          "lesion_box": [b.text() for b in lesion],
                          "cortex_box": [b.text() for b in cortex_boxes],
                          "shift_y": shifts[:, 0].astype(int), "shift_x": shifts[:, 1].astype(int)},
@@ -360,6 +369,27 @@ def _heterogeneity(values: np.ndarray) -> tuple[float, float]:
     (in dB by :func:`intensity_db`)."""
     db = intensity_db(values)
     return float(db.std()), float(np.mean(db < np.median(db) - DARK_BELOW_MEDIAN_DB))
+
+
+def rim_contrast_db(image: np.ndarray, box: Box) -> float:
+    """The lesion's periphery against its centre, dB: ``10·log10(mean periphery / mean centre)``.
+
+    ``image`` holds linear intensities; with ``r`` the pixel centre's radius in the ellipse
+    inscribed in ``box`` (1 on its edge), the periphery is ``RIM_INNER ≤ r < 1`` and the centre
+    ``r < CORE_RADIUS``; each mean is in dB by :func:`intensity_db` (floor :data:`FLOOR_DB`).
+    A late-phase pseudocapsule (a rim of enhancement around a washed-out lesion, typical of
+    clear-cell RCC; EFSUMB 2017 guidelines, Bertolotto et al. 2019 on CEUS of renal masses)
+    and peripheral enhancement read positive, a centrally enhancing lesion negative. NaN when
+    the box is too small to hold pixels of both.
+    """
+    patch = image[box.y0:box.y1, box.x0:box.x1]
+    y = (np.arange(box.height) + 0.5 - box.height / 2.0) / (box.height / 2.0)
+    x = (np.arange(box.width) + 0.5 - box.width / 2.0) / (box.width / 2.0)
+    radius = np.hypot(y[:, None], x[None, :])
+    periphery, centre = patch[(radius >= RIM_INNER) & (radius < 1.0)], patch[radius < CORE_RADIUS]
+    if not periphery.size or not centre.size:
+        return math.nan
+    return float(intensity_db(periphery.mean()) - intensity_db(centre.mean()))
 
 
 def _registered_boxes(source: _Video, annotated: dict[int, np.ndarray], frames: np.ndarray, ceus: Box,
