@@ -207,10 +207,7 @@ def frame_time_vector(ds: Dataset, frames: int, label: str) -> tuple[float, ...]
     if value is None or value == "":
         return ()
     items = list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
-    try:
-        vector = [float(v) for v in items]
-    except (TypeError, ValueError):
-        vector = [math.nan]
+    vector = [_float(v) for v in items]
     hint = "re-export the file with one Frame Time Vector increment per frame (the first 0), or drop it."
     if len(vector) not in (frames, frames - 1):
         raise DataError(f"its Frame Time Vector holds {len(vector)} value(s) but Number of Frames is "
@@ -224,6 +221,13 @@ def frame_time_vector(ds: Dataset, frames: int, label: str) -> tuple[float, ...]
         raise DataError(f"its Frame Time Vector value {bad + 1} ({items[bad]} ms) is not a positive "
                         f"increment in ms.", file=label, field="FrameTimeVector", hint=hint)
     return tuple(vector)
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _int(value) -> int:
