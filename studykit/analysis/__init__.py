@@ -26,6 +26,7 @@ import pandas as pd
 from studykit.analysis._study import AnalysisOptions
 from studykit.analysis.aggregate import aggregate_patients, check_predictions, list_aggregations
 from studykit.analysis.agreement import icc_table, kappa_table
+from studykit.analysis.attention import ATTENTION_SUMMARY, attention_over_time
 from studykit.analysis.calibration import brier_score, calibration_table
 from studykit.analysis.ceiling import ceiling_table, matching_posterior, posterior_column
 from studykit.analysis.cohort import (
@@ -56,9 +57,11 @@ from studykit.vocab import AGGREGATIONS, TABLES
 
 __all__ = [
     "AGGREGATIONS",
+    "ATTENTION_SUMMARY",
     "TABLES",
     "AnalysisOptions",
     "aggregate_patients",
+    "attention_over_time",
     "brier_score",
     "calibration_table",
     "ceiling_table",

@@ -8,7 +8,8 @@ nowhere else.
 
 - :func:`write_table` — ``tables/<name>.csv`` (unrounded) and ``.tex`` (booktabs).
 - :func:`roc_figure`, :func:`calibration_figure`, :func:`decision_curve_figure`,
-  :func:`gradcam_figure` / :func:`load_gradcam`, :func:`flow_figure`, :func:`tic_figure`, saved with
+  :func:`gradcam_figure` / :func:`load_gradcam`, :func:`flow_figure`, :func:`tic_figure`,
+  :func:`attention_figure`, saved with
   :func:`save_figure` (PNG + PDF, deterministic bytes).
 - :mod:`studykit.report.markdown` — the sections of ``report.md``.
 - :mod:`studykit.report.checklists` — the STARD 2015 and CLAIM 2024 items and their markdown
@@ -19,6 +20,7 @@ from studykit.report.checklists import CHECKLISTS, CLAIM_2024, STARD_2015, Check
 from studykit.report.decision import decision_curve_figure
 from studykit.report.figures import (
     GRADCAM_KEYS,
+    attention_figure,
     calibration_figure,
     gradcam_figure,
     load_gradcam,
@@ -50,6 +52,7 @@ __all__ = [
     "Entry",
     "FlowCounts",
     "TableStyle",
+    "attention_figure",
     "calibration_figure",
     "cohort_section",
     "comparisons_section",

@@ -1,9 +1,10 @@
-"""Figures: ROC curves with CI bands and reader points, calibration, the Grad-CAM panel and the
-mean time–intensity curves.
+"""Figures: ROC curves with CI bands and reader points, calibration, the Grad-CAM panel, the
+mean time–intensity curves and a sequence arm's attention over time.
 
 Every function draws tables computed elsewhere (:mod:`studykit.analysis.curves`: ROC curves,
 bootstrap bands, legend AUCs, reader operating points, reliability bins;
-:func:`studykit.analysis.tic_summary` and :func:`studykit.analysis.relative_tic`) and returns a
+:func:`studykit.analysis.tic_summary` and :func:`studykit.analysis.relative_tic`;
+:func:`studykit.analysis.attention_over_time`) and returns a
 matplotlib :class:`~matplotlib.figure.Figure`; save it with
 :func:`studykit.report.style.save_figure` (PNG + PDF, deterministic bytes). Nothing here
 computes a statistic. The flow diagram lives in :mod:`studykit.report.flow`.
@@ -41,7 +42,8 @@ from studykit.report.style import (
 )
 from studykit.vocab import ARM, GROUP, PATIENT, ci_label, require_table_columns
 
-__all__ = ["GRADCAM_KEYS", "calibration_figure", "gradcam_figure", "load_gradcam", "roc_figure", "tic_figure"]
+__all__ = ["GRADCAM_KEYS", "attention_figure", "calibration_figure", "gradcam_figure", "load_gradcam",
+           "roc_figure", "tic_figure"]
 
 #: Keys of the Grad-CAM ``.npz`` written by the train layer.
 GRADCAM_KEYS = ("bmode", "ceus", "cam_bmode", "cam_ceus", "image_ids", "labels")
@@ -435,3 +437,42 @@ def _draw_tic_examples(ax, examples: pd.DataFrame, names: Mapping[str, str], col
             if len(fitted):
                 ax.plot(fitted["time_s"], fitted["fitted"], color=color, lw=1,
                         ls=_REGION_STYLE.get(region, ":"))
+
+
+def attention_figure(summary: pd.DataFrame, *, group_labels: Mapping[str, str] | None = None,
+                     title: str | None = None) -> Figure:
+    """A sequence arm's mean relative attention per class against time since injection.
+
+    ``summary``: :func:`studykit.analysis.attention_over_time` (``group, time_s, mean, ci_low,
+    ci_high``; ``n`` and ``ci_level`` for the legend and the title when present). One line per
+    group (Okabe–Ito colours in order of appearance) with its band where the limits are
+    defined, and a dashed line at 1, uniform attention. ``group_labels``: group value → legend
+    name (e.g. ``{"0": "benign", "1": "malignant"}``); ``title``: drawn at the top left.
+    """
+    require_table_columns(summary, "summary", [GROUP, "time_s", "mean", "ci_low", "ci_high"])
+    if summary.empty:
+        raise InputError("summary has no rows: no attention weight has a time since injection.",
+                         field="summary", hint="the store's time_s needs the manifest's injection_s and "
+                                               "the videos' frame timing.")
+    names = {str(k): v for k, v in (group_labels or {}).items()}
+    level = summary["ci_level"].iloc[0] if "ci_level" in summary.columns else None
+    with figure_style():
+        fig, ax = plt.subplots(figsize=(SINGLE_COLUMN, SINGLE_COLUMN * 0.8))
+        for i, (group, rows) in enumerate(summary.groupby(GROUP, sort=False)):
+            rows = rows.sort_values("time_s")
+            color = OKABE_ITO[i % len(OKABE_ITO)]
+            n = f" (n ≤ {int(rows['n'].max())})" if "n" in rows.columns else ""
+            ax.plot(rows["time_s"], rows["mean"], color=color, marker="o", ms=2.5,
+                    label=f"{names.get(str(group), str(group))}{n}")
+            band = rows["ci_low"].notna() & rows["ci_high"].notna()
+            ax.fill_between(rows["time_s"], rows["ci_low"], rows["ci_high"], where=band.to_numpy(),
+                            color=color, alpha=0.16, lw=0)
+        ax.axhline(1.0, color="0.5", ls="--", lw=0.8, label="uniform")
+        ax.set(xlabel="Time since injection (s)", ylabel="Relative attention (1 = uniform)")
+        ax.grid(color="0.92", lw=0.5)
+        ax.legend(loc="upper right")
+        if title:
+            ax.set_title(title, loc="left", fontweight="bold")
+        if level is not None:
+            ax.set_title(f"mean, {ci_label(level)} bands", loc="right", fontsize=6.5)
+    return fig

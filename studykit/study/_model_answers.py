@@ -266,13 +266,21 @@ def metrics(run: RunFiles) -> Entry | None:
 
 
 def explainability(run: RunFiles) -> Entry | None:
-    """CLAIM 31: the Grad-CAM figure (its validation: the authors)."""
-    shown = run.figure("gradcam")
-    if shown is None:
+    """CLAIM 31: the Grad-CAM figure and a sequence arm's attention over time (their validation:
+    the authors)."""
+    gradcam, attention = run.figure("gradcam"), run.figure("attention")
+    found, places = [], []
+    if gradcam is not None:
+        found.append("Grad-CAM (Selvaraju et al. 2017) of the first MUF-Net arm's B-mode and CEUS branches "
+                     "on test images")
+        places += [gradcam, "arms/<arm>/fold-<k>/gradcam.npz"]
+    if attention is not None:
+        found.append("the first sequence arm's per-frame attention weights against time since injection, "
+                     "per class, on test patients")
+        places += [attention, "arms/<arm>/fold-<k>/attention.csv"]
+    if not found:
         return None
-    return Entry("Grad-CAM (Selvaraju et al. 2017) of the first MUF-Net arm's B-mode and CEUS branches on "
-                 "test images.", where(shown, "arms/<arm>/fold-<k>/gradcam.npz"),
-                 "how the maps were validated.")
+    return Entry("; ".join(found) + ".", where(*places), "how the maps were validated.")
 
 
 def internal(run: RunFiles) -> Entry:

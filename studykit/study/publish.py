@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from studykit import readers, report, train
-from studykit.analysis import aggregate_patients, curves, run_analyses
+from studykit.analysis import aggregate_patients, attention_over_time, curves, run_analyses
 from studykit.cohort import Cohort, PairStore
 from studykit.errors import UndefinedStatisticWarning
 from studykit.protocol.study import StudyProtocol
@@ -32,6 +32,7 @@ from studykit.study.layout import Layout, staged_outputs
 from studykit.study.options import analysis_options, threshold_origin
 from studykit.study.provenance import provenance_block
 from studykit.study.summary import RunSummary
+from studykit.train.sequence import ATTENTION
 from studykit.vocab import Progress, atomic_write, ci_label
 
 __all__ = ["build", "headline"]
@@ -176,6 +177,23 @@ def _gradcam_data(protocol: StudyProtocol, layout: Layout) -> dict[str, np.ndarr
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 
+def _attention_summary(protocol: StudyProtocol, predictions: pd.DataFrame, units: Layout
+                       ) -> tuple[str, pd.DataFrame] | None:
+    """(arm, :func:`~studykit.analysis.attention_over_time` of its test patients) for the first
+    sequence arm, from its units' ``attention.csv``; None without such an arm or any timed weight."""
+    arms = [a for a in protocol.arm_specs if a.kind == "sequence"]
+    if not arms:
+        return None
+    name = arms[0].name
+    paths = [units.unit(name, k) / ATTENTION for k in range(protocol.design.folds)]
+    parts = [pd.read_csv(p, dtype={"patient_id": str}) for p in paths if p.is_file()]
+    labels = predictions.loc[predictions["arm"] == name, ["patient_id", "label"]]
+    if not parts or labels.empty:
+        return None
+    summary = attention_over_time(pd.concat(parts, ignore_index=True), labels)
+    return (name, summary) if len(summary) else None
+
+
 def _save(fig: Any, layout: Layout, name: str, formats: list[str]) -> Path:
     import matplotlib.pyplot as plt
 
@@ -196,8 +214,9 @@ def _figures(
     *,
     units: Layout,
 ) -> dict[str, Path]:
-    """ROC with reader points, calibration, decision curve, STARD flow and the Grad-CAM panel,
-    saved under ``layout``; the Grad-CAM maps are read from the unit folders of ``units``."""
+    """ROC with reader points, calibration, decision curve, STARD flow, the Grad-CAM panel and a
+    sequence arm's attention over time, saved under ``layout``; the Grad-CAM maps and attention
+    weights are read from the unit folders of ``units``."""
     out, formats = {}, list(protocol.outputs.figure_formats)
     if len(predictions):
         scores = aggregate_patients(predictions, rule=protocol.design.aggregation)
@@ -214,6 +233,12 @@ def _figures(
     data = _gradcam_data(protocol, units) if protocol.outputs.gradcam else None
     if data is not None:
         out["gradcam"] = _save(report.gradcam_figure(data), layout, "gradcam", formats)
+    attention = _attention_summary(protocol, predictions, units)
+    if attention is not None:
+        arm, summary = attention
+        fig = report.attention_figure(summary, group_labels={"0": "benign", "1": "malignant"},
+                                      title=protocol.arm_labels().get(arm, arm))
+        out["attention"] = _save(fig, layout, "attention", formats)
     return out
 
 
@@ -247,6 +272,8 @@ _CAPTIONS = {
     "decision_curve": "Decision curve: net benefit of the arms ({ci} bands), treat all and treat none",
     "flow": "Patient flow (STARD)",
     "gradcam": "Grad-CAM of the MUF-Net arm: B-mode and CEUS",
+    "attention": "Attention of the sequence arm over time since injection, per class (1 = uniform; "
+                 "{ci} bands)",
 }
 
 

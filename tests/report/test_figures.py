@@ -13,6 +13,7 @@ from matplotlib.collections import PathCollection, PolyCollection
 from studykit.analysis import reader_points, reliability_bins, roc_aucs, roc_bands, roc_curves
 from studykit.errors import InputError
 from studykit.report import (
+    attention_figure,
     calibration_figure,
     decision_curve_figure,
     gradcam_figure,
@@ -143,6 +144,26 @@ def test_tic_figure_draws_a_line_and_band_per_group_and_region(tmp_path):
     assert [p.suffix for p in first] == [".png", ".pdf"] and first[0].stat().st_size > 10_000
     again = save_figure(tic_figure(summary, group_labels={"malignant": "Malignant"}), tmp_path / "c" / "tic")
     assert first[0].read_bytes() == again[0].read_bytes() != second[0].read_bytes()
+
+
+def test_attention_figure_draws_each_class_with_its_band_and_the_uniform_line(tmp_path):
+    summary = pd.DataFrame({"group": [0, 0, 1, 1], "time_s": [5.0, 15.0, 5.0, 15.0], "n": [3, 2, 4, 1],
+                            "mean": [0.8, 1.3, 1.1, 0.7], "ci_low": [0.5, 1.0, 0.9, np.nan],
+                            "ci_high": [1.1, 1.6, 1.3, np.nan], "ci_level": 0.95})
+    fig = attention_figure(summary, group_labels={"0": "benign", "1": "malignant"}, title="Sequence")
+    (ax,) = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["benign (n ≤ 3)", "malignant (n ≤ 4)", "uniform"]
+    np.testing.assert_array_equal(lines["malignant (n ≤ 4)"].get_ydata(), [1.1, 0.7])
+    assert list(lines["uniform"].get_ydata()) == [1.0, 1.0] and lines["uniform"].get_linestyle() == "--"
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2
+    assert ax.get_title(loc="left") == "Sequence" and ax.get_title(loc="right") == "mean, 95% CI bands"
+    first = save_figure(fig, tmp_path / "a" / "attention")
+    again = save_figure(attention_figure(summary, group_labels={"0": "benign", "1": "malignant"},
+                                         title="Sequence"), tmp_path / "b" / "attention")
+    assert first[0].read_bytes() == again[0].read_bytes()
+    with pytest.raises(InputError, match="no rows"):
+        attention_figure(summary.iloc[:0])
 
 
 def test_tic_figure_panel_b_shows_observed_points_and_fitted_curves():

@@ -59,6 +59,10 @@ def test_tables_hold_the_arm_at_patient_level_against_the_video_ceiling(with_seq
     assert len(pairs) and set(pairs["unit"]) == {"patient"}
     claim = (root / "claim_checklist.md").read_text()
     assert "sequence network (temporal MUF-Net)" in claim and "attention pooling" in claim
+    # the attention over time, drawn from the units' attention.csv, is the arm's explanation
+    assert (root / "figures" / "attention.png").stat().st_size > 10_000
+    assert "per-frame attention weights against time since injection" in claim
+    assert "figures/attention.png" in (root / "report.md").read_text()
 
 
 def test_rerun_skips_and_a_lost_attention_file_is_predicted_again_without_training(with_sequence, tmp_path):
